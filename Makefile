@@ -1,0 +1,63 @@
+# akash-janitor: build, test, run the simulated provider cluster, demo, bench.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := build
+
+GO        ?= go
+MODULE    := github.com/akash-janitor/akash-janitor
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X $(MODULE)/lib/job.Version=$(VERSION)
+STATICCHECK_VERSION := v0.8.2
+# Tools built by ci/tools.sh live in a cache outside the clone (see there).
+TOOLS_DIR  = $(shell ci/tools.sh)
+LINT_BIN  := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/akash-janitor/lint-$(STATICCHECK_VERSION)
+TEST_TIMEOUT ?= 25m
+
+.PHONY: build
+build: ## every binary under bin/
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./jobs/... ./ci/simcluster
+
+.PHONY: tools
+tools: ## build the simulated cluster's components (cached; seconds once built)
+	@echo "simulated cluster tools in $(TOOLS_DIR)"
+
+.PHONY: test
+test: tools lint ## lint, then every test, the simulated cluster included
+	AKASH_JANITOR_TOOLS=$(TOOLS_DIR) $(GO) test -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
+
+.PHONY: lint
+lint: ## gofmt, go vet, staticcheck, go mod tidy
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	@[ -x $(LINT_BIN)/staticcheck ] || GOBIN=$(LINT_BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	$(LINT_BIN)/staticcheck ./...
+	@cp go.mod /tmp/akash-janitor-go.mod.$$$$ && cp go.sum /tmp/akash-janitor-go.sum.$$$$; \
+	  $(GO) mod tidy; \
+	  if ! cmp -s go.mod /tmp/akash-janitor-go.mod.$$$$ || ! cmp -s go.sum /tmp/akash-janitor-go.sum.$$$$; then \
+	    echo "go.mod/go.sum are not tidy: run go mod tidy"; rm -f /tmp/akash-janitor-go.*.$$$$; exit 1; fi; \
+	  rm -f /tmp/akash-janitor-go.*.$$$$
+
+.PHONY: sim-up
+sim-up: build ## start the simulated provider cluster; kubeconfig in .sim/kubeconfig
+	AKASH_JANITOR_TOOLS=$(TOOLS_DIR) bin/simcluster start --dir .sim
+
+.PHONY: sim-down
+sim-down: ## stop the simulated cluster started by sim-up
+	@if [ -x bin/simcluster ]; then bin/simcluster stop --dir .sim; else $(GO) run ./ci/simcluster stop --dir .sim; fi
+
+.PHONY: demo
+demo: build ## run the product on a simulated provider cluster and say what it did
+	AKASH_JANITOR_TOOLS=$(TOOLS_DIR) $(GO) run ./ci/demo --bin bin
+
+.PHONY: bench
+bench: build ## force-replicasets at 100 and 1,000 leases: wall time, API requests, peak RSS
+	AKASH_JANITOR_TOOLS=$(TOOLS_DIR) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./jobs/force-replicasets/
+
+.PHONY: clean
+clean:
+	rm -rf bin dist
+
+.PHONY: help
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'

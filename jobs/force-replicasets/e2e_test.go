@@ -1,0 +1,400 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+
+	"github.com/akash-janitor/akash-janitor/lib/actuator"
+	"github.com/akash-janitor/akash-janitor/lib/akash"
+	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
+	"github.com/akash-janitor/akash-janitor/lib/job"
+	"github.com/akash-janitor/akash-janitor/lib/kube"
+	"github.com/akash-janitor/akash-janitor/lib/kube/kubetest"
+)
+
+// Each scenario gets its own 2-CPU node (pool label), so one scenario's pods
+// never take another's room.
+const poolLabel = "janitor.test/pool"
+
+func pool(name string) kubetest.Node {
+	return kubetest.Node{Name: name, CPU: "2", Memory: "8Gi", Labels: map[string]string{poolLabel: name}}
+}
+
+func TestMain(m *testing.M) {
+	kubetest.Main(m, akashtest.ClusterOptions(pool("stuck"), pool("two-services"), pool("count")))
+}
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// jobBinary builds the job once per test binary: the end-to-end tests run it
+// as a process, the way a CronJob does.
+func jobBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "force-replicasets-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "force-replicasets")
+		out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	require.NoError(t, buildErr)
+	return binary
+}
+
+type jobRun struct {
+	code  int
+	lines []map[string]any
+	raw   string
+}
+
+// actions returns the audit lines of one verb.
+func (r jobRun) actions(verb string) []map[string]any {
+	var out []map[string]any
+	for _, l := range r.lines {
+		if l["action"] == verb {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func (r jobRun) summary() map[string]any {
+	for _, l := range r.lines {
+		if l["message"] == "run summary" {
+			return l
+		}
+	}
+	return nil
+}
+
+func runJob(t *testing.T, c *kubetest.Cluster, args ...string) jobRun {
+	t.Helper()
+	cmd := exec.Command(jobBinary(t), append([]string{"--kubeconfig", c.KubeconfigPath}, args...)...)
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stdout
+	err := cmd.Run()
+	r := jobRun{raw: stdout.String()}
+	if exit, ok := err.(*exec.ExitError); ok {
+		r.code = exit.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(r.raw), "\n") {
+		m := map[string]any{}
+		require.NoError(t, json.Unmarshal([]byte(l), &m), "every log line is JSON: %s", l)
+		r.lines = append(r.lines, m)
+	}
+	t.Logf("force-replicasets %s -> exit %d\n%s", strings.Join(args, " "), r.code, r.raw)
+	return r
+}
+
+func replicaSetsOf(t *testing.T, c *kubetest.Cluster, ns, deployment string) map[string]appsv1.ReplicaSet {
+	t.Helper()
+	list, err := c.Kube.AppsV1().ReplicaSets(ns).List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	out := map[string]appsv1.ReplicaSet{}
+	for _, rs := range list.Items {
+		for _, o := range rs.OwnerReferences {
+			if o.Kind == "Deployment" && o.Name == deployment {
+				out[rs.Annotations[revisionAnnotation]] = rs
+			}
+		}
+	}
+	return out
+}
+
+func waitRolledOut(t *testing.T, c *kubetest.Cluster, ns, name string) {
+	t.Helper()
+	defer func() {
+		if t.Failed() {
+			dumpNamespace(t, c, ns)
+		}
+	}()
+	require.Eventually(t, func() bool {
+		d, err := c.Kube.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
+		return err == nil && d.Status.ObservedGeneration == d.Generation &&
+			d.Status.UpdatedReplicas == *d.Spec.Replicas && d.Status.Replicas == *d.Spec.Replicas &&
+			d.Status.AvailableReplicas == *d.Spec.Replicas
+	}, 90*time.Second, 200*time.Millisecond, "deployment %s/%s did not finish its rollout", ns, name)
+}
+
+// dumpNamespace logs the pods and ReplicaSets of a namespace, to explain a
+// failed wait.
+func dumpNamespace(t *testing.T, c *kubetest.Cluster, ns string) {
+	ctx := context.Background()
+	pods, _ := c.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	for _, p := range pods.Items {
+		t.Logf("pod %s node=%q phase=%s deleting=%v conditions=%+v", p.Name, p.Spec.NodeName, p.Status.Phase, p.DeletionTimestamp != nil, p.Status.Conditions)
+	}
+	sets, _ := c.Kube.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{})
+	for _, rs := range sets.Items {
+		t.Logf("replicaset %s revision=%s spec=%d status=%d ready=%d", rs.Name, rs.Annotations[revisionAnnotation], *rs.Spec.Replicas, rs.Status.Replicas, rs.Status.ReadyReplicas)
+	}
+	deps, _ := c.Kube.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+	for _, d := range deps.Items {
+		t.Logf("deployment %s gen=%d observed=%d status=%+v", d.Name, d.Generation, d.Status.ObservedGeneration, d.Status)
+	}
+}
+
+// waitStuck waits until the scheduler has rejected a pod of the namespace
+// with the given message part, and returns that message.
+func waitStuck(t *testing.T, c *kubetest.Cluster, ns, want string) string {
+	t.Helper()
+	var msg string
+	require.Eventually(t, func() bool {
+		pods, err := c.Kube.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{
+			FieldSelector: fields.OneTermEqualSelector("status.phase", "Pending").String(),
+		})
+		if err != nil {
+			return false
+		}
+		for _, p := range pods.Items {
+			for _, cond := range p.Status.Conditions {
+				if cond.Type == corev1.PodScheduled && cond.Reason == corev1.PodReasonUnschedulable && strings.Contains(cond.Message, want) {
+					msg = cond.Message
+					return true
+				}
+			}
+		}
+		return false
+	}, 60*time.Second, 200*time.Millisecond, "no pod of %s became unschedulable with %q", ns, want)
+	return msg
+}
+
+func TestStuckRolloutCompletes(t *testing.T) {
+	c, b := akashtest.Shared(t)
+	ctx := context.Background()
+	id := akashtest.LeaseID(101)
+	ns := id.Namespace()
+	require.NoError(t, b.Create(ctx, akashtest.Lease{
+		ID:       id,
+		Strategy: akashtest.SurgeStrategy(),
+		Services: []akashtest.Service{{
+			Name: "web", Image: "nginx:1.27", CPU: "1500m", Memory: "512Mi", Count: 1,
+			NodeSelector: map[string]string{poolLabel: "stuck"},
+		}},
+	}))
+	waitRolledOut(t, c, ns, "web")
+
+	// The tenant updates the image: the new pod needs 1.5 CPU more on a
+	// 2-CPU node where the old pod still holds 1.5.
+	require.NoError(t, b.SetImage(ctx, id, "web", "nginx:1.28"))
+	msg := waitStuck(t, c, ns, "Insufficient cpu")
+	t.Logf("scheduler: %s", msg)
+
+	t.Run("a rollout younger than --min-stuck is left alone", func(t *testing.T) {
+		r := runJob(t, c, "--min-stuck=1h")
+		require.Equal(t, job.ExitOK, r.code)
+		acts := r.actions(verbDeleteReplicaSet)
+		require.Len(t, acts, 1)
+		assert.Equal(t, "skipped", acts[0]["outcome"])
+		assert.Contains(t, acts[0]["detail"], "--min-stuck 1h0m0s")
+		assert.Len(t, replicaSetsOf(t, c, ns, "web"), 2)
+	})
+
+	t.Run("a paused deployment is left alone", func(t *testing.T) {
+		_, err := c.Kube.AppsV1().Deployments(ns).Patch(ctx, "web", "application/merge-patch+json", []byte(`{"spec":{"paused":true}}`), metav1.PatchOptions{})
+		require.NoError(t, err)
+		require.Eventually(t, func() bool {
+			d, err := c.Kube.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+			return err == nil && d.Status.ObservedGeneration == d.Generation
+		}, 30*time.Second, 100*time.Millisecond)
+		r := runJob(t, c, "--min-stuck=0s")
+		require.Equal(t, job.ExitOK, r.code)
+		acts := r.actions(verbDeleteReplicaSet)
+		require.Len(t, acts, 1)
+		assert.Equal(t, "skipped", acts[0]["outcome"])
+		assert.Contains(t, acts[0]["detail"], "paused")
+		assert.Len(t, replicaSetsOf(t, c, ns, "web"), 2)
+		_, err = c.Kube.AppsV1().Deployments(ns).Patch(ctx, "web", "application/merge-patch+json", []byte(`{"spec":{"paused":false}}`), metav1.PatchOptions{})
+		require.NoError(t, err)
+	})
+
+	t.Run("dry-run changes nothing", func(t *testing.T) {
+		require.Eventually(t, func() bool {
+			d, err := c.Kube.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+			return err == nil && d.Status.ObservedGeneration == d.Generation
+		}, 30*time.Second, 100*time.Millisecond)
+		r := runJob(t, c, "--min-stuck=0s", "--dry-run")
+		require.Equal(t, job.ExitOK, r.code)
+		acts := r.actions(verbDeleteReplicaSet)
+		require.Len(t, acts, 1)
+		assert.Equal(t, "planned", acts[0]["outcome"])
+		assert.Equal(t, true, acts[0]["dry_run"])
+		assert.Len(t, replicaSetsOf(t, c, ns, "web"), 2)
+		events, err := c.Kube.EventsV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "reason=" + reasonRolloutStuck})
+		require.NoError(t, err)
+		assert.Empty(t, events.Items, "dry-run records no Events")
+	})
+
+	t.Run("the job frees the room and the rollout completes", func(t *testing.T) {
+		sets := replicaSetsOf(t, c, ns, "web")
+		require.Len(t, sets, 2)
+		oldRS := sets["1"]
+
+		r := runJob(t, c, "--min-stuck=0s")
+		require.Equal(t, job.ExitOK, r.code)
+		acts := r.actions(verbDeleteReplicaSet)
+		require.Len(t, acts, 1, "one action: the old ReplicaSet")
+		a := acts[0]
+		assert.Equal(t, "done", a["outcome"])
+		assert.Equal(t, id.String(), a["lease"])
+		assert.Equal(t, ns, a["namespace"])
+		assert.Equal(t, reasonRolloutStuck, a["reason"])
+		assert.Equal(t, "ReplicaSet/"+ns+"/"+oldRS.Name, a["object"])
+		assert.Equal(t, false, a["dry_run"])
+		assert.Equal(t, "force-replicasets", a["job"])
+		s := r.summary()
+		require.NotNil(t, s)
+		assert.EqualValues(t, 1, s["done"])
+		assert.EqualValues(t, 0, s["failed"])
+
+		waitRolledOut(t, c, ns, "web")
+		after := replicaSetsOf(t, c, ns, "web")
+		assert.NotContains(t, after, "1", "the old ReplicaSet is gone")
+		d, err := c.Kube.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, "nginx:1.28", d.Spec.Template.Spec.Containers[0].Image)
+		assert.EqualValues(t, 1, d.Status.AvailableReplicas, "the updated pod runs")
+
+		events, err := c.Kube.EventsV1().Events(ns).List(ctx, metav1.ListOptions{})
+		require.NoError(t, err)
+		var found bool
+		for _, e := range events.Items {
+			if e.Reason == reasonRolloutStuck && e.ReportingController == "akash-janitor.akash.network/force-replicasets" {
+				found = true
+				assert.Equal(t, "Deployment", e.Regarding.Kind)
+				assert.Equal(t, "web", e.Regarding.Name)
+				assert.Equal(t, verbDeleteReplicaSet, e.Action)
+				require.NotNil(t, e.Related)
+				assert.Equal(t, oldRS.Name, e.Related.Name)
+				assert.Equal(t, corev1.EventTypeNormal, e.Type)
+			}
+		}
+		assert.True(t, found, "an Event on the Deployment records the action")
+
+		again := runJob(t, c, "--min-stuck=0s")
+		assert.Equal(t, job.ExitOK, again.code)
+		assert.Empty(t, again.actions(verbDeleteReplicaSet), "nothing left to do")
+	})
+}
+
+func TestTwoServicesOnlyTheStuckOneIsTouched(t *testing.T) {
+	c, b := akashtest.Shared(t)
+	ctx := context.Background()
+	id := akashtest.LeaseID(102)
+	ns := id.Namespace()
+	pin := map[string]string{poolLabel: "two-services"}
+	require.NoError(t, b.Create(ctx, akashtest.Lease{
+		ID:       id,
+		Strategy: akashtest.SurgeStrategy(),
+		Services: []akashtest.Service{
+			{Name: "web", Image: "nginx:1.27", CPU: "1500m", Count: 1, NodeSelector: pin},
+			{Name: "api", Image: "api:1", CPU: "100m", Count: 1, NodeSelector: pin},
+		},
+	}))
+	waitRolledOut(t, c, ns, "web")
+	waitRolledOut(t, c, ns, "api")
+
+	// web gets stuck on cpu; api's update is pending for another reason
+	// (no node matches its new selector). The runbook's script, seeing
+	// "Insufficient" in the namespace, would delete api's running ReplicaSet.
+	require.NoError(t, b.SetImage(ctx, id, "web", "nginx:1.28"))
+	_, err := c.Kube.AppsV1().Deployments(ns).Patch(ctx, "api", "application/strategic-merge-patch+json",
+		[]byte(`{"spec":{"template":{"spec":{"nodeSelector":{"janitor.test/pool":"nowhere"}}}}}`), metav1.PatchOptions{})
+	require.NoError(t, err)
+	waitStuck(t, c, ns, "Insufficient cpu")
+	waitStuck(t, c, ns, "didn't match Pod's node affinity/selector")
+	apiBefore := replicaSetsOf(t, c, ns, "api")
+	require.Len(t, apiBefore, 2)
+
+	r := runJob(t, c, "--min-stuck=0s")
+	require.Equal(t, job.ExitOK, r.code)
+	acts := r.actions(verbDeleteReplicaSet)
+	require.Len(t, acts, 1)
+	assert.Contains(t, acts[0]["object"], "/web-", "only web's old ReplicaSet")
+
+	waitRolledOut(t, c, ns, "web")
+	apiAfter := replicaSetsOf(t, c, ns, "api")
+	assert.Equal(t, len(apiBefore), len(apiAfter), "api keeps its ReplicaSets")
+	assert.EqualValues(t, 1, apiAfter["1"].Status.Replicas, "api's running pod is untouched")
+}
+
+// TestObserveListsAreConstant checks that a run reads the cluster in the same
+// number of requests whatever the number of leases.
+func TestObserveListsAreConstant(t *testing.T) {
+	c, b := akashtest.Shared(t)
+	ctx := context.Background()
+	addLeases := func(from, to int) {
+		for n := from; n < to; n++ {
+			require.NoError(t, b.Create(ctx, akashtest.Lease{
+				ID: akashtest.LeaseID(n),
+				Services: []akashtest.Service{{Name: "app", Image: "app:1", CPU: "10m", Count: 1,
+					NodeSelector: map[string]string{poolLabel: "count"}}},
+			}))
+		}
+	}
+	count := func() (map[string]int, *state) {
+		var counter kube.RequestCounter
+		cfg, err := kube.Config(kube.Options{Kubeconfig: c.KubeconfigPath})
+		require.NoError(t, err)
+		counter.Instrument(cfg)
+		clients, err := kube.NewClients(cfg)
+		require.NoError(t, err)
+		st, err := observe(ctx, clients)
+		require.NoError(t, err)
+		return counter.Counts(), st
+	}
+
+	addLeases(1000, 1003)
+	small, st := count()
+	require.GreaterOrEqual(t, len(st.leases), 3)
+	addLeases(1003, 1033)
+	large, st := count()
+	require.GreaterOrEqual(t, len(st.leases), 33)
+	assert.Equal(t, small, large, "same requests for 3 and 33 leases")
+	assert.Equal(t, map[string]int{"LIST namespaces": 1, "LIST deployments": 1, "LIST replicasets": 1, "LIST pods": 1}, large)
+
+	// And the whole run, through the actuator, adds no per-lease call.
+	var counter kube.RequestCounter
+	cfg, err := kube.Config(kube.Options{Kubeconfig: c.KubeconfigPath})
+	require.NoError(t, err)
+	counter.Instrument(cfg)
+	clients, err := kube.NewClients(cfg)
+	require.NoError(t, err)
+	env := &job.Env{
+		Log:      zerolog.Nop(),
+		Clients:  clients,
+		Actuator: actuator.New(actuator.Options{MaxActions: 10, Log: zerolog.Nop()}),
+		Now:      time.Now,
+	}
+	require.NoError(t, run(ctx, env, options{minStuck: 5 * time.Minute}))
+	assert.Equal(t, 4, counter.Total(), counter.String())
+	_ = akash.LabelManifestService
+}

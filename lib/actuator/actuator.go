@@ -1,0 +1,226 @@
+// Package actuator carries out the actions a job planned. It alone knows
+// dry-run, the per-run budget, the audit line per action, the Kubernetes Event
+// on the object acted on, and the run summary, so no job branches on dry-run
+// and every job is audited the same way.
+package actuator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Ref names a Kubernetes object.
+type Ref struct {
+	APIVersion string
+	Kind       string
+	Namespace  string
+	Name       string
+	UID        string
+}
+
+func (r Ref) String() string {
+	if r.Namespace == "" {
+		return r.Kind + "/" + r.Name
+	}
+	return r.Kind + "/" + r.Namespace + "/" + r.Name
+}
+
+// Action is one change a job wants, with the reason it wants it. Plans are
+// lists of Actions built by pure functions; the Executor given to Apply knows
+// how to carry out each Verb.
+type Action struct {
+	// Verb says what is done, in the log's `action` field: "delete-replicaset".
+	Verb string
+	// Target is the object changed.
+	Target Ref
+	// Regarding is the object the Event is recorded on, when it is not the
+	// Target (an Event on a ReplicaSet about to be deleted would vanish with it).
+	Regarding *Ref
+	// Lease is the lease ID (owner/dseq/gseq/oseq/provider), if known.
+	Lease string
+	// Reason is a short CamelCase cause, the Event's reason: "RolloutStuck".
+	Reason string
+	// Message is one sentence for people: why, with the evidence.
+	Message string
+	// Hold, when set, says why this action is planned but must not be done
+	// in this run (too young, waiting for the provider...). It is logged and
+	// counted as skipped.
+	Hold string
+}
+
+// Executor carries out one action.
+type Executor func(ctx context.Context, a Action) error
+
+// EventSink records what happened to an action on its object.
+type EventSink interface {
+	Record(ctx context.Context, a Action, outcome Outcome, detail string) error
+}
+
+// Outcome is what became of an action.
+type Outcome string
+
+const (
+	Planned Outcome = "planned" // dry-run: would have been done
+	Done    Outcome = "done"
+	Skipped Outcome = "skipped" // held, past the budget, or the run was stopped
+	Failed  Outcome = "failed"
+)
+
+// Options configure an Actuator.
+type Options struct {
+	DryRun bool
+	// MaxActions is the per-run budget of actions carried out (or, in
+	// dry-run, planned); the rest are reported as skipped. 0 means none.
+	MaxActions int
+	// Events, if set, records an Event per action done or failed. Dry-run
+	// records none: it changes nothing.
+	Events EventSink
+	Log    zerolog.Logger
+}
+
+// Actuator applies plans and keeps the run's totals.
+type Actuator struct {
+	opts Options
+
+	mu      sync.Mutex
+	summary Summary
+}
+
+// New returns an Actuator.
+func New(opts Options) *Actuator {
+	return &Actuator{opts: opts}
+}
+
+// DryRun tells whether this actuator changes nothing.
+func (a *Actuator) DryRun() bool { return a.opts.DryRun }
+
+// Summary is the run's totals.
+type Summary struct {
+	Planned int // actions planned (all, whatever became of them)
+	Done    int // carried out (in dry-run: would have been)
+	Skipped int
+	Failed  int
+}
+
+// Summary returns the totals so far.
+func (a *Actuator) Summary() Summary {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.summary
+}
+
+// ErrFailed is returned by Apply when at least one action failed.
+var ErrFailed = errors.New("some actions failed")
+
+// Apply carries out the actions in order, within the budget, and returns
+// ErrFailed (wrapped with the count) if any failed. Actions are independent:
+// one failing does not stop the others, but a cancelled context does, and the
+// rest are reported as skipped.
+func (a *Actuator) Apply(ctx context.Context, actions []Action, exec Executor) error {
+	failed := 0
+	for _, act := range actions {
+		outcome, detail, err := a.applyOne(ctx, act, exec)
+		a.audit(act, outcome, detail, err)
+		if err != nil {
+			failed++
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%w: %d of %d", ErrFailed, failed, len(actions))
+	}
+	return nil
+}
+
+func (a *Actuator) applyOne(ctx context.Context, act Action, exec Executor) (Outcome, string, error) {
+	a.mu.Lock()
+	a.summary.Planned++
+	switch {
+	case act.Hold != "":
+		a.summary.Skipped++
+		a.mu.Unlock()
+		return Skipped, act.Hold, nil
+	case ctx.Err() != nil:
+		a.summary.Skipped++
+		a.mu.Unlock()
+		return Skipped, "run stopped: " + context.Cause(ctx).Error(), nil
+	case a.summary.Done+a.summary.Failed >= a.opts.MaxActions:
+		a.summary.Skipped++
+		a.mu.Unlock()
+		return Skipped, fmt.Sprintf("budget of %d actions per run used up (--max-actions)", a.opts.MaxActions), nil
+	case a.opts.DryRun:
+		a.summary.Done++
+		a.mu.Unlock()
+		return Planned, "dry-run: nothing changed", nil
+	}
+	a.mu.Unlock()
+
+	err := exec(ctx, act)
+	outcome, detail := Done, ""
+	if err != nil {
+		outcome, detail = Failed, err.Error()
+	}
+	a.mu.Lock()
+	if err != nil {
+		a.summary.Failed++
+	} else {
+		a.summary.Done++
+	}
+	a.mu.Unlock()
+
+	if a.opts.Events != nil {
+		// The Event is the record operators read with `kubectl get events`;
+		// failing to write it does not undo the action, so it is only logged.
+		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if eerr := a.opts.Events.Record(ectx, act, outcome, detail); eerr != nil {
+			a.opts.Log.Warn().Err(eerr).Str("action", act.Verb).Str("object", act.Target.String()).
+				Msg("could not record the Kubernetes Event for this action")
+		}
+	}
+	return outcome, detail, err
+}
+
+// audit writes the one line per action that says what was (or would be) done.
+func (a *Actuator) audit(act Action, outcome Outcome, detail string, err error) {
+	ev := a.opts.Log.Info()
+	if err != nil {
+		ev = a.opts.Log.Error().Err(err)
+	}
+	ev = ev.Str("action", act.Verb).
+		Str("object", act.Target.String()).
+		Str("namespace", act.Target.Namespace).
+		Str("reason", act.Reason).
+		Str("outcome", string(outcome)).
+		Bool("dry_run", a.opts.DryRun)
+	if act.Lease != "" {
+		ev = ev.Str("lease", act.Lease)
+	}
+	if detail != "" && err == nil {
+		ev = ev.Str("detail", detail)
+	}
+	ev.Msg(act.Message)
+}
+
+// LogSummary writes the run's one summary line.
+func (a *Actuator) LogSummary(log zerolog.Logger, elapsed time.Duration, runErr error) {
+	s := a.Summary()
+	ev := log.Info()
+	if runErr != nil || s.Failed > 0 {
+		ev = log.Error()
+		if runErr != nil {
+			ev = ev.Err(runErr)
+		}
+	}
+	ev.Int("planned", s.Planned).
+		Int("done", s.Done).
+		Int("skipped", s.Skipped).
+		Int("failed", s.Failed).
+		Bool("dry_run", a.opts.DryRun).
+		Dur("elapsed", elapsed).
+		Msg("run summary")
+}

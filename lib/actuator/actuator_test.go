@@ -1,0 +1,151 @@
+package actuator
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type recordedEvent struct {
+	verb    string
+	outcome Outcome
+}
+
+type fakeSink struct{ events []recordedEvent }
+
+func (f *fakeSink) Record(_ context.Context, a Action, o Outcome, _ string) error {
+	f.events = append(f.events, recordedEvent{a.Verb, o})
+	return nil
+}
+
+func actions(n int) []Action {
+	out := make([]Action, n)
+	for i := range out {
+		out[i] = Action{
+			Verb:    "delete-replicaset",
+			Target:  Ref{Kind: "ReplicaSet", Namespace: "ns", Name: string(rune('a' + i))},
+			Lease:   "akash1o/1/1/1/akash1p",
+			Reason:  "RolloutStuck",
+			Message: "stuck",
+		}
+	}
+	return out
+}
+
+func lines(t *testing.T, buf *bytes.Buffer) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if l == "" {
+			continue
+		}
+		m := map[string]any{}
+		require.NoError(t, json.Unmarshal([]byte(l), &m), l)
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestApplyBudgetAndEvents(t *testing.T) {
+	var buf bytes.Buffer
+	sink := &fakeSink{}
+	a := New(Options{MaxActions: 2, Events: sink, Log: zerolog.New(&buf)})
+	var did []string
+	err := a.Apply(context.Background(), actions(3), func(_ context.Context, act Action) error {
+		did = append(did, act.Target.Name)
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "b"}, did, "only the budget is carried out, in plan order")
+	assert.Equal(t, Summary{Planned: 3, Done: 2, Skipped: 1}, a.Summary())
+	assert.Equal(t, []recordedEvent{{"delete-replicaset", Done}, {"delete-replicaset", Done}}, sink.events)
+
+	logged := lines(t, &buf)
+	require.Len(t, logged, 3, "one audit line per action")
+	for _, l := range logged {
+		assert.Equal(t, "delete-replicaset", l["action"])
+		assert.Equal(t, "akash1o/1/1/1/akash1p", l["lease"])
+		assert.Equal(t, "ns", l["namespace"])
+		assert.Equal(t, "RolloutStuck", l["reason"])
+		assert.Equal(t, false, l["dry_run"])
+	}
+	assert.Equal(t, "skipped", logged[2]["outcome"])
+	assert.Contains(t, logged[2]["detail"], "--max-actions")
+}
+
+func TestApplyDryRunChangesNothing(t *testing.T) {
+	var buf bytes.Buffer
+	sink := &fakeSink{}
+	a := New(Options{DryRun: true, MaxActions: 10, Events: sink, Log: zerolog.New(&buf)})
+	err := a.Apply(context.Background(), actions(2), func(context.Context, Action) error {
+		t.Fatal("dry-run must not execute")
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Empty(t, sink.events, "dry-run records no Events")
+	assert.Equal(t, Summary{Planned: 2, Done: 2}, a.Summary())
+	for _, l := range lines(t, &buf) {
+		assert.Equal(t, true, l["dry_run"])
+		assert.Equal(t, "planned", l["outcome"])
+	}
+}
+
+func TestApplyDryRunKeepsBudget(t *testing.T) {
+	a := New(Options{DryRun: true, MaxActions: 1, Log: zerolog.Nop()})
+	require.NoError(t, a.Apply(context.Background(), actions(3), nil))
+	assert.Equal(t, Summary{Planned: 3, Done: 1, Skipped: 2}, a.Summary(), "dry-run shows what a real run would do, budget included")
+}
+
+func TestApplyFailureContinuesAndCounts(t *testing.T) {
+	var buf bytes.Buffer
+	sink := &fakeSink{}
+	a := New(Options{MaxActions: 2, Events: sink, Log: zerolog.New(&buf)})
+	err := a.Apply(context.Background(), actions(3), func(_ context.Context, act Action) error {
+		if act.Target.Name == "a" {
+			return errors.New("forbidden")
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, ErrFailed)
+	assert.Equal(t, Summary{Planned: 3, Done: 1, Failed: 1, Skipped: 1}, a.Summary(), "a failed action uses budget")
+	assert.Equal(t, []recordedEvent{{"delete-replicaset", Failed}, {"delete-replicaset", Done}}, sink.events)
+	first := lines(t, &buf)[0]
+	assert.Equal(t, "error", first["level"])
+	assert.Equal(t, "forbidden", first["error"])
+}
+
+func TestApplyHoldAndCancel(t *testing.T) {
+	acts := actions(3)
+	acts[0].Hold = "stuck for 1m, less than --min-stuck 5m"
+	ctx, cancel := context.WithCancel(context.Background())
+	a := New(Options{MaxActions: 10, Log: zerolog.Nop()})
+	var did []string
+	err := a.Apply(ctx, acts, func(_ context.Context, act Action) error {
+		did = append(did, act.Target.Name)
+		cancel()
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"b"}, did, "held actions are not done; nothing runs after the run is stopped")
+	assert.Equal(t, Summary{Planned: 3, Done: 1, Skipped: 2}, a.Summary())
+}
+
+func TestLogSummary(t *testing.T) {
+	var buf bytes.Buffer
+	a := New(Options{MaxActions: 1, Log: zerolog.Nop()})
+	require.NoError(t, a.Apply(context.Background(), actions(2), func(context.Context, Action) error { return nil }))
+	a.LogSummary(zerolog.New(&buf), 0, nil)
+	l := lines(t, &buf)[0]
+	assert.Equal(t, "run summary", l["message"])
+	assert.EqualValues(t, 2, l["planned"])
+	assert.EqualValues(t, 1, l["done"])
+	assert.EqualValues(t, 1, l["skipped"])
+	assert.EqualValues(t, 0, l["failed"])
+}

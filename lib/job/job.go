@@ -1,0 +1,243 @@
+// Package job is the runner every janitor binary shares: common flags (each
+// also settable by environment variable), logging, signal handling, the
+// Kubernetes clients, the actuator, the run summary, and exit codes that mean
+// something (0 done, 1 failed, 2 bad configuration).
+package job
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/akash-janitor/akash-janitor/lib/actuator"
+	"github.com/akash-janitor/akash-janitor/lib/kube"
+)
+
+// Exit codes.
+const (
+	ExitOK       = 0
+	ExitFailed   = 1
+	ExitBadInput = 2
+)
+
+// Version is stamped at build time (-ldflags -X).
+var Version = "dev"
+
+// EnvPrefix prefixes the environment variable of every flag:
+// --max-actions is also JANITOR_MAX_ACTIONS.
+const EnvPrefix = "JANITOR_"
+
+// Common are the options every job has.
+type Common struct {
+	Kube       kube.Options
+	DryRun     bool
+	MaxActions int
+	Timeout    time.Duration
+	LogLevel   string
+	LogFormat  string
+}
+
+// Spec describes one job binary.
+type Spec struct {
+	// Name is the job's name in logs, Events and the User-Agent.
+	Name string
+	// Summary is one line for --help.
+	Summary string
+	// DefaultMaxActions is the job's --max-actions default.
+	DefaultMaxActions int
+	// Flags registers the job's own flags.
+	Flags func(fs *flag.FlagSet)
+	// Validate checks the job's options after parsing; an error is bad
+	// configuration (exit 2) and nothing runs.
+	Validate func() error
+	// Run does the work. An error it returns fails the run (exit 1), unless it
+	// wraps ErrBadInput (exit 2).
+	Run func(ctx context.Context, env *Env) error
+}
+
+// Env is what a running job is given.
+type Env struct {
+	Common   Common
+	Log      zerolog.Logger
+	Clients  *kube.Clients
+	Actuator *actuator.Actuator
+	// Counter counts the job's API requests (reported in the summary).
+	Counter *kube.RequestCounter
+	// Now is the run's clock.
+	Now func() time.Time
+}
+
+// ErrBadInput marks an error as bad configuration or input (exit 2).
+var ErrBadInput = errors.New("bad input")
+
+// BadInput wraps err so the run exits 2.
+func BadInput(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadInput, fmt.Sprintf(format, args...))
+}
+
+// Main runs the job with the process's arguments and environment and exits.
+func Main(spec Spec) {
+	os.Exit(Run(context.Background(), spec, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
+}
+
+// Run runs the job and returns its exit code. Logs go to logOut, --help and
+// --version to out.
+func Run(ctx context.Context, spec Spec, args []string, lookupEnv func(string) (string, bool), out, logOut io.Writer) int {
+	var c Common
+	fs := flag.NewFlagSet(spec.Name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&c.Kube.Kubeconfig, "kubeconfig", "", "kubeconfig path; empty: in-cluster config, else $KUBECONFIG or ~/.kube/config")
+	fs.StringVar(&c.Kube.Context, "context", "", "kubeconfig context to use; empty: the current one")
+	qps := fs.Float64("kube-qps", 20, "API requests per second the job may make")
+	fs.IntVar(&c.Kube.Burst, "kube-burst", 40, "API request burst")
+	fs.BoolVar(&c.DryRun, "dry-run", false, "log what would be done, change nothing")
+	fs.IntVar(&c.MaxActions, "max-actions", spec.DefaultMaxActions, "most actions carried out in one run; the rest are reported and left for the next run")
+	fs.DurationVar(&c.Timeout, "timeout", 5*time.Minute, "the whole run's time limit")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", "json", "json (for kubectl logs and log pipelines) or console (for people)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if spec.Flags != nil {
+		spec.Flags(fs)
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(out, "%s: %s\n\nUsage: %s [flags]\n\nEvery flag can also be set by environment variable: --max-actions as %sMAX_ACTIONS.\n\n",
+			spec.Name, spec.Summary, spec.Name, EnvPrefix)
+		fs.PrintDefaults()
+	}
+
+	// Parse the command line, then fill every flag not given there from its
+	// environment variable, so a flag always wins over the environment.
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		return ExitBadInput
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(logOut, "%s: unexpected argument %q (all options are --flags)\n", spec.Name, fs.Arg(0))
+		return ExitBadInput
+	}
+	if err := applyEnv(fs, lookupEnv); err != nil {
+		fmt.Fprintf(logOut, "%s: %v\n", spec.Name, err)
+		return ExitBadInput
+	}
+	if *showVersion {
+		fmt.Fprintf(out, "%s %s\n", spec.Name, Version)
+		return ExitOK
+	}
+	c.Kube.QPS = float32(*qps)
+	c.Kube.UserAgent = "akash-janitor/" + spec.Name + "/" + Version
+
+	log, err := NewLogger(logOut, c.LogFormat, c.LogLevel)
+	if err != nil {
+		fmt.Fprintf(logOut, "%s: %v\n", spec.Name, err)
+		return ExitBadInput
+	}
+	log = log.With().Str("job", spec.Name).Logger()
+
+	if err := c.validate(); err != nil {
+		log.Error().Err(err).Msg("bad configuration; nothing was done")
+		return ExitBadInput
+	}
+	if spec.Validate != nil {
+		if err := spec.Validate(); err != nil {
+			log.Error().Err(err).Msg("bad configuration; nothing was done")
+			return ExitBadInput
+		}
+	}
+
+	cfg, err := kube.Config(c.Kube)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot build the Kubernetes client; nothing was done")
+		return ExitBadInput
+	}
+	counter := &kube.RequestCounter{}
+	counter.Instrument(cfg)
+	clients, err := kube.NewClients(cfg)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot build the Kubernetes client; nothing was done")
+		return ExitBadInput
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeoutCause(ctx, c.Timeout, fmt.Errorf("--timeout %s reached", c.Timeout))
+	defer cancel()
+
+	instance, _ := os.Hostname()
+	act := actuator.New(actuator.Options{
+		DryRun:     c.DryRun,
+		MaxActions: c.MaxActions,
+		Log:        log,
+		Events: &actuator.KubeEvents{
+			Client:     clients.Kube.EventsV1(),
+			Controller: "akash-janitor.akash.network/" + spec.Name,
+			Instance:   instance,
+		},
+	})
+	env := &Env{Common: c, Log: log, Clients: clients, Actuator: act, Counter: counter, Now: time.Now}
+
+	start := time.Now()
+	log.Info().Bool("dry_run", c.DryRun).Int("max_actions", c.MaxActions).Str("version", Version).Msg("run started")
+	runErr := spec.Run(ctx, env)
+	log.Debug().Str("api_requests", counter.String()).Msg("API requests made")
+	act.LogSummary(log.With().Int("api_requests", counter.Total()).Logger(), time.Since(start), runErr)
+
+	switch {
+	case errors.Is(runErr, ErrBadInput):
+		return ExitBadInput
+	case runErr != nil, act.Summary().Failed > 0:
+		return ExitFailed
+	}
+	return ExitOK
+}
+
+func (c Common) validate() error {
+	var errs []error
+	if c.MaxActions < 0 {
+		errs = append(errs, fmt.Errorf("--max-actions=%d: must be 0 or more", c.MaxActions))
+	}
+	if c.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("--timeout=%s: must be positive", c.Timeout))
+	}
+	if c.Kube.QPS <= 0 {
+		errs = append(errs, fmt.Errorf("--kube-qps=%v: must be positive", c.Kube.QPS))
+	}
+	if c.Kube.Burst < 1 {
+		errs = append(errs, fmt.Errorf("--kube-burst=%d: must be 1 or more", c.Kube.Burst))
+	}
+	return errors.Join(errs...)
+}
+
+// EnvName is the environment variable that sets a flag.
+func EnvName(flagName string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func applyEnv(fs *flag.FlagSet, lookupEnv func(string) (string, bool)) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] {
+			return
+		}
+		v, ok := lookupEnv(EnvName(f.Name))
+		if !ok {
+			return
+		}
+		if err := f.Value.Set(v); err != nil {
+			errs = append(errs, fmt.Errorf("environment %s=%q (for --%s): %v", EnvName(f.Name), v, f.Name, err))
+		}
+	})
+	return errors.Join(errs...)
+}

@@ -1,0 +1,170 @@
+package job
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/akash-janitor/akash-janitor/lib/actuator"
+)
+
+// A kubeconfig for a server nobody listens on: the runner builds clients
+// without calling the API, so jobs that make no request run fine.
+func kubeconfig(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "kubeconfig")
+	require.NoError(t, os.WriteFile(p, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`), 0o600))
+	return p
+}
+
+type result struct {
+	code int
+	out  string
+	logs []map[string]any
+	raw  string
+}
+
+func run(t *testing.T, spec Spec, args []string, env map[string]string) result {
+	t.Helper()
+	var out, logs bytes.Buffer
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	code := Run(context.Background(), spec, args, lookup, &out, &logs)
+	r := result{code: code, out: out.String(), raw: logs.String()}
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		m := map[string]any{}
+		if json.Unmarshal([]byte(l), &m) == nil {
+			r.logs = append(r.logs, m)
+		}
+	}
+	return r
+}
+
+func TestRunOKWithSummary(t *testing.T) {
+	var got Common
+	spec := Spec{Name: "demo-job", DefaultMaxActions: 7, Run: func(ctx context.Context, env *Env) error {
+		got = env.Common
+		return env.Actuator.Apply(ctx, []actuator.Action{{Verb: "noop", Target: actuator.Ref{Kind: "Pod", Name: "p"}}},
+			func(context.Context, actuator.Action) error { return nil })
+	}}
+	r := run(t, spec, []string{"--kubeconfig", kubeconfig(t), "--dry-run"}, nil)
+	require.Equal(t, ExitOK, r.code, r.raw)
+	assert.True(t, got.DryRun)
+	assert.Equal(t, 7, got.MaxActions, "the job's default budget")
+	last := r.logs[len(r.logs)-1]
+	assert.Equal(t, "run summary", last["message"])
+	assert.Equal(t, "demo-job", last["job"])
+	assert.EqualValues(t, 1, last["planned"])
+	assert.Equal(t, true, last["dry_run"])
+	for _, l := range r.logs {
+		assert.Equal(t, "demo-job", l["job"], "every line names the job")
+	}
+}
+
+func TestEnvironmentSetsFlagsAndFlagsWin(t *testing.T) {
+	var got Common
+	var extra string
+	spec := Spec{
+		Name:  "demo-job",
+		Flags: func(fs *flag.FlagSet) { fs.StringVar(&extra, "min-stuck", "5m", "") },
+		Run:   func(_ context.Context, env *Env) error { got = env.Common; return nil },
+	}
+	env := map[string]string{"JANITOR_MAX_ACTIONS": "3", "JANITOR_DRY_RUN": "true", "JANITOR_MIN_STUCK": "10m", "JANITOR_TIMEOUT": "1m"}
+	r := run(t, spec, []string{"--kubeconfig", kubeconfig(t), "--timeout", "2m"}, env)
+	require.Equal(t, ExitOK, r.code, r.raw)
+	assert.Equal(t, 3, got.MaxActions)
+	assert.True(t, got.DryRun)
+	assert.Equal(t, "10m", extra, "job flags read the environment too")
+	assert.Equal(t, 2*time.Minute, got.Timeout, "the command line wins over the environment")
+}
+
+func TestBadConfigurationExits2AndRunsNothing(t *testing.T) {
+	ran, invalid := false, false
+	spec := Spec{
+		Name: "demo-job",
+		Validate: func() error {
+			if invalid {
+				return errors.New("--image-regex \"(\": missing closing )")
+			}
+			return nil
+		},
+		Run: func(context.Context, *Env) error { ran = true; return nil },
+	}
+	kc := kubeconfig(t)
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"unknown flag", []string{"--no-such-flag"}, nil, "no-such-flag"},
+		{"stray argument", []string{"--kubeconfig", kc, "delete"}, nil, `unexpected argument "delete"`},
+		{"bad env", []string{"--kubeconfig", kc}, map[string]string{"JANITOR_MAX_ACTIONS": "many"}, `JANITOR_MAX_ACTIONS="many"`},
+		{"negative budget", []string{"--kubeconfig", kc, "--max-actions=-1"}, nil, "--max-actions=-1: must be 0 or more"},
+		{"bad log format", []string{"--kubeconfig", kc, "--log-format=xml"}, nil, `--log-format="xml"`},
+		{"job validation", []string{"--kubeconfig", kc}, nil, "missing closing )"},
+		{"missing kubeconfig", []string{"--kubeconfig", "/nonexistent/kubeconfig"}, nil, "/nonexistent/kubeconfig"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			invalid = tt.name == "job validation"
+			r := run(t, spec, tt.args, tt.env)
+			assert.Equal(t, ExitBadInput, r.code)
+			assert.Contains(t, r.raw+r.out, tt.want)
+			assert.False(t, ran)
+		})
+	}
+}
+
+func TestFailedRunExits1(t *testing.T) {
+	spec := Spec{Name: "demo-job", Run: func(context.Context, *Env) error { return errors.New("chain unreachable") }}
+	r := run(t, spec, []string{"--kubeconfig", kubeconfig(t)}, nil)
+	assert.Equal(t, ExitFailed, r.code)
+	last := r.logs[len(r.logs)-1]
+	assert.Equal(t, "error", last["level"])
+	assert.Equal(t, "chain unreachable", last["error"])
+
+	spec.Run = func(context.Context, *Env) error { return BadInput("--provider %q is not a bech32 address", "x") }
+	assert.Equal(t, ExitBadInput, run(t, spec, []string{"--kubeconfig", kubeconfig(t)}, nil).code)
+
+	spec.Run = func(ctx context.Context, env *Env) error {
+		return env.Actuator.Apply(ctx, []actuator.Action{{Verb: "x", Target: actuator.Ref{Kind: "Pod", Name: "p"}}},
+			func(context.Context, actuator.Action) error { return errors.New("forbidden") })
+	}
+	assert.Equal(t, ExitFailed, run(t, spec, []string{"--kubeconfig", kubeconfig(t), "--max-actions=1"}, nil).code)
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	spec := Spec{Name: "demo-job", Summary: "does a demo", Run: func(context.Context, *Env) error { t.Fatal("must not run"); return nil }}
+	r := run(t, spec, []string{"--help"}, nil)
+	assert.Equal(t, ExitOK, r.code)
+	assert.Contains(t, r.out, "does a demo")
+	assert.Contains(t, r.out, "JANITOR_MAX_ACTIONS")
+	assert.Contains(t, r.out, "-dry-run")
+	r = run(t, spec, []string{"--version"}, nil)
+	assert.Equal(t, ExitOK, r.code)
+	assert.Equal(t, "demo-job dev\n", r.out)
+}
+
+func TestConsoleFormat(t *testing.T) {
+	spec := Spec{Name: "demo-job", Run: func(_ context.Context, env *Env) error { env.Log.Info().Msg("hello people"); return nil }}
+	r := run(t, spec, []string{"--kubeconfig", kubeconfig(t), "--log-format=console"}, nil)
+	require.Equal(t, ExitOK, r.code)
+	assert.Contains(t, r.raw, "hello people")
+	assert.Empty(t, r.logs, "console lines are not JSON")
+}
