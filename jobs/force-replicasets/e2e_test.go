@@ -51,6 +51,11 @@ var (
 // as a process, the way a CronJob does.
 func jobBinary(t *testing.T) string {
 	t.Helper()
+	return jobBinaryB(t)
+}
+
+func jobBinaryB(t testing.TB) string {
+	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "force-replicasets-bin-")
 		if err != nil {
@@ -93,22 +98,39 @@ func (r jobRun) summary() map[string]any {
 	return nil
 }
 
+// parseRun reads a run's log; every line must be JSON.
+func parseRun(t testing.TB, out string) jobRun {
+	t.Helper()
+	r := jobRun{raw: out}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		m := map[string]any{}
+		require.NoError(t, json.Unmarshal([]byte(l), &m), "every log line is JSON: %s", l)
+		r.lines = append(r.lines, m)
+	}
+	return r
+}
+
+// requestBreakdown is the debug line's per-verb request counts.
+func (r jobRun) requestBreakdown() string {
+	for _, l := range r.lines {
+		if l["message"] == "API requests made" {
+			return fmt.Sprint(l["api_requests"])
+		}
+	}
+	return ""
+}
+
 func runJob(t *testing.T, c *kubetest.Cluster, args ...string) jobRun {
 	t.Helper()
 	cmd := exec.Command(jobBinary(t), append([]string{"--kubeconfig", c.KubeconfigPath}, args...)...)
 	var stdout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stdout
 	err := cmd.Run()
-	r := jobRun{raw: stdout.String()}
+	r := parseRun(t, stdout.String())
 	if exit, ok := err.(*exec.ExitError); ok {
 		r.code = exit.ExitCode()
 	} else {
 		require.NoError(t, err)
-	}
-	for _, l := range strings.Split(strings.TrimSpace(r.raw), "\n") {
-		m := map[string]any{}
-		require.NoError(t, json.Unmarshal([]byte(l), &m), "every log line is JSON: %s", l)
-		r.lines = append(r.lines, m)
 	}
 	t.Logf("force-replicasets %s -> exit %d\n%s", strings.Join(args, " "), r.code, r.raw)
 	return r
@@ -367,7 +389,7 @@ func TestObserveListsAreConstant(t *testing.T) {
 		counter.Instrument(cfg)
 		clients, err := kube.NewClients(cfg)
 		require.NoError(t, err)
-		st, err := observe(ctx, clients)
+		st, err := observe(ctx, clients, 0)
 		require.NoError(t, err)
 		return counter.Counts(), st
 	}

@@ -48,7 +48,7 @@ func spec(o *options) job.Spec {
 }
 
 func run(ctx context.Context, env *job.Env, o options) error {
-	st, err := observe(ctx, env.Clients)
+	st, err := observe(ctx, env.Clients, env.Common.PageSize)
 	if err != nil {
 		return fmt.Errorf("observe the cluster (nothing was changed): %w", err)
 	}

@@ -3,36 +3,65 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/kube"
 )
 
 // state is what one run reads: four paginated cluster-wide LISTs, whatever
-// the number of leases.
+// the number of leases. Each object is reduced on the fly to the few fields
+// plan decides on, so a provider of thousands of leases costs little memory.
 type state struct {
-	deployments []appsv1.Deployment
-	replicaSets []appsv1.ReplicaSet
+	deployments []deployment
+	replicaSets []replicaSet
 	// pendingPods are the Akash pods in phase Pending: the only pods that
 	// can show a stuck rollout, so the Running majority is never read.
-	pendingPods []corev1.Pod
+	pendingPods []pendingPod
 	// leases maps each tenant namespace to its lease; a namespace whose lease
-	// labels are broken maps to the error.
+	// labels are broken maps to the error in badLeases.
 	leases    map[string]akash.LeaseID
 	badLeases map[string]error
 }
 
-func observe(ctx context.Context, c *kube.Clients) (*state, error) {
+type deployment struct {
+	namespace, name    string
+	uid                types.UID
+	paused             bool
+	generation         int64
+	observedGeneration int64
+}
+
+type replicaSet struct {
+	namespace, name string
+	uid             types.UID
+	owner           types.UID // the controlling Deployment
+	revision        int64     // deployment.kubernetes.io/revision
+	specReplicas    int32
+	replicas        int32 // pods it holds (status)
+}
+
+// pendingPod is a Pending pod and, if the scheduler rejected it, why.
+type pendingPod struct {
+	namespace, name string
+	owner           types.UID // the controlling ReplicaSet
+	unschedulable   bool      // PodScheduled=False, reason Unschedulable
+	since           time.Time // when the scheduler rejected it
+	message         string    // the scheduler's message
+}
+
+func observe(ctx context.Context, c *kube.Clients, pageSize int64) (*state, error) {
 	akashWorkloads := metav1.ListOptions{LabelSelector: akash.LabelManifestService}
 	st := &state{leases: map[string]akash.LeaseID{}, badLeases: map[string]error{}}
-	var err error
 
-	namespaces, err := kube.ListMetadata(ctx, c.Metadata, corev1.SchemeGroupVersion.WithResource("namespaces"), "", 0,
+	namespaces, err := kube.ListMetadata(ctx, c.Metadata, corev1.SchemeGroupVersion.WithResource("namespaces"), "", pageSize,
 		metav1.ListOptions{LabelSelector: akash.LabelLeaseDSeq})
 	if err != nil {
 		return nil, fmt.Errorf("list lease namespaces: %w", err)
@@ -46,19 +75,64 @@ func observe(ctx context.Context, c *kube.Clients) (*state, error) {
 		st.leases[ns.Name] = id
 	}
 
-	st.deployments, err = kube.ListAll[appsv1.Deployment](ctx, 0, akashWorkloads, c.Kube.AppsV1().Deployments("").List)
+	err = kube.Each(ctx, pageSize, akashWorkloads, c.Kube.AppsV1().Deployments("").List, func(d *appsv1.Deployment) error {
+		st.deployments = append(st.deployments, deploymentOf(d))
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list deployments: %w", err)
 	}
-	st.replicaSets, err = kube.ListAll[appsv1.ReplicaSet](ctx, 0, akashWorkloads, c.Kube.AppsV1().ReplicaSets("").List)
+	err = kube.Each(ctx, pageSize, akashWorkloads, c.Kube.AppsV1().ReplicaSets("").List, func(rs *appsv1.ReplicaSet) error {
+		st.replicaSets = append(st.replicaSets, replicaSetOf(rs))
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list replicasets: %w", err)
 	}
 	pending := akashWorkloads
 	pending.FieldSelector = fields.OneTermEqualSelector("status.phase", string(corev1.PodPending)).String()
-	st.pendingPods, err = kube.ListAll[corev1.Pod](ctx, 0, pending, c.Kube.CoreV1().Pods("").List)
+	err = kube.Each(ctx, pageSize, pending, c.Kube.CoreV1().Pods("").List, func(p *corev1.Pod) error {
+		st.pendingPods = append(st.pendingPods, pendingPodOf(p))
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list pending pods: %w", err)
 	}
 	return st, nil
+}
+
+func deploymentOf(d *appsv1.Deployment) deployment {
+	return deployment{
+		namespace: d.Namespace, name: d.Name, uid: d.UID,
+		paused:     d.Spec.Paused,
+		generation: d.Generation, observedGeneration: d.Status.ObservedGeneration,
+	}
+}
+
+func replicaSetOf(rs *appsv1.ReplicaSet) replicaSet {
+	r := replicaSet{namespace: rs.Namespace, name: rs.Name, uid: rs.UID, owner: controllerOf(rs.OwnerReferences), replicas: rs.Status.Replicas}
+	r.revision, _ = strconv.ParseInt(rs.Annotations[revisionAnnotation], 10, 64)
+	if rs.Spec.Replicas != nil {
+		r.specReplicas = *rs.Spec.Replicas
+	}
+	return r
+}
+
+func pendingPodOf(p *corev1.Pod) pendingPod {
+	pp := pendingPod{namespace: p.Namespace, name: p.Name, owner: controllerOf(p.OwnerReferences)}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+			pp.unschedulable, pp.since, pp.message = true, c.LastTransitionTime.Time, c.Message
+		}
+	}
+	return pp
+}
+
+func controllerOf(refs []metav1.OwnerReference) types.UID {
+	for _, r := range refs {
+		if r.Controller != nil && *r.Controller {
+			return r.UID
+		}
+	}
+	return ""
 }

@@ -32,30 +32,24 @@ func (w *world) lease(n int) string {
 	return id.Namespace()
 }
 
-func (w *world) deployment(ns, name string) *appsv1.Deployment {
-	w.st.deployments = append(w.st.deployments, appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID(ns + "/" + name), Generation: 2},
-		Status:     appsv1.DeploymentStatus{ObservedGeneration: 2},
+func (w *world) deployment(ns, name string) *deployment {
+	w.st.deployments = append(w.st.deployments, deployment{
+		namespace: ns, name: name, uid: types.UID(ns + "/" + name), generation: 2, observedGeneration: 2,
 	})
 	return &w.st.deployments[len(w.st.deployments)-1]
 }
 
-func (w *world) rs(ns, deployment string, rev, replicas int32) string {
+func (w *world) rs(ns, deployment string, rev int64, replicas int32) string {
 	name := fmt.Sprintf("%s-rev%d", deployment, rev)
-	w.st.replicaSets = append(w.st.replicaSets, appsv1.ReplicaSet{
-		ObjectMeta: metav1.ObjectMeta{
-			Namespace: ns, Name: name, UID: types.UID(ns + "/" + name),
-			Annotations:     map[string]string{revisionAnnotation: fmt.Sprint(rev)},
-			OwnerReferences: []metav1.OwnerReference{{Kind: "Deployment", Name: deployment, UID: types.UID(ns + "/" + deployment), Controller: ptr.To(true)}},
-		},
-		Spec:   appsv1.ReplicaSetSpec{Replicas: ptr.To(replicas)},
-		Status: appsv1.ReplicaSetStatus{Replicas: replicas},
+	w.st.replicaSets = append(w.st.replicaSets, replicaSet{
+		namespace: ns, name: name, uid: types.UID(ns + "/" + name), owner: types.UID(ns + "/" + deployment),
+		revision: rev, specReplicas: replicas, replicas: replicas,
 	})
 	return name
 }
 
 func (w *world) pendingPod(ns, rs string, since time.Duration, reason, message string) {
-	w.st.pendingPods = append(w.st.pendingPods, corev1.Pod{
+	w.st.pendingPods = append(w.st.pendingPods, pendingPodOf(&corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: ns, Name: rs + "-pod",
 			OwnerReferences: []metav1.OwnerReference{{Kind: "ReplicaSet", Name: rs, UID: types.UID(ns + "/" + rs), Controller: ptr.To(true)}},
@@ -64,7 +58,7 @@ func (w *world) pendingPod(ns, rs string, since time.Duration, reason, message s
 			Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: reason, Message: message,
 			LastTransitionTime: metav1.NewTime(now.Add(-since)),
 		}}},
-	})
+	}))
 }
 
 const insufficientCPU = "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't match Pod's node affinity/selector. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod."
@@ -148,7 +142,7 @@ func TestPlanLeavesAlone(t *testing.T) {
 			name: "paused deployment",
 			setup: func(w *world) {
 				ns := w.lease(1)
-				w.deployment(ns, "web").Spec.Paused = true
+				w.deployment(ns, "web").paused = true
 				w.rs(ns, "web", 1, 1)
 				w.pendingPod(ns, w.rs(ns, "web", 2, 1), time.Hour, corev1.PodReasonUnschedulable, insufficientCPU)
 			},
@@ -158,7 +152,7 @@ func TestPlanLeavesAlone(t *testing.T) {
 			name: "deployment controller behind",
 			setup: func(w *world) {
 				ns := w.lease(1)
-				w.deployment(ns, "web").Generation = 3
+				w.deployment(ns, "web").generation = 3
 				w.rs(ns, "web", 1, 1)
 				w.pendingPod(ns, w.rs(ns, "web", 2, 1), time.Hour, corev1.PodReasonUnschedulable, insufficientCPU)
 			},
@@ -246,9 +240,37 @@ func TestUnschedulableResources(t *testing.T) {
 	ns := w.lease(1)
 	w.pendingPod(ns, "a", 3*time.Minute, corev1.PodReasonUnschedulable, "0/2 nodes are available: 1 Insufficient nvidia.com/gpu, 1 Insufficient memory, 2 Insufficient cpu.")
 	w.pendingPod(ns, "b", 7*time.Minute, corev1.PodReasonUnschedulable, insufficientCPU)
-	pods := []*corev1.Pod{&w.st.pendingPods[0], &w.st.pendingPods[1]}
+	pods := []*pendingPod{&w.st.pendingPods[0], &w.st.pendingPods[1]}
 	since, resources, pod := unschedulable(pods)
 	assert.Equal(t, now.Add(-7*time.Minute), since, "stuck since the earliest rejection")
 	assert.Equal(t, "b-pod", pod)
 	assert.Equal(t, []string{"cpu", "memory", "nvidia.com/gpu"}, resources)
+}
+
+func TestObservedRecords(t *testing.T) {
+	rs := replicaSetOf(&appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: "ns", Name: "web-abc", UID: "rs-uid",
+			Annotations: map[string]string{revisionAnnotation: "7"},
+			OwnerReferences: []metav1.OwnerReference{
+				{Kind: "Something", UID: "not-the-controller"},
+				{Kind: "Deployment", UID: "dep-uid", Controller: ptr.To(true)},
+			},
+		},
+		Spec:   appsv1.ReplicaSetSpec{Replicas: ptr.To(int32(2))},
+		Status: appsv1.ReplicaSetStatus{Replicas: 1},
+	})
+	assert.Equal(t, replicaSet{namespace: "ns", name: "web-abc", uid: "rs-uid", owner: "dep-uid", revision: 7, specReplicas: 2, replicas: 1}, rs)
+
+	d := deploymentOf(&appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web", UID: "dep-uid", Generation: 4},
+		Spec:       appsv1.DeploymentSpec{Paused: true},
+		Status:     appsv1.DeploymentStatus{ObservedGeneration: 3},
+	})
+	assert.Equal(t, deployment{namespace: "ns", name: "web", uid: "dep-uid", paused: true, generation: 4, observedGeneration: 3}, d)
+
+	scheduled := pendingPodOf(&corev1.Pod{Status: corev1.PodStatus{Conditions: []corev1.PodCondition{
+		{Type: corev1.PodScheduled, Status: corev1.ConditionTrue},
+	}}})
+	assert.False(t, scheduled.unschedulable, "a bound pod waiting for its kubelet is not unschedulable")
 }

@@ -44,6 +44,8 @@ type Common struct {
 	Timeout    time.Duration
 	LogLevel   string
 	LogFormat  string
+	// PageSize is the LIST page size of the job's cluster-wide reads.
+	PageSize int64
 }
 
 // Spec describes one job binary.
@@ -99,6 +101,7 @@ func Run(ctx context.Context, spec Spec, args []string, lookupEnv func(string) (
 	fs.StringVar(&c.Kube.Context, "context", "", "kubeconfig context to use; empty: the current one")
 	qps := fs.Float64("kube-qps", 20, "API requests per second the job may make")
 	fs.IntVar(&c.Kube.Burst, "kube-burst", 40, "API request burst")
+	fs.Int64Var(&c.PageSize, "page-size", kube.DefaultPageSize, "objects per LIST page: smaller pages use less memory and more requests")
 	fs.BoolVar(&c.DryRun, "dry-run", false, "log what would be done, change nothing")
 	fs.IntVar(&c.MaxActions, "max-actions", spec.DefaultMaxActions, "most actions carried out in one run; the rest are reported and left for the next run")
 	fs.DurationVar(&c.Timeout, "timeout", 5*time.Minute, "the whole run's time limit")
@@ -211,6 +214,9 @@ func (c Common) validate() error {
 	}
 	if c.Kube.QPS <= 0 {
 		errs = append(errs, fmt.Errorf("--kube-qps=%v: must be positive", c.Kube.QPS))
+	}
+	if c.PageSize < 1 {
+		errs = append(errs, fmt.Errorf("--page-size=%d: must be 1 or more", c.PageSize))
 	}
 	if c.Kube.Burst < 1 {
 		errs = append(errs, fmt.Errorf("--kube-burst=%d: must be 1 or more", c.Kube.Burst))

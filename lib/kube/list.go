@@ -16,13 +16,16 @@ import (
 // page never holds the API server long.
 const DefaultPageSize = 500
 
-// ListAll reads every object of a LIST in pages of pageSize (0 means
-// DefaultPageSize). list is the typed client's List method, e.g.
-// clientset.AppsV1().Deployments("").List; T is the item type (appsv1.Deployment).
-// If a continue token expires mid-way, client-go's pager falls back to one
-// full LIST rather than returning a partial answer.
-func ListAll[T any, L runtime.Object](ctx context.Context, pageSize int64, opts metav1.ListOptions,
-	list func(context.Context, metav1.ListOptions) (L, error)) ([]T, error) {
+// Each calls fn for every object of a LIST, read in pages of pageSize (0
+// means DefaultPageSize). list is the typed client's List method, e.g.
+// clientset.AppsV1().Deployments("").List; T is the item type
+// (appsv1.Deployment). fn may keep what it needs of the item; a page is
+// garbage once fn has seen it, and at most one page is read ahead, so a job
+// that keeps little stays small however large the cluster. If a continue
+// token expires midway, client-go's pager falls back to one full LIST rather
+// than returning a partial answer.
+func Each[T any, L runtime.Object](ctx context.Context, pageSize int64, opts metav1.ListOptions,
+	list func(context.Context, metav1.ListOptions) (L, error), fn func(*T) error) error {
 	p := pager.New(pager.SimplePageFunc(func(opts metav1.ListOptions) (runtime.Object, error) {
 		return list(ctx, opts)
 	}))
@@ -30,12 +33,21 @@ func ListAll[T any, L runtime.Object](ctx context.Context, pageSize int64, opts 
 		pageSize = DefaultPageSize
 	}
 	p.PageSize = pageSize
-	var items []T
-	err := p.EachListItem(ctx, opts, func(obj runtime.Object) error {
+	p.PageBufferSize = 0
+	return p.EachListItem(ctx, opts, func(obj runtime.Object) error {
 		item, ok := any(obj).(*T)
 		if !ok {
 			return fmt.Errorf("list returned %T, want *%T", obj, *new(T))
 		}
+		return fn(item)
+	})
+}
+
+// ListAll reads every object of a LIST in pages (see Each) and returns them all.
+func ListAll[T any, L runtime.Object](ctx context.Context, pageSize int64, opts metav1.ListOptions,
+	list func(context.Context, metav1.ListOptions) (L, error)) ([]T, error) {
+	var items []T
+	err := Each(ctx, pageSize, opts, list, func(item *T) error {
 		items = append(items, *item)
 		return nil
 	})
