@@ -60,7 +60,7 @@ func BenchmarkForceReplicasets(b *testing.B) {
 		seeded = total
 
 		b.Run(fmt.Sprintf("leases=%d", total), func(b *testing.B) {
-			bin := jobBinaryB(b)
+			bin := jobBinary(b)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				cmd := exec.Command(bin, "--kubeconfig", c.KubeconfigPath, "--dry-run", "--min-stuck=0s",

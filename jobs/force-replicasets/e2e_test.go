@@ -22,7 +22,6 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 
 	"github.com/akash-janitor/akash-janitor/lib/actuator"
-	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
 	"github.com/akash-janitor/akash-janitor/lib/job"
 	"github.com/akash-janitor/akash-janitor/lib/kube"
@@ -49,12 +48,7 @@ var (
 
 // jobBinary builds the job once per test binary: the end-to-end tests run it
 // as a process, the way a CronJob does.
-func jobBinary(t *testing.T) string {
-	t.Helper()
-	return jobBinaryB(t)
-}
-
-func jobBinaryB(t testing.TB) string {
+func jobBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "force-replicasets-bin-")
@@ -418,5 +412,4 @@ func TestObserveListsAreConstant(t *testing.T) {
 	}
 	require.NoError(t, run(ctx, env, options{minStuck: 5 * time.Minute}))
 	assert.Equal(t, 4, counter.Total(), counter.String())
-	_ = akash.LabelManifestService
 }
