@@ -1,0 +1,93 @@
+{{/*
+One CronJob for any component. Call with a dict:
+  root: the chart's root context
+  component: the component name (image name and component label)
+  values: the component's block of values
+  args: the component's own flags (a list)
+*/}}
+{{- define "akash-janitor.cronjob" -}}
+apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: {{ include "akash-janitor.componentName" . }}
+  namespace: {{ .root.Release.Namespace }}
+  labels:
+    {{- include "akash-janitor.labels" . | nindent 4 }}
+spec:
+  schedule: {{ .values.schedule | quote }}
+  {{- with .values.timeZone }}
+  timeZone: {{ . | quote }}
+  {{- end }}
+  # One run at a time: a run that overlaps the next would act on stale state.
+  concurrencyPolicy: Forbid
+  startingDeadlineSeconds: {{ .values.startingDeadlineSeconds }}
+  successfulJobsHistoryLimit: {{ .values.successfulJobsHistoryLimit }}
+  failedJobsHistoryLimit: {{ .values.failedJobsHistoryLimit }}
+  jobTemplate:
+    metadata:
+      labels:
+        {{- include "akash-janitor.labels" . | nindent 8 }}
+    spec:
+      # A failed run is not retried in place: the next schedule runs it
+      # afresh, and the failed Job stays for `kubectl logs` and alerts.
+      backoffLimit: 0
+      activeDeadlineSeconds: {{ .values.activeDeadlineSeconds }}
+      template:
+        metadata:
+          labels:
+            {{- include "akash-janitor.labels" . | nindent 12 }}
+        spec:
+          serviceAccountName: {{ include "akash-janitor.componentName" . }}
+          restartPolicy: Never
+          {{- with .values.priorityClassName }}
+          priorityClassName: {{ . }}
+          {{- end }}
+          {{- with .root.Values.global.imagePullSecrets }}
+          imagePullSecrets:
+            {{- range . }}
+            - name: {{ . }}
+            {{- end }}
+          {{- end }}
+          securityContext:
+            {{- include "akash-janitor.restrictedPodSecurity" . | nindent 12 }}
+          containers:
+            - name: {{ .component }}
+              image: {{ include "akash-janitor.image" . }}
+              imagePullPolicy: {{ .root.Values.global.image.pullPolicy }}
+              args:
+                - --dry-run={{ include "akash-janitor.dryRun" . }}
+                - --max-actions={{ .values.maxActions }}
+                - --log-level={{ .root.Values.global.logLevel }}
+                - --log-format={{ .root.Values.global.logFormat }}
+                {{- range .args }}
+                - {{ . | quote }}
+                {{- end }}
+                {{- range .values.args }}
+                - {{ . | quote }}
+                {{- end }}
+              env:
+                # The Go runtime keeps its heap under the container's limit.
+                - name: GOMEMLIMIT
+                  valueFrom:
+                    resourceFieldRef:
+                      resource: limits.memory
+                {{- with .values.extraEnv }}
+                {{- toYaml . | nindent 16 }}
+                {{- end }}
+              resources:
+                {{- toYaml .values.resources | nindent 16 }}
+              securityContext:
+                {{- include "akash-janitor.restrictedContainerSecurity" . | nindent 16 }}
+          {{- with .values.nodeSelector }}
+          nodeSelector:
+            {{- toYaml . | nindent 12 }}
+          {{- end }}
+          {{- with .values.tolerations }}
+          tolerations:
+            {{- toYaml . | nindent 12 }}
+          {{- end }}
+          {{- with .values.affinity }}
+          affinity:
+            {{- toYaml . | nindent 12 }}
+          {{- end }}
+{{- end -}}

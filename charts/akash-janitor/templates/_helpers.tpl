@@ -1,0 +1,61 @@
+{{/* Names and labels shared by every component. */}}
+
+{{- define "akash-janitor.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The name of one component's objects: <fullname>-<component>. */}}
+{{- define "akash-janitor.componentName" -}}
+{{- printf "%s-%s" (include "akash-janitor.fullname" .root) .component | trunc 52 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "akash-janitor.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: {{ .root.Chart.Name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: akash-janitor
+app.kubernetes.io/component: {{ .component }}
+{{- with .root.Values.global.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "akash-janitor.selectorLabels" -}}
+app.kubernetes.io/name: {{ .root.Chart.Name }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "akash-janitor.image" -}}
+{{- $g := .root.Values.global.image -}}
+{{- $repo := .values.image.repository | default (printf "%s/%s/%s" $g.registry $g.repository .component) -}}
+{{- $tag := .values.image.tag | default $g.tag | default .root.Chart.AppVersion -}}
+{{- printf "%s:%s" $repo $tag -}}
+{{- end -}}
+
+{{/* dryRun of a component: its own if set, else the global one. */}}
+{{- define "akash-janitor.dryRun" -}}
+{{- if kindIs "bool" .values.dryRun -}}{{ .values.dryRun }}{{- else -}}{{ .root.Values.global.dryRun }}{{- end -}}
+{{- end -}}
+
+{{/* The restricted Pod Security profile, for every component but the zombie reaper. */}}
+{{- define "akash-janitor.restrictedPodSecurity" -}}
+runAsNonRoot: true
+runAsUser: 65532
+runAsGroup: 65532
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "akash-janitor.restrictedContainerSecurity" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: ["ALL"]
+{{- end -}}

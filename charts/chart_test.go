@@ -1,0 +1,201 @@
+// Package charts tests the Helm chart with the Helm SDK: lint, render with a
+// matrix of values, and the values schema.
+package charts
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/lint"
+	"helm.sh/helm/v3/pkg/lint/support"
+	batchv1 "k8s.io/api/batch/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/yaml"
+)
+
+const chartPath = "akash-janitor"
+
+// render installs the chart client-only (as `helm template` does, schema
+// validation included) and returns the objects by "Kind/name".
+func render(t *testing.T, values map[string]any) (map[string]*unstructured.Unstructured, string, error) {
+	t.Helper()
+	chrt, err := loader.Load(chartPath)
+	require.NoError(t, err)
+	inst := action.NewInstall(&action.Configuration{})
+	inst.ClientOnly = true
+	inst.DryRun = true
+	inst.ReleaseName = "akash-janitor"
+	inst.Namespace = "akash-services"
+	inst.KubeVersion = &chartutil.KubeVersion{Version: "v1.34.4", Major: "1", Minor: "34"}
+	rel, err := inst.Run(chrt, values)
+	if err != nil {
+		return nil, "", err
+	}
+	objs := map[string]*unstructured.Unstructured{}
+	for _, doc := range strings.Split(rel.Manifest, "\n---") {
+		m := map[string]any{}
+		require.NoError(t, yaml.Unmarshal([]byte(doc), &m))
+		if len(m) == 0 {
+			continue
+		}
+		u := &unstructured.Unstructured{Object: m}
+		objs[u.GetKind()+"/"+u.GetName()] = u
+	}
+	return objs, rel.Info.Notes, nil
+}
+
+func typed[T any](t *testing.T, u *unstructured.Unstructured) *T {
+	t.Helper()
+	require.NotNil(t, u)
+	var out T
+	require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &out))
+	return &out
+}
+
+func TestLint(t *testing.T) {
+	for name, values := range map[string]map[string]any{
+		"defaults":       nil,
+		"everything off": {"forceReplicasets": map[string]any{"enabled": false}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			linter := lint.All(chartPath, values, "akash-services", false)
+			for _, m := range linter.Messages {
+				assert.Less(t, m.Severity, support.ErrorSev, "%s", m)
+			}
+		})
+	}
+}
+
+func TestDefaultsRenderForceReplicasets(t *testing.T) {
+	objs, notes, err := render(t, nil)
+	require.NoError(t, err)
+	name := "akash-janitor-force-replicasets"
+	require.Contains(t, objs, "ServiceAccount/"+name)
+	require.Contains(t, objs, "ClusterRoleBinding/"+name)
+
+	cj := typed[batchv1.CronJob](t, objs["CronJob/"+name])
+	assert.Equal(t, "*/5 * * * *", cj.Spec.Schedule)
+	assert.Equal(t, batchv1.ForbidConcurrent, cj.Spec.ConcurrencyPolicy)
+	assert.EqualValues(t, 0, *cj.Spec.JobTemplate.Spec.BackoffLimit)
+	assert.EqualValues(t, 300, *cj.Spec.StartingDeadlineSeconds)
+	assert.EqualValues(t, 600, *cj.Spec.JobTemplate.Spec.ActiveDeadlineSeconds)
+	assert.Nil(t, cj.Spec.TimeZone)
+	pod := cj.Spec.JobTemplate.Spec.Template.Spec
+	assert.Equal(t, name, pod.ServiceAccountName)
+	require.Len(t, pod.Containers, 1)
+	c := pod.Containers[0]
+	assert.Equal(t, "ghcr.io/akash-janitor/force-replicasets:0.1.0", c.Image)
+	assert.Equal(t, []string{"--dry-run=false", "--max-actions=10", "--log-level=info", "--log-format=json", "--min-stuck=5m"}, c.Args)
+	assert.Equal(t, "cronjob", strings.ToLower(cj.Kind))
+	assert.Equal(t, "force-replicasets", cj.Labels["app.kubernetes.io/component"])
+
+	// Pod Security "restricted".
+	require.NotNil(t, pod.SecurityContext)
+	assert.True(t, *pod.SecurityContext.RunAsNonRoot)
+	assert.Equal(t, "RuntimeDefault", string(pod.SecurityContext.SeccompProfile.Type))
+	assert.False(t, *c.SecurityContext.AllowPrivilegeEscalation)
+	assert.True(t, *c.SecurityContext.ReadOnlyRootFilesystem)
+	assert.Equal(t, "ALL", string(c.SecurityContext.Capabilities.Drop[0]))
+	assert.Nil(t, c.SecurityContext.Privileged)
+	assert.False(t, pod.HostPID)
+
+	role := typed[rbacv1.ClusterRole](t, objs["ClusterRole/"+name])
+	granted := map[string]bool{}
+	for _, r := range role.Rules {
+		for _, g := range r.APIGroups {
+			for _, res := range r.Resources {
+				for _, v := range r.Verbs {
+					granted[g+"/"+res+":"+v] = true
+				}
+			}
+		}
+	}
+	assert.Equal(t, map[string]bool{
+		"/namespaces:list": true, "/pods:list": true, "apps/deployments:list": true,
+		"apps/replicasets:list": true, "apps/replicasets:delete": true, "events.k8s.io/events:create": true,
+	}, granted, "the narrowest role that works, nothing more")
+
+	assert.Contains(t, notes, "force-replicasets   enabled")
+	assert.Contains(t, notes, "kubectl -n akash-services create job --from=cronjob/"+name)
+}
+
+func TestValuesChangeTheRender(t *testing.T) {
+	objs, _, err := render(t, map[string]any{
+		"global": map[string]any{"dryRun": true, "image": map[string]any{"tag": "v9"}, "commonLabels": map[string]any{"team": "ops"}},
+		"forceReplicasets": map[string]any{
+			"schedule": "@hourly", "timeZone": "Europe/Berlin", "maxActions": 3, "minStuck": "15m",
+			"args": []any{"--page-size=250"}, "nodeSelector": map[string]any{"node-role.kubernetes.io/control-plane": ""},
+			"priorityClassName": "system-cluster-critical",
+		},
+	})
+	require.NoError(t, err)
+	cj := typed[batchv1.CronJob](t, objs["CronJob/akash-janitor-force-replicasets"])
+	assert.Equal(t, "@hourly", cj.Spec.Schedule)
+	assert.Equal(t, "Europe/Berlin", *cj.Spec.TimeZone)
+	assert.Equal(t, "ops", cj.Labels["team"])
+	pod := cj.Spec.JobTemplate.Spec.Template.Spec
+	assert.Equal(t, "system-cluster-critical", pod.PriorityClassName)
+	assert.Contains(t, pod.NodeSelector, "node-role.kubernetes.io/control-plane")
+	c := pod.Containers[0]
+	assert.Equal(t, "ghcr.io/akash-janitor/force-replicasets:v9", c.Image)
+	assert.Equal(t, []string{"--dry-run=true", "--max-actions=3", "--log-level=info", "--log-format=json", "--min-stuck=15m", "--page-size=250"}, c.Args)
+
+	// A component's own dryRun wins over the global one.
+	objs, _, err = render(t, map[string]any{"global": map[string]any{"dryRun": true}, "forceReplicasets": map[string]any{"dryRun": false}})
+	require.NoError(t, err)
+	cj = typed[batchv1.CronJob](t, objs["CronJob/akash-janitor-force-replicasets"])
+	assert.Contains(t, cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args, "--dry-run=false")
+}
+
+func TestDisabledRendersNothing(t *testing.T) {
+	objs, notes, err := render(t, map[string]any{"forceReplicasets": map[string]any{"enabled": false}})
+	require.NoError(t, err)
+	assert.Empty(t, objs)
+	assert.Contains(t, notes, "force-replicasets   disabled")
+}
+
+func TestSchemaRejectsBadValues(t *testing.T) {
+	tests := []struct {
+		name   string
+		values map[string]any
+		want   []string // the path and what is wrong with it
+	}{
+		{"bad cron", map[string]any{"forceReplicasets": map[string]any{"schedule": "every five minutes"}}, []string{"/forceReplicasets/schedule", "'every five minutes' does not match pattern"}},
+		{"negative budget", map[string]any{"forceReplicasets": map[string]any{"maxActions": -1}}, []string{"/forceReplicasets/maxActions", "minimum: got -1, want 0"}},
+		{"budget not a number", map[string]any{"forceReplicasets": map[string]any{"maxActions": "ten"}}, []string{"/forceReplicasets/maxActions", "got string, want integer"}},
+		{"unknown key", map[string]any{"forceReplicasets": map[string]any{"maxAction": 3}}, []string{"maxAction"}},
+		{"unknown component", map[string]any{"forceReplicaSets": map[string]any{}}, []string{"forceReplicaSets"}},
+		{"bad duration", map[string]any{"forceReplicasets": map[string]any{"minStuck": "five minutes"}}, []string{"/forceReplicasets/minStuck", "'five minutes' does not match pattern"}},
+		{"bad log format", map[string]any{"global": map[string]any{"logFormat": "xml"}}, []string{"/global/logFormat", "value must be one of 'json', 'console'"}},
+		{"dryRun not a bool", map[string]any{"global": map[string]any{"dryRun": "yes"}}, []string{"/global/dryRun", "got string, want boolean"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := render(t, tt.values)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "values don't meet the specifications of the schema")
+			for _, want := range tt.want {
+				assert.Contains(t, err.Error(), want)
+			}
+			t.Logf("%s: %v", tt.name, err)
+		})
+	}
+}
+
+func TestSchemaAcceptsDocumentedExamples(t *testing.T) {
+	for _, schedule := range []string{"*/5 * * * *", "0 3 * * 1-5", "@daily", "15,45 * * * *", "0 0 1 jan *"} {
+		_, _, err := render(t, map[string]any{"forceReplicasets": map[string]any{"schedule": schedule}})
+		assert.NoError(t, err, schedule)
+	}
+	for _, d := range []string{"5m", "90s", "1h30m", "0"} {
+		_, _, err := render(t, map[string]any{"forceReplicasets": map[string]any{"minStuck": d}})
+		assert.NoError(t, err, d)
+	}
+}
