@@ -54,6 +54,14 @@ demo: build ## run the product on a simulated provider cluster and say what it d
 bench: build ## force-replicasets at 100 and 1,000 leases: wall time, API requests, peak RSS
 	AKASH_JANITOR_TOOLS=$(TOOLS_DIR) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./jobs/force-replicasets/
 
+.PHONY: images
+images: ## one image per binary, linux/amd64 and linux/arm64 (podman or docker buildx)
+	ci/images.sh build
+
+.PHONY: push
+push: ## push the images and their multi-arch manifests to $$REGISTRY
+	ci/images.sh push
+
 .PHONY: clean
 clean:
 	rm -rf bin dist
