@@ -77,22 +77,12 @@ func TestForceReplicasetsRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 		Services: []akashtest.Service{{Name: "web", Image: "nginx:1", CPU: "1500m", Count: 1}}}))
 	require.Eventually(t, func() bool {
 		d, err := c.Kube.AppsV1().Deployments(id.Namespace()).Get(ctx, "web", metav1.GetOptions{})
-		return err == nil && d.Status.AvailableReplicas == 1
+		return err == nil && akashtest.RolledOut(d)
 	}, time.Minute, 200*time.Millisecond)
 	require.NoError(t, b.SetImage(ctx, id, "web", "nginx:2"))
 	require.Eventually(t, func() bool {
-		pods, err := c.Kube.CoreV1().Pods(id.Namespace()).List(ctx, metav1.ListOptions{FieldSelector: "status.phase=Pending"})
-		if err != nil {
-			return false
-		}
-		for _, p := range pods.Items {
-			for _, cond := range p.Status.Conditions {
-				if cond.Reason == corev1.PodReasonUnschedulable {
-					return true
-				}
-			}
-		}
-		return false
+		msgs, err := akashtest.Unschedulable(ctx, c.Kube, id.Namespace())
+		return err == nil && len(msgs) > 0
 	}, time.Minute, 200*time.Millisecond)
 
 	// The job, as its ServiceAccount, does its work.
@@ -105,7 +95,7 @@ func TestForceReplicasetsRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	assert.NotContains(t, string(out), "could not record the Kubernetes Event", "Events are allowed")
 	require.Eventually(t, func() bool {
 		d, err := c.Kube.AppsV1().Deployments(id.Namespace()).Get(ctx, "web", metav1.GetOptions{})
-		return err == nil && d.Status.UpdatedReplicas == 1 && d.Status.AvailableReplicas == 1 && d.Status.Replicas == 1
+		return err == nil && akashtest.RolledOut(d)
 	}, time.Minute, 200*time.Millisecond)
 
 	// And nothing outside its job.

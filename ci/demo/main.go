@@ -20,7 +20,6 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/akash-janitor/akash-janitor/lib/akash"
@@ -214,7 +213,7 @@ func holding(sets []appsv1.ReplicaSet, deployment string) int {
 }
 
 func rolloutState(d *appsv1.Deployment) string {
-	if d.Status.UpdatedReplicas < *d.Spec.Replicas || d.Status.Replicas > *d.Spec.Replicas {
+	if !akashtest.RolledOut(d) {
 		return " (update in progress)"
 	}
 	return ""
@@ -241,18 +240,11 @@ func (d *demo) events() {
 }
 
 func (d *demo) unschedulable(ns string) (string, error) {
-	pods, err := d.cluster.Kube.CoreV1().Pods(ns).List(d.ctx, metav1.ListOptions{FieldSelector: "status.phase=Pending"})
-	if err != nil {
+	msgs, err := akashtest.Unschedulable(d.ctx, d.cluster.Kube, ns)
+	if err != nil || len(msgs) == 0 {
 		return "", err
 	}
-	for _, p := range pods.Items {
-		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodScheduled && c.Reason == corev1.PodReasonUnschedulable {
-				return c.Message, nil
-			}
-		}
-	}
-	return "", nil
+	return msgs[0], nil
 }
 
 func (d *demo) allRolledOut() (bool, error) {
@@ -262,8 +254,7 @@ func (d *demo) allRolledOut() (bool, error) {
 			return false, err
 		}
 		for _, dep := range deps.Items {
-			if dep.Status.ObservedGeneration != dep.Generation || dep.Status.UpdatedReplicas != *dep.Spec.Replicas ||
-				dep.Status.AvailableReplicas != *dep.Spec.Replicas || dep.Status.Replicas != *dep.Spec.Replicas {
+			if !akashtest.RolledOut(&dep) {
 				return false, nil
 			}
 		}

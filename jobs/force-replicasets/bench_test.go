@@ -133,16 +133,14 @@ func seed(ctx context.Context, c *kubetest.Cluster, b *akashtest.Builder, from, 
 	// Wait until the scheduler has rejected every stuck update.
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
-		pods, err := c.Kube.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "status.phase=Pending", LabelSelector: "akash.network/manifest-service"})
+		msgs, err := akashtest.Unschedulable(ctx, c.Kube, "")
 		if err != nil {
 			return err
 		}
 		n := 0
-		for _, p := range pods.Items {
-			for _, cond := range p.Status.Conditions {
-				if cond.Reason == "Unschedulable" && strings.Contains(cond.Message, "Insufficient cpu") {
-					n++
-				}
+		for _, m := range msgs {
+			if strings.Contains(m, "Insufficient cpu") {
+				n++
 			}
 		}
 		if n >= from/20+stuck {

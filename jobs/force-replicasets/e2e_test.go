@@ -19,7 +19,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
 
 	"github.com/akash-janitor/akash-janitor/lib/actuator"
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
@@ -154,9 +153,7 @@ func waitRolledOut(t *testing.T, c *kubetest.Cluster, ns, name string) {
 	}()
 	require.Eventually(t, func() bool {
 		d, err := c.Kube.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
-		return err == nil && d.Status.ObservedGeneration == d.Generation &&
-			d.Status.UpdatedReplicas == *d.Spec.Replicas && d.Status.Replicas == *d.Spec.Replicas &&
-			d.Status.AvailableReplicas == *d.Spec.Replicas
+		return err == nil && akashtest.RolledOut(d)
 	}, 90*time.Second, 200*time.Millisecond, "deployment %s/%s did not finish its rollout", ns, name)
 }
 
@@ -184,18 +181,14 @@ func waitStuck(t *testing.T, c *kubetest.Cluster, ns, want string) string {
 	t.Helper()
 	var msg string
 	require.Eventually(t, func() bool {
-		pods, err := c.Kube.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{
-			FieldSelector: fields.OneTermEqualSelector("status.phase", "Pending").String(),
-		})
+		msgs, err := akashtest.Unschedulable(context.Background(), c.Kube, ns)
 		if err != nil {
 			return false
 		}
-		for _, p := range pods.Items {
-			for _, cond := range p.Status.Conditions {
-				if cond.Type == corev1.PodScheduled && cond.Reason == corev1.PodReasonUnschedulable && strings.Contains(cond.Message, want) {
-					msg = cond.Message
-					return true
-				}
+		for _, m := range msgs {
+			if strings.Contains(m, want) {
+				msg = m
+				return true
 			}
 		}
 		return false
