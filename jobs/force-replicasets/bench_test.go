@@ -7,13 +7,13 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
+	"github.com/akash-janitor/akash-janitor/lib/job/jobtest"
 	"github.com/akash-janitor/akash-janitor/lib/kube/kubetest"
 )
 
@@ -60,7 +60,7 @@ func BenchmarkForceReplicasets(b *testing.B) {
 		seeded = total
 
 		b.Run(fmt.Sprintf("leases=%d", total), func(b *testing.B) {
-			bin := jobBinary(b)
+			bin := jobtest.Build(b, ".")
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				cmd := exec.Command(bin, "--kubeconfig", c.KubeconfigPath, "--dry-run", "--min-stuck=0s",
@@ -71,18 +71,18 @@ func BenchmarkForceReplicasets(b *testing.B) {
 				if err != nil {
 					b.Fatalf("run: %v\n%s", err, out)
 				}
-				r := parseRun(b, string(out))
-				planned := int(r.summary()["planned"].(float64))
+				r := jobtest.Parse(b, string(out))
+				planned := int(r.Summary()["planned"].(float64))
 				if planned != total/20 {
 					b.Fatalf("planned %d deletions, want %d (one per stuck lease)\n%s", planned, total/20, out)
 				}
-				requests := int(r.summary()["api_requests"].(float64))
-				rssKiB := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+				requests := int(r.Summary()["api_requests"].(float64))
+				rss := r.Summary()["peak_rss_mib"].(float64)
 				b.ReportMetric(wall.Seconds(), "wall-s/run")
 				b.ReportMetric(float64(requests), "requests/run")
-				b.ReportMetric(float64(rssKiB)/1024, "peak-RSS-MiB")
+				b.ReportMetric(rss, "peak-RSS-MiB")
 				b.Logf("%d leases: wall %s, %d API requests (%s), peak RSS %.1f MiB, planned %d",
-					total, wall.Round(time.Millisecond), requests, r.requestBreakdown(), float64(rssKiB)/1024, planned)
+					total, wall.Round(time.Millisecond), requests, r.RequestBreakdown(), rss, planned)
 			}
 		})
 	}

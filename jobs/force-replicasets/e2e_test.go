@@ -1,15 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +16,7 @@ import (
 	"github.com/akash-janitor/akash-janitor/lib/actuator"
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
 	"github.com/akash-janitor/akash-janitor/lib/job"
+	"github.com/akash-janitor/akash-janitor/lib/job/jobtest"
 	"github.com/akash-janitor/akash-janitor/lib/kube"
 	"github.com/akash-janitor/akash-janitor/lib/kube/kubetest"
 )
@@ -39,94 +33,10 @@ func TestMain(m *testing.M) {
 	kubetest.Main(m, akashtest.ClusterOptions(pool("stuck"), pool("two-services"), pool("count")))
 }
 
-var (
-	buildOnce sync.Once
-	binary    string
-	buildErr  error
-)
-
-// jobBinary builds the job once per test binary: the end-to-end tests run it
-// as a process, the way a CronJob does.
-func jobBinary(t testing.TB) string {
+// runJob runs the job as a process, the way a CronJob does.
+func runJob(t *testing.T, c *kubetest.Cluster, args ...string) jobtest.Result {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "force-replicasets-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binary = filepath.Join(dir, "force-replicasets")
-		out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	require.NoError(t, buildErr)
-	return binary
-}
-
-type jobRun struct {
-	code  int
-	lines []map[string]any
-	raw   string
-}
-
-// actions returns the audit lines of one verb.
-func (r jobRun) actions(verb string) []map[string]any {
-	var out []map[string]any
-	for _, l := range r.lines {
-		if l["action"] == verb {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-func (r jobRun) summary() map[string]any {
-	for _, l := range r.lines {
-		if l["message"] == "run summary" {
-			return l
-		}
-	}
-	return nil
-}
-
-// parseRun reads a run's log; every line must be JSON.
-func parseRun(t testing.TB, out string) jobRun {
-	t.Helper()
-	r := jobRun{raw: out}
-	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-		m := map[string]any{}
-		require.NoError(t, json.Unmarshal([]byte(l), &m), "every log line is JSON: %s", l)
-		r.lines = append(r.lines, m)
-	}
-	return r
-}
-
-// requestBreakdown is the debug line's per-verb request counts.
-func (r jobRun) requestBreakdown() string {
-	for _, l := range r.lines {
-		if l["message"] == "API requests made" {
-			return fmt.Sprint(l["api_requests"])
-		}
-	}
-	return ""
-}
-
-func runJob(t *testing.T, c *kubetest.Cluster, args ...string) jobRun {
-	t.Helper()
-	cmd := exec.Command(jobBinary(t), append([]string{"--kubeconfig", c.KubeconfigPath}, args...)...)
-	var stdout bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stdout
-	err := cmd.Run()
-	r := parseRun(t, stdout.String())
-	if exit, ok := err.(*exec.ExitError); ok {
-		r.code = exit.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
-	t.Logf("force-replicasets %s -> exit %d\n%s", strings.Join(args, " "), r.code, r.raw)
-	return r
+	return jobtest.Run(t, jobtest.Build(t, "."), append([]string{"--kubeconfig", c.KubeconfigPath}, args...)...)
 }
 
 func replicaSetsOf(t *testing.T, c *kubetest.Cluster, ns, deployment string) map[string]appsv1.ReplicaSet {
@@ -219,8 +129,8 @@ func TestStuckRolloutCompletes(t *testing.T) {
 
 	t.Run("a rollout younger than --min-stuck is left alone", func(t *testing.T) {
 		r := runJob(t, c, "--min-stuck=1h")
-		require.Equal(t, job.ExitOK, r.code)
-		acts := r.actions(verbDeleteReplicaSet)
+		require.Equal(t, job.ExitOK, r.Code)
+		acts := r.Actions(verbDeleteReplicaSet)
 		require.Len(t, acts, 1)
 		assert.Equal(t, "skipped", acts[0]["outcome"])
 		assert.Contains(t, acts[0]["detail"], "--min-stuck 1h0m0s")
@@ -235,8 +145,8 @@ func TestStuckRolloutCompletes(t *testing.T) {
 			return err == nil && d.Status.ObservedGeneration == d.Generation
 		}, 30*time.Second, 100*time.Millisecond)
 		r := runJob(t, c, "--min-stuck=0s")
-		require.Equal(t, job.ExitOK, r.code)
-		acts := r.actions(verbDeleteReplicaSet)
+		require.Equal(t, job.ExitOK, r.Code)
+		acts := r.Actions(verbDeleteReplicaSet)
 		require.Len(t, acts, 1)
 		assert.Equal(t, "skipped", acts[0]["outcome"])
 		assert.Contains(t, acts[0]["detail"], "paused")
@@ -251,8 +161,8 @@ func TestStuckRolloutCompletes(t *testing.T) {
 			return err == nil && d.Status.ObservedGeneration == d.Generation
 		}, 30*time.Second, 100*time.Millisecond)
 		r := runJob(t, c, "--min-stuck=0s", "--dry-run")
-		require.Equal(t, job.ExitOK, r.code)
-		acts := r.actions(verbDeleteReplicaSet)
+		require.Equal(t, job.ExitOK, r.Code)
+		acts := r.Actions(verbDeleteReplicaSet)
 		require.Len(t, acts, 1)
 		assert.Equal(t, "planned", acts[0]["outcome"])
 		assert.Equal(t, true, acts[0]["dry_run"])
@@ -268,8 +178,8 @@ func TestStuckRolloutCompletes(t *testing.T) {
 		oldRS := sets["1"]
 
 		r := runJob(t, c, "--min-stuck=0s")
-		require.Equal(t, job.ExitOK, r.code)
-		acts := r.actions(verbDeleteReplicaSet)
+		require.Equal(t, job.ExitOK, r.Code)
+		acts := r.Actions(verbDeleteReplicaSet)
 		require.Len(t, acts, 1, "one action: the old ReplicaSet")
 		a := acts[0]
 		assert.Equal(t, "done", a["outcome"])
@@ -279,7 +189,7 @@ func TestStuckRolloutCompletes(t *testing.T) {
 		assert.Equal(t, "ReplicaSet/"+ns+"/"+oldRS.Name, a["object"])
 		assert.Equal(t, false, a["dry_run"])
 		assert.Equal(t, "force-replicasets", a["job"])
-		s := r.summary()
+		s := r.Summary()
 		require.NotNil(t, s)
 		assert.EqualValues(t, 1, s["done"])
 		assert.EqualValues(t, 0, s["failed"])
@@ -309,8 +219,8 @@ func TestStuckRolloutCompletes(t *testing.T) {
 		assert.True(t, found, "an Event on the Deployment records the action")
 
 		again := runJob(t, c, "--min-stuck=0s")
-		assert.Equal(t, job.ExitOK, again.code)
-		assert.Empty(t, again.actions(verbDeleteReplicaSet), "nothing left to do")
+		assert.Equal(t, job.ExitOK, again.Code)
+		assert.Empty(t, again.Actions(verbDeleteReplicaSet), "nothing left to do")
 	})
 }
 
@@ -344,8 +254,8 @@ func TestTwoServicesOnlyTheStuckOneIsTouched(t *testing.T) {
 	require.Len(t, apiBefore, 2)
 
 	r := runJob(t, c, "--min-stuck=0s")
-	require.Equal(t, job.ExitOK, r.code)
-	acts := r.actions(verbDeleteReplicaSet)
+	require.Equal(t, job.ExitOK, r.Code)
+	acts := r.Actions(verbDeleteReplicaSet)
 	require.Len(t, acts, 1)
 	assert.Contains(t, acts[0]["object"], "/web-", "only web's old ReplicaSet")
 

@@ -38,6 +38,9 @@ type Action struct {
 	Verb string
 	// Target is the object changed.
 	Target Ref
+	// Subject is what inside the Target is acted on, when it is not the
+	// object itself: "process 4242 (bash)". Logged as `subject`.
+	Subject string
 	// Regarding is the object the Event is recorded on, when it is not the
 	// Target (an Event on a ReplicaSet about to be deleted would vanish with it).
 	Regarding *Ref
@@ -51,6 +54,9 @@ type Action struct {
 	// in this run (too young, waiting for the provider...). It is logged and
 	// counted as skipped.
 	Hold string
+	// Also lists further objects the Event is recorded on (the Node a
+	// process ran on, besides its Pod).
+	Also []Ref
 }
 
 // Executor carries out one action.
@@ -85,10 +91,28 @@ type Options struct {
 
 // Actuator applies plans and keeps the run's totals.
 type Actuator struct {
-	opts Options
+	opts   Options
+	parent *Actuator
 
-	mu      sync.Mutex
-	summary Summary
+	mu       sync.Mutex
+	summary  Summary
+	inflight int // actions being carried out, counted against the budget
+}
+
+// Pass returns an actuator for one pass of a long-running job: the same
+// options, a budget and summary of its own, and totals that add up into a's.
+func (a *Actuator) Pass() *Actuator {
+	return &Actuator{opts: a.opts, parent: a}
+}
+
+// countUp adds to the totals of a's parents; a's own are updated under its
+// lock by the caller, together with the budget they decide.
+func (a *Actuator) countUp(f func(s *Summary)) {
+	for x := a.parent; x != nil; x = x.parent {
+		x.mu.Lock()
+		f(&x.summary)
+		x.mu.Unlock()
+	}
 }
 
 // New returns an Actuator.
@@ -122,55 +146,102 @@ var ErrFailed = errors.New("some actions failed")
 // one failing does not stop the others, but a cancelled context does, and the
 // rest are reported as skipped.
 func (a *Actuator) Apply(ctx context.Context, actions []Action, exec Executor) error {
-	failed := 0
-	for _, act := range actions {
-		outcome, detail, err := a.applyOne(ctx, act, exec)
-		a.audit(act, outcome, detail, err)
-		if err != nil {
-			failed++
-		}
+	return a.ApplyParallel(ctx, actions, exec, 1)
+}
+
+// ApplyParallel is Apply with up to parallel actions carried out at once,
+// for actions that take long and do not depend on each other (escalating
+// signals to several processes). The budget holds as with Apply: an action
+// takes its share of the budget when it starts.
+func (a *Actuator) ApplyParallel(ctx context.Context, actions []Action, exec Executor, parallel int) error {
+	if parallel < 1 {
+		parallel = 1
 	}
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		failed int
+		slots  = make(chan struct{}, parallel)
+	)
+	for _, act := range actions {
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			outcome, detail, err := a.applyOne(ctx, act, exec)
+			a.audit(act, outcome, detail, err)
+			if err != nil {
+				mu.Lock()
+				failed++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
 	if failed > 0 {
 		return fmt.Errorf("%w: %d of %d", ErrFailed, failed, len(actions))
 	}
 	return nil
 }
 
-func (a *Actuator) applyOne(ctx context.Context, act Action, exec Executor) (Outcome, string, error) {
+// admit counts the action as planned and decides whether it is carried out:
+// it returns an outcome when it is not (held, stopped, past the budget,
+// dry-run), or "" when the caller carries it out, its share of the budget
+// taken.
+func (a *Actuator) admit(ctx context.Context, act Action) (Outcome, string) {
 	a.mu.Lock()
-	a.summary.Planned++
+	var outcome Outcome
+	var detail string
 	switch {
 	case act.Hold != "":
-		a.summary.Skipped++
-		a.mu.Unlock()
-		return Skipped, act.Hold, nil
+		outcome, detail = Skipped, act.Hold
 	case ctx.Err() != nil:
-		a.summary.Skipped++
-		a.mu.Unlock()
-		return Skipped, "run stopped: " + context.Cause(ctx).Error(), nil
-	case a.summary.Done+a.summary.Failed >= a.opts.MaxActions:
-		a.summary.Skipped++
-		a.mu.Unlock()
-		return Skipped, fmt.Sprintf("budget of %d actions per run used up (--max-actions)", a.opts.MaxActions), nil
+		outcome, detail = Skipped, "run stopped: "+context.Cause(ctx).Error()
+	case a.summary.Done+a.summary.Failed+a.inflight >= a.opts.MaxActions:
+		outcome, detail = Skipped, fmt.Sprintf("budget of %d actions per run used up (--max-actions)", a.opts.MaxActions)
 	case a.opts.DryRun:
-		a.summary.Done++
-		a.mu.Unlock()
-		return Planned, "dry-run: nothing changed", nil
+		outcome, detail = Planned, "dry-run: nothing changed"
+	default:
+		a.inflight++
 	}
+	count := func(s *Summary) {
+		s.Planned++
+		switch outcome {
+		case Skipped:
+			s.Skipped++
+		case Planned:
+			s.Done++
+		}
+	}
+	count(&a.summary)
 	a.mu.Unlock()
+	a.countUp(count)
+	return outcome, detail
+}
+
+func (a *Actuator) applyOne(ctx context.Context, act Action, exec Executor) (Outcome, string, error) {
+	outcome, detail := a.admit(ctx, act)
+	if outcome != "" {
+		return outcome, detail, nil
+	}
 
 	err := exec(ctx, act)
-	outcome, detail := Done, ""
+	outcome = Done
 	if err != nil {
 		outcome, detail = Failed, err.Error()
 	}
-	a.mu.Lock()
-	if err != nil {
-		a.summary.Failed++
-	} else {
-		a.summary.Done++
+	count := func(s *Summary) {
+		if err != nil {
+			s.Failed++
+		} else {
+			s.Done++
+		}
 	}
+	a.mu.Lock()
+	a.inflight--
+	count(&a.summary)
 	a.mu.Unlock()
+	a.countUp(count)
 
 	if a.opts.Events != nil {
 		// The Event is the record operators read with `kubectl get events`;
@@ -200,14 +271,22 @@ func (a *Actuator) audit(act Action, outcome Outcome, detail string, err error) 
 	if act.Lease != "" {
 		ev = ev.Str("lease", act.Lease)
 	}
+	if act.Subject != "" {
+		ev = ev.Str("subject", act.Subject)
+	}
 	if detail != "" && err == nil {
 		ev = ev.Str("detail", detail)
 	}
 	ev.Msg(act.Message)
 }
 
-// LogSummary writes the run's one summary line.
+// LogSummary writes the run's one summary line ("pass summary" for the
+// actuator of one pass).
 func (a *Actuator) LogSummary(log zerolog.Logger, elapsed time.Duration, runErr error) {
+	msg := "run summary"
+	if a.parent != nil {
+		msg = "pass summary"
+	}
 	s := a.Summary()
 	ev := log.Info()
 	if runErr != nil || s.Failed > 0 {
@@ -222,5 +301,5 @@ func (a *Actuator) LogSummary(log zerolog.Logger, elapsed time.Duration, runErr 
 		Int("failed", s.Failed).
 		Bool("dry_run", a.opts.DryRun).
 		Dur("elapsed", elapsed).
-		Msg("run summary")
+		Msg(msg)
 }

@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
@@ -18,9 +21,14 @@ type recordedEvent struct {
 	outcome Outcome
 }
 
-type fakeSink struct{ events []recordedEvent }
+type fakeSink struct {
+	mu     sync.Mutex
+	events []recordedEvent
+}
 
 func (f *fakeSink) Record(_ context.Context, a Action, o Outcome, _ string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.events = append(f.events, recordedEvent{a.Verb, o})
 	return nil
 }
@@ -148,4 +156,41 @@ func TestLogSummary(t *testing.T) {
 	assert.EqualValues(t, 1, l["done"])
 	assert.EqualValues(t, 1, l["skipped"])
 	assert.EqualValues(t, 0, l["failed"])
+}
+
+func TestApplyParallelRunsTogetherWithinTheBudget(t *testing.T) {
+	var buf bytes.Buffer
+	sink := &fakeSink{}
+	a := New(Options{MaxActions: 3, Events: sink, Log: zerolog.New(zerolog.SyncWriter(&buf))})
+	var started atomic.Int32
+	all := make(chan struct{})
+	err := a.ApplyParallel(context.Background(), actions(5), func(ctx context.Context, act Action) error {
+		if started.Add(1) == 3 {
+			close(all)
+		}
+		select { // each waits for the others: only parallel actions get through
+		case <-all:
+			return nil
+		case <-time.After(10 * time.Second):
+			return errors.New("the actions did not run at the same time")
+		}
+	}, 5)
+	require.NoError(t, err)
+	assert.Equal(t, int32(3), started.Load(), "the budget holds while actions run at once")
+	assert.Equal(t, Summary{Planned: 5, Done: 3, Skipped: 2}, a.Summary())
+	assert.Len(t, sink.events, 3)
+}
+
+func TestPassesHaveTheirOwnBudgetAndAddUp(t *testing.T) {
+	var buf bytes.Buffer
+	run := New(Options{MaxActions: 1, Log: zerolog.New(&buf)})
+	for i := 0; i < 2; i++ {
+		pass := run.Pass()
+		require.NoError(t, pass.Apply(context.Background(), actions(2), func(context.Context, Action) error { return nil }))
+		assert.Equal(t, Summary{Planned: 2, Done: 1, Skipped: 1}, pass.Summary())
+		pass.LogSummary(zerolog.New(&buf), time.Second, nil)
+	}
+	assert.Equal(t, Summary{Planned: 4, Done: 2, Skipped: 2}, run.Summary())
+	ls := lines(t, &buf)
+	assert.Equal(t, "pass summary", ls[len(ls)-1]["message"])
 }

@@ -2,6 +2,7 @@ package actuator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -23,12 +24,23 @@ type KubeEvents struct {
 	Now      func() time.Time
 }
 
-// Record writes one Event on the action's Regarding object (or its Target).
+// Record writes one Event on the action's Regarding object (or its Target),
+// and one on each of its Also objects.
 func (k *KubeEvents) Record(ctx context.Context, a Action, outcome Outcome, detail string) error {
 	on := a.Target
 	if a.Regarding != nil {
 		on = *a.Regarding
 	}
+	var errs []error
+	for _, ref := range append([]Ref{on}, a.Also...) {
+		if err := k.record(ctx, a, ref, outcome, detail); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (k *KubeEvents) record(ctx context.Context, a Action, on Ref, outcome Outcome, detail string) error {
 	now := time.Now
 	if k.Now != nil {
 		now = k.Now
@@ -65,7 +77,7 @@ func (k *KubeEvents) Record(ctx context.Context, a Action, outcome Outcome, deta
 			UID:        types.UID(on.UID),
 		},
 	}
-	if a.Regarding != nil {
+	if on != a.Target {
 		ev.Related = &corev1.ObjectReference{
 			APIVersion: a.Target.APIVersion,
 			Kind:       a.Target.Kind,

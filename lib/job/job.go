@@ -10,12 +10,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/procfs"
 	"github.com/rs/zerolog"
 
 	"github.com/akash-janitor/akash-janitor/lib/actuator"
@@ -64,6 +66,11 @@ type Spec struct {
 	// Run does the work. An error it returns fails the run (exit 1), unless it
 	// wraps ErrBadInput (exit 2).
 	Run func(ctx context.Context, env *Env) error
+	// Loop marks a long-running job (a DaemonSet) that works in passes until
+	// it is stopped: --timeout bounds each pass, not the process; each pass
+	// takes an actuator from env.Actuator.Pass() and logs its own summary;
+	// the exit code follows Run's error alone.
+	Loop bool
 }
 
 // Env is what a running job is given.
@@ -104,7 +111,11 @@ func Run(ctx context.Context, spec Spec, args []string, lookupEnv func(string) (
 	fs.Int64Var(&c.PageSize, "page-size", kube.DefaultPageSize, "objects per LIST page: smaller pages use less memory and more requests")
 	fs.BoolVar(&c.DryRun, "dry-run", false, "log what would be done, change nothing")
 	fs.IntVar(&c.MaxActions, "max-actions", spec.DefaultMaxActions, "most actions carried out in one run; the rest are reported and left for the next run")
-	fs.DurationVar(&c.Timeout, "timeout", 5*time.Minute, "the whole run's time limit")
+	timeoutHelp := "the whole run's time limit"
+	if spec.Loop {
+		timeoutHelp = "the time limit of one pass"
+	}
+	fs.DurationVar(&c.Timeout, "timeout", 5*time.Minute, timeoutHelp)
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "json (for kubectl logs and log pipelines) or console (for people)")
 	showVersion := fs.Bool("version", false, "print the version and exit")
@@ -173,8 +184,11 @@ func Run(ctx context.Context, spec Spec, args []string, lookupEnv func(string) (
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	ctx, cancel := context.WithTimeoutCause(ctx, c.Timeout, fmt.Errorf("--timeout %s reached", c.Timeout))
-	defer cancel()
+	if !spec.Loop {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, c.Timeout, fmt.Errorf("--timeout %s reached", c.Timeout))
+		defer cancel()
+	}
 
 	instance, _ := os.Hostname()
 	act := actuator.New(actuator.Options{
@@ -193,12 +207,16 @@ func Run(ctx context.Context, spec Spec, args []string, lookupEnv func(string) (
 	log.Info().Bool("dry_run", c.DryRun).Int("max_actions", c.MaxActions).Str("version", Version).Msg("run started")
 	runErr := spec.Run(ctx, env)
 	log.Debug().Str("api_requests", counter.String()).Msg("API requests made")
-	act.LogSummary(log.With().Int("api_requests", counter.Total()).Logger(), time.Since(start), runErr)
+	sum := log.With().Int("api_requests", counter.Total())
+	if mib, ok := peakRSSMiB(); ok {
+		sum = sum.Float64("peak_rss_mib", mib)
+	}
+	act.LogSummary(sum.Logger(), time.Since(start), runErr)
 
 	switch {
 	case errors.Is(runErr, ErrBadInput):
 		return ExitBadInput
-	case runErr != nil, act.Summary().Failed > 0:
+	case runErr != nil, !spec.Loop && act.Summary().Failed > 0:
 		return ExitFailed
 	}
 	return ExitOK
@@ -246,4 +264,20 @@ func applyEnv(fs *flag.FlagSet, lookupEnv func(string) (string, bool)) error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// peakRSSMiB is this process's peak resident memory (VmHWM), for sizing the
+// memory limit. The parent's view (wait4's ru_maxrss) is no use for that:
+// it counts the parent's memory too when the child was started by vfork,
+// as Go starts processes.
+func peakRSSMiB() (float64, bool) {
+	self, err := procfs.Self()
+	if err != nil {
+		return 0, false
+	}
+	st, err := self.NewStatus()
+	if err != nil || st.VmHWM == 0 {
+		return 0, false
+	}
+	return math.Round(float64(st.VmHWM)/(1<<20)*10) / 10, true
 }

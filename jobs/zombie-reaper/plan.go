@@ -1,0 +1,181 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/akash-janitor/akash-janitor/lib/proctable"
+)
+
+// rules decide which zombie parents are acted on.
+type rules struct {
+	// shimComms are glob patterns of the container shim's comm.
+	shimComms []string
+	// minAge: a zombie counts once it has been seen for this long.
+	minAge time.Duration
+	// minZombies: a parent is acted on once it has this many counted zombies.
+	minZombies int
+	// withinPID, if not 0, limits the reaper to this process's subtree, and
+	// makes it the top of the world: a shim above it does not count.
+	withinPID int
+	// self is the reaper's own PID: it and its ancestors are never signalled.
+	self int
+}
+
+// identity names one process for good.
+type identity struct {
+	pid   int
+	start uint64
+}
+
+func idOf(p proctable.Process) identity { return identity{p.PID, p.Start} }
+
+// ageBook remembers when each zombie was first seen. The kernel does not
+// record when a process became a zombie (its start time is when it was
+// born), so a zombie's age is counted from the first pass that saw it.
+type ageBook struct {
+	first map[identity]time.Time
+}
+
+func newAgeBook() *ageBook { return &ageBook{first: map[identity]time.Time{}} }
+
+// update records the zombies of snap first seen now and forgets the ones
+// that are gone.
+func (b *ageBook) update(snap proctable.Snapshot, now time.Time) {
+	seen := make(map[identity]bool, len(b.first))
+	for _, p := range snap.Procs {
+		if !p.Zombie() {
+			continue
+		}
+		id := idOf(p)
+		seen[id] = true
+		if _, ok := b.first[id]; !ok {
+			b.first[id] = now
+		}
+	}
+	for id := range b.first {
+		if !seen[id] {
+			delete(b.first, id)
+		}
+	}
+}
+
+func (b *ageBook) age(p proctable.Process, now time.Time) time.Duration {
+	if t, ok := b.first[idOf(p)]; ok {
+		return now.Sub(t)
+	}
+	return 0
+}
+
+// parent is a process with zombie children and what the rules made of it.
+type parent struct {
+	proc    proctable.Process
+	zombies []proctable.Process // sorted by PID
+	// shim is the nearest container shim above proc (zero if none).
+	shim proctable.Process
+	// ripe counts the zombies at least minAge old; oldest is the oldest age.
+	ripe   int
+	oldest time.Duration
+	// act: the rules say act. hold: why not yet (thresholds). ignore: why
+	// never (not in a container, the shim itself, PID 1, the reaper).
+	act    bool
+	hold   string
+	ignore string
+}
+
+// plan groups the zombies of snap by parent and decides for each parent.
+// Parents outside withinPID's subtree are left out entirely.
+func plan(snap proctable.Snapshot, book *ageBook, now time.Time, r rules) []parent {
+	byParent := map[int][]proctable.Process{}
+	for _, p := range snap.Procs {
+		if p.Zombie() {
+			byParent[p.PPID] = append(byParent[p.PPID], p)
+		}
+	}
+	selfChain := map[int]bool{r.self: true}
+	for _, a := range snap.Ancestors(r.self) {
+		selfChain[a.PID] = true
+	}
+
+	var out []parent
+	for ppid, zombies := range byParent {
+		proc, known := snap.Procs[ppid]
+		if !known {
+			// Exited (or PID 0) between the reads: its zombies are being
+			// reparented; the next pass sees their new parent.
+			continue
+		}
+		ancestors := snap.Ancestors(ppid)
+		if r.withinPID != 0 {
+			if !under(r.withinPID, proc, ancestors) {
+				continue
+			}
+			for i, a := range ancestors {
+				if a.PID == r.withinPID {
+					ancestors = ancestors[:i+1]
+					break
+				}
+			}
+		}
+		sort.Slice(zombies, func(i, j int) bool { return zombies[i].PID < zombies[j].PID })
+		p := parent{proc: proc, zombies: zombies}
+		for _, z := range zombies {
+			age := book.age(z, now)
+			if age >= r.minAge {
+				p.ripe++
+			}
+			if age > p.oldest {
+				p.oldest = age
+			}
+		}
+		for _, a := range ancestors {
+			if matchesAny(r.shimComms, a.Comm) {
+				p.shim = a
+				break
+			}
+		}
+		switch {
+		case proc.PID == 1:
+			p.ignore = "the parent is PID 1 of the host"
+		case selfChain[proc.PID]:
+			p.ignore = "the parent is the reaper itself or one of its ancestors"
+		case matchesAny(r.shimComms, proc.Comm):
+			p.ignore = "the parent is the container shim itself, which reaps its own children"
+		case p.shim.PID == 0:
+			p.ignore = "the parent is not inside a container (no container shim among its ancestors)"
+		case len(zombies) < r.minZombies:
+			p.hold = fmt.Sprintf("%d zombies, fewer than --min-zombies=%d", len(zombies), r.minZombies)
+		case p.ripe < r.minZombies:
+			p.hold = fmt.Sprintf("%d of %d zombies seen for --min-zombie-age=%s; waiting for %d", p.ripe, len(zombies), r.minAge, r.minZombies)
+		default:
+			p.act = true
+		}
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].proc.PID < out[j].proc.PID })
+	return out
+}
+
+// under tells whether proc is root or below it.
+func under(root int, proc proctable.Process, ancestors []proctable.Process) bool {
+	if proc.PID == root {
+		return true
+	}
+	for _, a := range ancestors {
+		if a.PID == root {
+			return true
+		}
+	}
+	return false
+}
+
+func matchesAny(patterns []string, comm string) bool {
+	for _, p := range patterns {
+		if ok, _ := filepath.Match(p, comm); ok {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,113 @@
+package proctable_test
+
+import (
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/akash-janitor/akash-janitor/lib/proctable"
+	"github.com/akash-janitor/akash-janitor/lib/proctable/proctabletest"
+)
+
+func TestSnapshotSeesZombiesAndTheirAncestors(t *testing.T) {
+	tools := proctabletest.Build(t)
+	tree := proctabletest.Start(t, tools.UnderShim(tools.Spawn(3, "never", false)))
+
+	table, err := proctable.Open("/proc")
+	require.NoError(t, err)
+	snap, err := table.Snapshot()
+	require.NoError(t, err)
+
+	var zombies []proctable.Process
+	for _, p := range snap.Procs {
+		if p.Zombie() && p.PPID == tree.Parent {
+			zombies = append(zombies, p)
+		}
+	}
+	assert.Len(t, zombies, 3)
+	chain := snap.Ancestors(tree.Parent)
+	require.GreaterOrEqual(t, len(chain), 2)
+	assert.Equal(t, tree.Root, chain[0].PID)
+	assert.Equal(t, "containerd-shim", chain[0].Comm, "comm is the name truncated to 15 bytes")
+	assert.Equal(t, os.Getpid(), chain[1].PID)
+	assert.NotZero(t, snap.Procs[tree.Parent].Start)
+}
+
+func TestSignalChecksTheProcessIsTheOneObserved(t *testing.T) {
+	table, err := proctable.Open("/proc")
+	require.NoError(t, err)
+	sleeper := exec.Command("sleep", "60")
+	require.NoError(t, sleeper.Start())
+	t.Cleanup(func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() })
+
+	observed, err := table.Lookup(sleeper.Process.Pid)
+	require.NoError(t, err)
+
+	// The same PID with another start time is what a recycled PID looks
+	// like: nothing is sent.
+	recycled := observed
+	recycled.Start++
+	err = table.Signal(recycled, syscall.SIGTERM)
+	require.ErrorIs(t, err, proctable.ErrRecycled)
+	assert.Contains(t, err.Error(), "SIGTERM")
+	time.Sleep(100 * time.Millisecond)
+	assert.True(t, proctabletest.Alive(t, observed.PID), "a recycled PID is never signalled")
+
+	require.NoError(t, table.Signal(observed, syscall.SIGTERM))
+	err = sleeper.Wait()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, syscall.SIGTERM, exit.Sys().(syscall.WaitStatus).Signal())
+
+	err = table.Signal(observed, syscall.SIGTERM)
+	assert.ErrorIs(t, err, proctable.ErrGone, "a reaped process is gone")
+	_, err = table.Lookup(observed.PID)
+	assert.ErrorIs(t, err, proctable.ErrGone)
+}
+
+func TestOpenRejectsWhatIsNotProc(t *testing.T) {
+	_, err := proctable.Open(t.TempDir())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not a proc filesystem")
+}
+
+func TestCgroups(t *testing.T) {
+	table, err := proctable.Open("/proc")
+	require.NoError(t, err)
+	paths, err := table.Cgroups(os.Getpid())
+	require.NoError(t, err)
+	assert.NotEmpty(t, paths)
+	_, err = table.Cgroups(1 << 30)
+	assert.ErrorIs(t, err, proctable.ErrGone)
+}
+
+func TestParseStat(t *testing.T) {
+	// A zombie whose comm holds a space and a parenthesis, as a tenant can
+	// name a process anything.
+	line := "4242 (evil) Z (x) Z 4200 4242 4200 0 -1 4228164 0 0 0 0 0 0 0 0 20 0 1 0 987654 0 0 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n"
+	p, err := proctable.ParseStat([]byte(line))
+	require.NoError(t, err)
+	assert.Equal(t, proctable.Process{PID: 4242, PPID: 4200, Comm: "evil) Z (x", State: "Z", Start: 987654}, p)
+	assert.True(t, p.Zombie())
+
+	for name, bad := range map[string]string{
+		"empty":       "",
+		"no comm":     "4242 bash S 1",
+		"short":       "4242 (bash) S 1 2 3",
+		"bad pid":     "x (bash) S 1 4242 4200 0 -1 4228164 0 0 0 0 0 0 0 0 20 0 1 0 987654 0",
+		"bad ppid":    "4242 (bash) S one 4242 4200 0 -1 4228164 0 0 0 0 0 0 0 0 20 0 1 0 987654 0",
+		"bad start":   "4242 (bash) S 1 4242 4200 0 -1 4228164 0 0 0 0 0 0 0 0 20 0 1 0 -5 0",
+		"only parens": ")(",
+	} {
+		_, err := proctable.ParseStat([]byte(bad))
+		assert.Error(t, err, name)
+		if err != nil {
+			assert.Contains(t, err.Error(), "malformed stat line", name)
+		}
+	}
+}
