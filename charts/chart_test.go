@@ -3,6 +3,7 @@
 package charts
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -13,7 +14,9 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/lint"
 	"helm.sh/helm/v3/pkg/lint/support"
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -59,11 +62,35 @@ func typed[T any](t *testing.T, u *unstructured.Unstructured) *T {
 	return &out
 }
 
+// components are the chart's blocks of values and the component names
+// they render.
+var components = map[string]string{
+	"forceReplicasets": "force-replicasets",
+	"zombieReaper":     "zombie-reaper",
+}
+
+// matrix is the values every render and lint test covers: defaults,
+// everything on (with every option), everything off, each component alone.
+func matrix() map[string]map[string]any {
+	off := map[string]any{}
+	on := map[string]any{
+		"global":       map[string]any{"pushgateway": map[string]any{"url": "http://pushgateway.monitoring:9091"}},
+		"zombieReaper": map[string]any{"metrics": map[string]any{"podMonitor": map[string]any{"enabled": true}}},
+	}
+	m := map[string]map[string]any{"defaults": nil, "everything on": on, "everything off": off}
+	for block := range components {
+		off[block] = map[string]any{"enabled": false}
+		alone := map[string]any{}
+		for other := range components {
+			alone[other] = map[string]any{"enabled": other == block}
+		}
+		m[block+" alone"] = alone
+	}
+	return m
+}
+
 func TestLint(t *testing.T) {
-	for name, values := range map[string]map[string]any{
-		"defaults":       nil,
-		"everything off": {"forceReplicasets": map[string]any{"enabled": false}},
-	} {
+	for name, values := range matrix() {
 		t.Run(name, func(t *testing.T) {
 			linter := lint.All(chartPath, values, "akash-services", false)
 			for _, m := range linter.Messages {
@@ -107,20 +134,10 @@ func TestDefaultsRenderForceReplicasets(t *testing.T) {
 	assert.False(t, pod.HostPID)
 
 	role := typed[rbacv1.ClusterRole](t, objs["ClusterRole/"+name])
-	granted := map[string]bool{}
-	for _, r := range role.Rules {
-		for _, g := range r.APIGroups {
-			for _, res := range r.Resources {
-				for _, v := range r.Verbs {
-					granted[g+"/"+res+":"+v] = true
-				}
-			}
-		}
-	}
 	assert.Equal(t, map[string]bool{
 		"/namespaces:list": true, "/pods:list": true, "apps/deployments:list": true,
 		"apps/replicasets:list": true, "apps/replicasets:delete": true, "events.k8s.io/events:create": true,
-	}, granted, "the narrowest role that works, nothing more")
+	}, grants(role), "the narrowest role that works, nothing more")
 
 	assert.Contains(t, notes, "force-replicasets   enabled")
 	assert.Contains(t, notes, "kubectl -n akash-services create job --from=cronjob/"+name)
@@ -154,11 +171,113 @@ func TestValuesChangeTheRender(t *testing.T) {
 	assert.Contains(t, cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args, "--dry-run=false")
 }
 
-func TestDisabledRendersNothing(t *testing.T) {
-	objs, notes, err := render(t, map[string]any{"forceReplicasets": map[string]any{"enabled": false}})
+func TestMatrixRendersEachComponentWholeOrNotAtAll(t *testing.T) {
+	for name, values := range matrix() {
+		t.Run(name, func(t *testing.T) {
+			objs, notes, err := render(t, values)
+			require.NoError(t, err)
+			for block, component := range components {
+				enabled := true
+				if v, ok := values[block].(map[string]any); ok && v["enabled"] == false {
+					enabled = false
+				}
+				full := "akash-janitor-" + component
+				for _, kind := range []string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding"} {
+					assert.Equal(t, enabled, objs[kind+"/"+full] != nil, "%s %s", kind, full)
+				}
+				workload := objs["CronJob/"+full]
+				if workload == nil {
+					workload = objs["DaemonSet/"+full]
+				}
+				assert.Equal(t, enabled, workload != nil, "workload of %s", component)
+				if enabled {
+					assert.Contains(t, notes, component+" ")
+					assert.NotContains(t, notes, component+"   disabled")
+					assert.Equal(t, component, workload.GetLabels()["app.kubernetes.io/component"])
+				} else {
+					assert.Contains(t, notes, fmt.Sprintf("disabled (%s.enabled=false)", block))
+				}
+			}
+			for key, u := range objs {
+				assert.Equal(t, "akash-janitor", u.GetLabels()["app.kubernetes.io/part-of"], key)
+				if u.GetKind() == "ClusterRole" || u.GetKind() == "ClusterRoleBinding" {
+					continue
+				}
+				assert.Equal(t, "akash-services", u.GetNamespace(), key)
+			}
+			_, podMonitor := objs["PodMonitor/akash-janitor-zombie-reaper"]
+			assert.Equal(t, name == "everything on", podMonitor)
+		})
+	}
+}
+
+func TestZombieReaperDaemonSet(t *testing.T) {
+	objs, _, err := render(t, nil)
 	require.NoError(t, err)
-	assert.Empty(t, objs)
-	assert.Contains(t, notes, "force-replicasets   disabled")
+	name := "akash-janitor-zombie-reaper"
+	ds := typed[appsv1.DaemonSet](t, objs["DaemonSet/"+name])
+	pod := ds.Spec.Template.Spec
+	assert.True(t, pod.HostPID)
+	assert.False(t, pod.HostNetwork)
+	assert.Equal(t, name, pod.ServiceAccountName)
+	assert.Equal(t, []corev1.Toleration{{Operator: corev1.TolerationOpExists}}, pod.Tolerations, "every node, tainted or not")
+	require.Len(t, pod.Containers, 1)
+	c := pod.Containers[0]
+	assert.Equal(t, "ghcr.io/akash-janitor/zombie-reaper:0.1.0", c.Image)
+	assert.Equal(t, []string{"--dry-run=false", "--max-actions=20", "--log-level=info", "--log-format=json",
+		"--interval=30s", "--jitter=0.2", "--min-zombie-age=1m", "--min-zombies=1",
+		"--sigchld-wait=15s", "--sigterm-wait=15s", "--sigkill-wait=5s", "--shim-comm=containerd-shim*", "--metrics-addr=:9101"}, c.Args)
+	assert.Equal(t, "spec.nodeName", c.Env[0].ValueFrom.FieldRef.FieldPath)
+	assert.Equal(t, "JANITOR_NODE_NAME", c.Env[0].Name)
+	assert.Equal(t, "/healthz", c.LivenessProbe.HTTPGet.Path)
+
+	// CAP_KILL and nothing else; never privileged.
+	sc := c.SecurityContext
+	assert.Equal(t, []corev1.Capability{"ALL"}, sc.Capabilities.Drop)
+	assert.Equal(t, []corev1.Capability{"KILL"}, sc.Capabilities.Add)
+	assert.Nil(t, sc.Privileged)
+	assert.False(t, *sc.AllowPrivilegeEscalation)
+	assert.True(t, *sc.ReadOnlyRootFilesystem)
+	assert.Equal(t, "RuntimeDefault", string(pod.SecurityContext.SeccompProfile.Type))
+	assert.Empty(t, pod.Volumes, "no hostPath: hostPID shows the node's /proc")
+
+	role := typed[rbacv1.ClusterRole](t, objs["ClusterRole/"+name])
+	assert.Equal(t, map[string]bool{"/pods:list": true, "/namespaces:get": true, "events.k8s.io/events:create": true}, grants(role))
+
+	// Options reach the flags.
+	objs, _, err = render(t, map[string]any{"global": map[string]any{"pushgateway": map[string]any{"url": "http://pg:9091"}},
+		"zombieReaper": map[string]any{"dryRun": true, "interval": "2m", "minZombies": 5, "shimComm": []any{"containerd-shim*", "conmon"},
+			"metrics": map[string]any{"port": 9200, "podMonitor": map[string]any{"enabled": true, "labels": map[string]any{"release": "prom"}}}}})
+	require.NoError(t, err)
+	ds = typed[appsv1.DaemonSet](t, objs["DaemonSet/"+name])
+	c = ds.Spec.Template.Spec.Containers[0]
+	for _, want := range []string{"--dry-run=true", "--interval=2m", "--min-zombies=5", "--shim-comm=containerd-shim*,conmon", "--metrics-addr=:9200"} {
+		assert.Contains(t, c.Args, want)
+	}
+	assert.EqualValues(t, 9200, c.Ports[0].ContainerPort)
+	pm := objs["PodMonitor/"+name]
+	require.NotNil(t, pm)
+	assert.Equal(t, "prom", pm.GetLabels()["release"])
+	cj := typed[batchv1.CronJob](t, objs["CronJob/akash-janitor-force-replicasets"])
+	assert.Contains(t, cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Env,
+		corev1.EnvVar{Name: "JANITOR_PUSHGATEWAY_URL", Value: "http://pg:9091"}, "CronJobs push their summary")
+	for _, e := range c.Env {
+		assert.NotEqual(t, "JANITOR_PUSHGATEWAY_URL", e.Name, "the reaper is scraped, it does not push")
+	}
+}
+
+func grants(role *rbacv1.ClusterRole) map[string]bool {
+	granted := map[string]bool{}
+	for _, r := range role.Rules {
+		for _, g := range r.APIGroups {
+			for _, res := range r.Resources {
+				for _, v := range r.Verbs {
+					granted[g+"/"+res+":"+v] = true
+				}
+			}
+		}
+	}
+	return granted
 }
 
 func TestSchemaRejectsBadValues(t *testing.T) {
@@ -175,6 +294,14 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"bad duration", map[string]any{"forceReplicasets": map[string]any{"minStuck": "five minutes"}}, []string{"/forceReplicasets/minStuck", "'five minutes' does not match pattern"}},
 		{"bad log format", map[string]any{"global": map[string]any{"logFormat": "xml"}}, []string{"/global/logFormat", "value must be one of 'json', 'console'"}},
 		{"dryRun not a bool", map[string]any{"global": map[string]any{"dryRun": "yes"}}, []string{"/global/dryRun", "got string, want boolean"}},
+		{"zero interval", map[string]any{"zombieReaper": map[string]any{"interval": "0s"}}, []string{"/zombieReaper/interval", "does not match pattern"}},
+		{"jitter above 1", map[string]any{"zombieReaper": map[string]any{"jitter": 1.5}}, []string{"/zombieReaper/jitter", "maximum: got 1.5, want 1"}},
+		{"no zombies threshold", map[string]any{"zombieReaper": map[string]any{"minZombies": 0}}, []string{"/zombieReaper/minZombies", "minimum: got 0, want 1"}},
+		{"no shim", map[string]any{"zombieReaper": map[string]any{"shimComm": []any{}}}, []string{"/zombieReaper/shimComm", "minItems: got 0, want 1"}},
+		{"shim with a comma", map[string]any{"zombieReaper": map[string]any{"shimComm": []any{"a,b"}}}, []string{"/zombieReaper/shimComm/0", "does not match pattern"}},
+		{"port out of range", map[string]any{"zombieReaper": map[string]any{"metrics": map[string]any{"port": 70000}}}, []string{"/zombieReaper/metrics/port", "maximum: got 70,000, want 65,535"}},
+		{"reaper unknown key", map[string]any{"zombieReaper": map[string]any{"schedule": "*/5 * * * *"}}, []string{"/zombieReaper", "schedule"}},
+		{"bad pushgateway", map[string]any{"global": map[string]any{"pushgateway": map[string]any{"url": "pushgateway:9091"}}}, []string{"/global/pushgateway/url", "does not match pattern"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

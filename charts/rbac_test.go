@@ -2,8 +2,12 @@ package charts
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,7 +22,9 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
+	"github.com/akash-janitor/akash-janitor/lib/job/jobtest"
 	"github.com/akash-janitor/akash-janitor/lib/kube/kubetest"
+	"github.com/akash-janitor/akash-janitor/lib/proctable/proctabletest"
 )
 
 func TestMain(m *testing.M) {
@@ -45,7 +51,9 @@ func applyRBAC(t *testing.T, c *kubetest.Cluster, objs map[string]*unstructured.
 		} else {
 			_, err = res.Create(ctx, u, metav1.CreateOptions{})
 		}
-		require.NoError(t, err, "%s/%s", u.GetKind(), u.GetName())
+		if !apierrors.IsAlreadyExists(err) { // another test applied the same
+			require.NoError(t, err, "%s/%s", u.GetKind(), u.GetName())
+		}
 	}
 }
 
@@ -86,10 +94,8 @@ func TestForceReplicasetsRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	}, time.Minute, 200*time.Millisecond)
 
 	// The job, as its ServiceAccount, does its work.
-	bin := filepath.Join(t.TempDir(), "force-replicasets")
-	out, err := exec.Command("go", "build", "-o", bin, "../jobs/force-replicasets").CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	out, err = exec.Command(bin, "--kubeconfig", kubeconfig, "--min-stuck=0s").CombinedOutput()
+	bin := jobtest.Build(t, "../jobs/force-replicasets")
+	out, err := exec.Command(bin, "--kubeconfig", kubeconfig, "--min-stuck=0s").CombinedOutput()
 	require.NoError(t, err, "the job must succeed with the chart's RBAC alone:\n%s", out)
 	assert.Contains(t, string(out), `"outcome":"done"`)
 	assert.NotContains(t, string(out), "could not record the Kubernetes Event", "Events are allowed")
@@ -103,10 +109,7 @@ func TestForceReplicasetsRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	require.NoError(t, err)
 	as, err := kubernetes.NewForConfig(cfg)
 	require.NoError(t, err)
-	_, err = c.Kube.CoreV1().Secrets("akash-services").Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "akash-provider-keys"}, StringData: map[string]string{"key.txt": "secret"},
-	}, metav1.CreateOptions{})
-	require.NoError(t, err)
+	ensureSecret(t, c)
 	forbidden := map[string]error{
 		"delete a Namespace":           as.CoreV1().Namespaces().Delete(ctx, id.Namespace(), metav1.DeleteOptions{}),
 		"delete a Deployment":          as.AppsV1().Deployments(id.Namespace()).Delete(ctx, "web", metav1.DeleteOptions{}),
@@ -121,3 +124,108 @@ func TestForceReplicasetsRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 }
 
 func get[T any](_ T, err error) error { return err }
+
+// fakeProc writes a process table in the layout of /proc (stat and cgroup
+// files) for the reaper's --proc: a shim, a tenant's bash in the given
+// pod's cgroup, and two zombies of the bash.
+func fakeProc(t *testing.T, podUID string) string {
+	t.Helper()
+	root := t.TempDir()
+	cgroup := "0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" +
+		strings.ReplaceAll(podUID, "-", "_") + ".slice/cri-containerd-" + strings.Repeat("ab", 32) + ".scope\n"
+	for _, p := range []struct {
+		dir, comm, state string
+		ppid             int
+	}{
+		{"1", "systemd", "S", 0}, {"self", "zombie-reaper", "R", 1}, {"100", "containerd-shim", "S", 1},
+		{"102", "bash", "S", 100}, {"1001", "sshd", "Z", 102}, {"1002", "sshd", "Z", 102},
+	} {
+		dir := filepath.Join(root, p.dir)
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		pid := p.dir
+		if pid == "self" {
+			pid = "4242"
+		}
+		stat := fmt.Sprintf("%s (%s) %s %d 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 5000 0 0\n", pid, p.comm, p.state, p.ppid)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "stat"), []byte(stat), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "cgroup"), []byte(cgroup), 0o644))
+	}
+	return root
+}
+
+func TestZombieReaperRunsWithItsOwnRBACAndNoMore(t *testing.T) {
+	c, b := akashtest.Shared(t)
+	ctx := context.Background()
+	objs, _, err := render(t, map[string]any{"forceReplicasets": map[string]any{"enabled": false}})
+	require.NoError(t, err)
+	applyRBAC(t, c, objs)
+	kubeconfig := impersonating(t, c, "akash-services", "akash-janitor-zombie-reaper")
+	bin := jobtest.Build(t, "../jobs/zombie-reaper")
+
+	// A tenant pod on node "small".
+	id := akashtest.LeaseID(8)
+	require.NoError(t, b.Create(ctx, akashtest.Lease{ID: id, Services: []akashtest.Service{{Name: "app", Image: "app:1", CPU: "100m", Count: 1}}}))
+	var pod corev1.Pod
+	require.Eventually(t, func() bool {
+		pods, err := c.Kube.CoreV1().Pods(id.Namespace()).List(ctx, metav1.ListOptions{})
+		require.NoError(t, err)
+		if len(pods.Items) == 1 && pods.Items[0].Spec.NodeName != "" {
+			pod = pods.Items[0]
+			return true
+		}
+		return false
+	}, time.Minute, 200*time.Millisecond)
+
+	// Attribution (list the node's pods, read the namespace's lease labels),
+	// as its ServiceAccount, over a process table that puts a zombie parent
+	// in that pod. Report-only: the PIDs are not real.
+	r := jobtest.Run(t, bin, "--kubeconfig", kubeconfig, "--proc", fakeProc(t, string(pod.UID)), "--node-name", pod.Spec.NodeName,
+		"--once", "--dry-run", "--min-zombie-age=0s", "--metrics-addr=")
+	require.Equal(t, 0, r.Code)
+	acts := r.Actions("reap-zombies")
+	require.Len(t, acts, 1)
+	assert.Equal(t, id.String(), acts[0]["lease"], "it read the lease from the namespace")
+	assert.Equal(t, "Pod/"+id.Namespace()+"/"+pod.Name, acts[0]["object"], "it found the pod")
+	assert.Empty(t, r.With("level", "warn"))
+
+	// Events, for real processes (on the node: they are in no pod).
+	tools := proctabletest.Build(t)
+	tree := proctabletest.Start(t, tools.UnderShim(tools.Spawn(2, "never", false)))
+	r = jobtest.Run(t, bin, "--kubeconfig", kubeconfig, "--node-name", pod.Spec.NodeName, "--within-pid", strconv.Itoa(os.Getpid()),
+		"--once", "--min-zombie-age=0s", "--sigchld-wait=1s", "--sigterm-wait=1s", "--metrics-addr=")
+	require.Equal(t, 0, r.Code)
+	require.Len(t, r.Actions("reap-zombies"), 1)
+	assert.Equal(t, "done", r.Actions("reap-zombies")[0]["outcome"])
+	assert.NotContains(t, r.Raw, "could not record the Kubernetes Event", "Events are allowed")
+	assert.False(t, proctabletest.Alive(t, tree.Parent))
+
+	// And nothing outside its job.
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	require.NoError(t, err)
+	as, err := kubernetes.NewForConfig(cfg)
+	require.NoError(t, err)
+	ensureSecret(t, c)
+	forbidden := map[string]error{
+		"delete a Pod":                 as.CoreV1().Pods(id.Namespace()).Delete(ctx, pod.Name, metav1.DeleteOptions{}),
+		"delete a Namespace":           as.CoreV1().Namespaces().Delete(ctx, id.Namespace(), metav1.DeleteOptions{}),
+		"list Namespaces":              get(as.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})),
+		"read the provider key Secret": get(as.CoreV1().Secrets("akash-services").Get(ctx, "akash-provider-keys", metav1.GetOptions{})),
+		"list Secrets":                 get(as.CoreV1().Secrets("").List(ctx, metav1.ListOptions{})),
+		"exec into a Pod":              as.CoreV1().RESTClient().Post().Resource("pods").Namespace(id.Namespace()).Name(pod.Name).SubResource("exec").Do(ctx).Error(),
+		"patch a Node":                 get(as.CoreV1().Nodes().Patch(ctx, pod.Spec.NodeName, "application/merge-patch+json", []byte(`{}`), metav1.PatchOptions{})),
+	}
+	for what, err := range forbidden {
+		assert.True(t, apierrors.IsForbidden(err), "%s must be Forbidden, got %v", what, err)
+	}
+}
+
+// ensureSecret creates the provider key Secret the jobs must never read.
+func ensureSecret(t *testing.T, c *kubetest.Cluster) {
+	t.Helper()
+	_, err := c.Kube.CoreV1().Secrets("akash-services").Create(context.Background(), &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "akash-provider-keys"}, StringData: map[string]string{"key.txt": "secret"},
+	}, metav1.CreateOptions{})
+	if !apierrors.IsAlreadyExists(err) {
+		require.NoError(t, err)
+	}
+}

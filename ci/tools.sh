@@ -14,7 +14,10 @@ required() { awk -v m="$1" '$1==m && $2 ~ /^v/ {print $2; exit} $1=="require" &&
 K8S_VERSION=$(required k8s.io/kubernetes "$here/tools/go.mod")
 ETCD_VERSION=$(required go.etcd.io/etcd/server/v3 "$here/tools/etcd/go.mod")
 KWOK_VERSION=v0.7.0
-cache=${AKASH_JANITOR_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/akash-janitor/tools/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION}
+# RECIPE changes when the way the tools are built changes, so a cache built
+# the old way is not reused.
+RECIPE=r2
+cache=${AKASH_JANITOR_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/akash-janitor/tools/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-$RECIPE}
 mkdir -p "$cache"
 
 log() { echo "tools: $*" >&2; }
@@ -32,7 +35,15 @@ build_kube() {
   done
   [ "$missing" = 1 ] || return 0
   log "building Kubernetes $K8S_VERSION control plane (about 9 minutes the first time on 2 cores)"
-  (cd "$here/tools" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags='-s -w' -o "$cache/" \
+  # Stamp the version, as Kubernetes' own build does: /version then says
+  # v1.34.4, which Helm checks against a chart's kubeVersion.
+  local major minor stamp=""
+  major=${K8S_VERSION#v}; major=${major%%.*}
+  minor=${K8S_VERSION#v*.}; minor=${minor%%.*}
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    stamp+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+  done
+  (cd "$here/tools" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags="-s -w$stamp" -o "$cache/" \
     k8s.io/kubernetes/cmd/kube-apiserver \
     k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler)

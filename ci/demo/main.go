@@ -78,8 +78,12 @@ func run(bin string) error {
 	if err := d.forceReplicaSets(); err != nil {
 		return err
 	}
+	if err := d.zombies(); err != nil {
+		return err
+	}
 	say("Done. Every job is a binary in bin/ that runs the same way against a real provider:\n" +
-		"   bin/force-replicasets --kubeconfig ~/.kube/config --dry-run")
+		"   bin/force-replicasets --kubeconfig ~/.kube/config --dry-run\n" +
+		"   bin/zombie-reaper --kubeconfig ~/.kube/config --node-name $(hostname) --once --dry-run   (as root, on a node)")
 	return nil
 }
 
@@ -166,7 +170,15 @@ func (d *demo) runJob(name string, args ...string) error {
 		}
 		switch {
 		case l["action"] != nil:
-			fmt.Printf("     [%s] %s %s\n       lease %s\n       why: %s\n", l["outcome"], l["action"], l["object"], l["lease"], l["message"])
+			fmt.Printf("     [%s] %s %s\n", l["outcome"], l["action"], l["object"])
+			if l["lease"] != nil {
+				fmt.Printf("       lease %s\n", l["lease"])
+			}
+			fmt.Printf("       why: %s\n", l["message"])
+		case l["message"] == "signal sent":
+			fmt.Printf("     %s: sent %s\n", l["subject"], l["signal"])
+		case l["message"] == "escalation finished":
+			fmt.Printf("     %s: %s after %v, %v zombies gone\n", l["subject"], l["result"], l["signals"], l["reaped"])
 		case l["message"] == "run summary":
 			fmt.Printf("     summary: planned %v, done %v, skipped %v, failed %v (dry_run=%v, %v API requests)\n",
 				l["planned"], l["done"], l["skipped"], l["failed"], l["dry_run"], l["api_requests"])

@@ -48,6 +48,8 @@ type Common struct {
 	LogFormat  string
 	// PageSize is the LIST page size of the job's cluster-wide reads.
 	PageSize int64
+	// PushgatewayURL, if set, receives each run's summary.
+	PushgatewayURL string
 }
 
 // Spec describes one job binary.
@@ -118,6 +120,9 @@ func Run(ctx context.Context, spec Spec, args []string, lookupEnv func(string) (
 	fs.DurationVar(&c.Timeout, "timeout", 5*time.Minute, timeoutHelp)
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "json (for kubectl logs and log pipelines) or console (for people)")
+	if !spec.Loop {
+		fs.StringVar(&c.PushgatewayURL, "pushgateway-url", "", "a Prometheus Pushgateway (http://host:9091) to push each run's summary to; empty: none")
+	}
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if spec.Flags != nil {
 		spec.Flags(fs)
@@ -211,7 +216,15 @@ func Run(ctx context.Context, spec Spec, args []string, lookupEnv func(string) (
 	if mib, ok := peakRSSMiB(); ok {
 		sum = sum.Float64("peak_rss_mib", mib)
 	}
-	act.LogSummary(sum.Logger(), time.Since(start), runErr)
+	elapsed := time.Since(start)
+	act.LogSummary(sum.Logger(), elapsed, runErr)
+	if c.PushgatewayURL != "" {
+		// A failed push does not fail the run: the work is done, and said so
+		// in the log.
+		if err := pushSummary(context.WithoutCancel(ctx), c.PushgatewayURL, spec.Name, act.Summary(), elapsed, runErr, time.Now()); err != nil {
+			log.Warn().Err(err).Msg("could not push the run summary")
+		}
+	}
 
 	switch {
 	case errors.Is(runErr, ErrBadInput):
@@ -235,6 +248,9 @@ func (c Common) validate() error {
 	}
 	if c.PageSize < 1 {
 		errs = append(errs, fmt.Errorf("--page-size=%d: must be 1 or more", c.PageSize))
+	}
+	if err := validURL(c.PushgatewayURL); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Kube.Burst < 1 {
 		errs = append(errs, fmt.Errorf("--kube-burst=%d: must be 1 or more", c.Kube.Burst))

@@ -6,12 +6,17 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/prometheus/common/expfmt"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -167,4 +172,60 @@ func TestConsoleFormat(t *testing.T) {
 	require.Equal(t, ExitOK, r.code)
 	assert.Contains(t, r.raw, "hello people")
 	assert.Empty(t, r.logs, "console lines are not JSON")
+}
+
+func TestPushgatewayGetsTheRunSummary(t *testing.T) {
+	type push struct {
+		method, path string
+		metrics      map[string]*dto.MetricFamily
+	}
+	pushes := make(chan push, 4)
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := push{method: r.Method, path: r.URL.Path, metrics: map[string]*dto.MetricFamily{}}
+		dec := expfmt.NewDecoder(r.Body, expfmt.ResponseFormat(r.Header))
+		for {
+			mf := &dto.MetricFamily{}
+			if err := dec.Decode(mf); err != nil {
+				break
+			}
+			p.metrics[mf.GetName()] = mf
+		}
+		pushes <- p
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer gw.Close()
+
+	spec := Spec{Name: "demo-job", DefaultMaxActions: 1, Run: func(ctx context.Context, env *Env) error {
+		return env.Actuator.Apply(ctx, []actuator.Action{{Verb: "noop"}, {Verb: "noop"}}, func(context.Context, actuator.Action) error { return nil })
+	}}
+	r := run(t, spec, []string{"--kubeconfig", kubeconfig(t), "--pushgateway-url", gw.URL}, nil)
+	require.Equal(t, ExitOK, r.code, r.raw)
+	p := <-pushes
+	assert.Equal(t, http.MethodPost, p.method, "added to the group, not replacing it")
+	assert.Equal(t, "/metrics/job/demo-job", p.path)
+	byOutcome := map[string]float64{}
+	for _, m := range p.metrics["akash_janitor_run_actions"].GetMetric() {
+		byOutcome[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
+	}
+	assert.Equal(t, map[string]float64{"planned": 2, "done": 1, "skipped": 1, "failed": 0}, byOutcome)
+	assert.Equal(t, 1.0, p.metrics["akash_janitor_run_success"].GetMetric()[0].GetGauge().GetValue())
+	assert.Contains(t, p.metrics, "akash_janitor_run_last_success_timestamp_seconds")
+
+	// A failed run says so and leaves the last success time alone.
+	failing := Spec{Name: "demo-job", Run: func(context.Context, *Env) error { return errors.New("boom") }}
+	r = run(t, failing, []string{"--kubeconfig", kubeconfig(t), "--pushgateway-url", gw.URL}, nil)
+	require.Equal(t, ExitFailed, r.code)
+	p = <-pushes
+	assert.Equal(t, 0.0, p.metrics["akash_janitor_run_success"].GetMetric()[0].GetGauge().GetValue())
+	assert.NotContains(t, p.metrics, "akash_janitor_run_last_success_timestamp_seconds")
+
+	// An unreachable gateway is a warning, not a failed run.
+	gw.Close()
+	r = run(t, spec, []string{"--kubeconfig", kubeconfig(t), "--pushgateway-url", gw.URL}, nil)
+	assert.Equal(t, ExitOK, r.code)
+	assert.Contains(t, r.raw, "could not push the run summary")
+
+	r = run(t, spec, []string{"--kubeconfig", kubeconfig(t), "--pushgateway-url", "pushgateway:9091"}, nil)
+	assert.Equal(t, ExitBadInput, r.code)
+	assert.Contains(t, r.raw, `--pushgateway-url=\"pushgateway:9091\": want http(s)://host:port`)
 }

@@ -39,15 +39,7 @@ spec:
         spec:
           serviceAccountName: {{ include "akash-janitor.componentName" . }}
           restartPolicy: Never
-          {{- with .values.priorityClassName }}
-          priorityClassName: {{ . }}
-          {{- end }}
-          {{- with .root.Values.global.imagePullSecrets }}
-          imagePullSecrets:
-            {{- range . }}
-            - name: {{ . }}
-            {{- end }}
-          {{- end }}
+          {{- include "akash-janitor.scheduling" . | nindent 10 }}
           securityContext:
             {{- include "akash-janitor.restrictedPodSecurity" . | nindent 12 }}
           containers:
@@ -55,39 +47,15 @@ spec:
               image: {{ include "akash-janitor.image" . }}
               imagePullPolicy: {{ .root.Values.global.image.pullPolicy }}
               args:
-                - --dry-run={{ include "akash-janitor.dryRun" . }}
-                - --max-actions={{ .values.maxActions }}
-                - --log-level={{ .root.Values.global.logLevel }}
-                - --log-format={{ .root.Values.global.logFormat }}
-                {{- range .args }}
-                - {{ . | quote }}
-                {{- end }}
-                {{- range .values.args }}
-                - {{ . | quote }}
-                {{- end }}
+                {{- include "akash-janitor.commonArgs" . | nindent 16 }}
               env:
-                # The Go runtime keeps its heap under the container's limit.
-                - name: GOMEMLIMIT
-                  valueFrom:
-                    resourceFieldRef:
-                      resource: limits.memory
-                {{- with .values.extraEnv }}
-                {{- toYaml . | nindent 16 }}
+                {{- with .root.Values.global.pushgateway.url }}
+                - name: JANITOR_PUSHGATEWAY_URL
+                  value: {{ . | quote }}
                 {{- end }}
+                {{- include "akash-janitor.commonEnv" . | nindent 16 }}
               resources:
                 {{- toYaml .values.resources | nindent 16 }}
               securityContext:
                 {{- include "akash-janitor.restrictedContainerSecurity" . | nindent 16 }}
-          {{- with .values.nodeSelector }}
-          nodeSelector:
-            {{- toYaml . | nindent 12 }}
-          {{- end }}
-          {{- with .values.tolerations }}
-          tolerations:
-            {{- toYaml . | nindent 12 }}
-          {{- end }}
-          {{- with .values.affinity }}
-          affinity:
-            {{- toYaml . | nindent 12 }}
-          {{- end }}
 {{- end -}}

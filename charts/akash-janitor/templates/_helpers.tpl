@@ -59,3 +59,94 @@ readOnlyRootFilesystem: true
 capabilities:
   drop: ["ALL"]
 {{- end -}}
+
+{{/*
+A component's ServiceAccount, ClusterRole and binding. Call with the
+component's dict plus "rules": the ClusterRole's rules as YAML text.
+Cluster-wide because tenant namespaces are many and made on the fly.
+*/}}
+{{- define "akash-janitor.rbac" -}}
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ include "akash-janitor.componentName" . }}
+  namespace: {{ .root.Release.Namespace }}
+  labels:
+    {{- include "akash-janitor.labels" . | nindent 4 }}
+automountServiceAccountToken: true
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: {{ include "akash-janitor.componentName" . }}
+  labels:
+    {{- include "akash-janitor.labels" . | nindent 4 }}
+rules:
+  {{- .rules | trim | nindent 2 }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: {{ include "akash-janitor.componentName" . }}
+  labels:
+    {{- include "akash-janitor.labels" . | nindent 4 }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: {{ include "akash-janitor.componentName" . }}
+subjects:
+  - kind: ServiceAccount
+    name: {{ include "akash-janitor.componentName" . }}
+    namespace: {{ .root.Release.Namespace }}
+{{- end -}}
+
+{{/* Flags every component gets from the chart. */}}
+{{- define "akash-janitor.commonArgs" -}}
+- --dry-run={{ include "akash-janitor.dryRun" . }}
+- --max-actions={{ .values.maxActions }}
+- --log-level={{ .root.Values.global.logLevel }}
+- --log-format={{ .root.Values.global.logFormat }}
+{{- range .args }}
+- {{ . | quote }}
+{{- end }}
+{{- range .values.args }}
+- {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Scheduling settings of a component's pods. */}}
+{{- define "akash-janitor.scheduling" -}}
+{{- with .values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with .root.Values.global.imagePullSecrets }}
+imagePullSecrets:
+  {{- range . }}
+  - name: {{ . }}
+  {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Environment every component gets, then its extraEnv. */}}
+{{- define "akash-janitor.commonEnv" -}}
+# The Go runtime keeps its heap under the container's limit.
+- name: GOMEMLIMIT
+  valueFrom:
+    resourceFieldRef:
+      resource: limits.memory
+{{- with .values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}

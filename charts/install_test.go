@@ -1,0 +1,117 @@
+package charts
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/cli"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+
+	"github.com/akash-janitor/akash-janitor/lib/kube/kubetest"
+)
+
+// install installs the chart with the Helm SDK, as `helm install` does,
+// into a new namespace that enforces the given Pod Security level.
+func install(t *testing.T, c *kubetest.Cluster, release, namespace, level string, values map[string]any) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := c.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name:   namespace,
+		Labels: map[string]string{"pod-security.kubernetes.io/enforce": level, "pod-security.kubernetes.io/enforce-version": "latest"},
+	}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+
+	settings := cli.New()
+	settings.KubeConfig = c.KubeconfigPath
+	settings.SetNamespace(namespace)
+	cfg := new(action.Configuration)
+	require.NoError(t, cfg.Init(settings.RESTClientGetter(), namespace, "secret", t.Logf))
+	chrt, err := loader.Load(chartPath)
+	require.NoError(t, err)
+	inst := action.NewInstall(cfg)
+	inst.ReleaseName, inst.Namespace, inst.Timeout = release, namespace, time.Minute
+	rel, err := inst.Run(chrt, values)
+	require.NoError(t, err, "helm install %s into %s", release, namespace)
+	assert.Equal(t, "deployed", rel.Info.Status.String())
+}
+
+// runCronJobNow does what `kubectl create job --from=cronjob/NAME` does.
+func runCronJobNow(t *testing.T, c *kubetest.Cluster, namespace, name string) string {
+	t.Helper()
+	ctx := context.Background()
+	cj, err := c.Kube.BatchV1().CronJobs(namespace).Get(ctx, name, metav1.GetOptions{})
+	require.NoError(t, err)
+	job := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: name + "-manual", Namespace: namespace, Labels: cj.Spec.JobTemplate.Labels},
+		Spec:       cj.Spec.JobTemplate.Spec,
+	}
+	_, err = c.Kube.BatchV1().Jobs(namespace).Create(ctx, job, metav1.CreateOptions{})
+	require.NoError(t, err)
+	return job.Name
+}
+
+// admitted waits until the controller made pods with these labels, or
+// reports why it could not (its FailedCreate events).
+func admitted(t *testing.T, c *kubetest.Cluster, namespace, selector, owner string) (bool, string) {
+	t.Helper()
+	ctx := context.Background()
+	var refused string
+	deadline := time.Now().Add(45 * time.Second)
+	for time.Now().Before(deadline) {
+		pods, err := c.Kube.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		require.NoError(t, err)
+		if len(pods.Items) > 0 {
+			return true, ""
+		}
+		events, err := c.Kube.CoreV1().Events(namespace).List(ctx, metav1.ListOptions{
+			FieldSelector: fields.AndSelectors(fields.OneTermEqualSelector("involvedObject.name", owner),
+				fields.OneTermEqualSelector("reason", "FailedCreate")).String()})
+		require.NoError(t, err)
+		if len(events.Items) > 0 {
+			refused = events.Items[0].Message
+			return false, refused
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("no pod and no FailedCreate event for %s in %s", owner, namespace)
+	return false, ""
+}
+
+// TestInstallUnderPodSecurity installs the chart twice with the Helm SDK:
+// everything into a namespace that enforces "restricted", where every
+// component but the zombie reaper is admitted and the reaper is refused for
+// hostPID and CAP_KILL alone; then the reaper alone into a namespace that
+// enforces "privileged", where it is admitted.
+func TestInstallUnderPodSecurity(t *testing.T) {
+	c := kubetest.Shared(t)
+
+	install(t, c, "restricted", "janitor-restricted", "restricted", nil)
+	job := runCronJobNow(t, c, "janitor-restricted", "restricted-akash-janitor-force-replicasets")
+	ok, why := admitted(t, c, "janitor-restricted", "job-name="+job, job)
+	assert.True(t, ok, "force-replicasets is admitted under restricted: %s", why)
+
+	ok, why = admitted(t, c, "janitor-restricted", "app.kubernetes.io/component=zombie-reaper", "restricted-akash-janitor-zombie-reaper")
+	assert.False(t, ok, "the zombie reaper cannot run under restricted")
+	assert.Contains(t, why, `violates PodSecurity "restricted:latest"`)
+	assert.Contains(t, why, "host namespaces (hostPID=true)")
+	assert.Contains(t, why, `unrestricted capabilities (container "zombie-reaper" must not include "KILL"`)
+	assert.NotContains(t, why, "privileged (container", "it never asks for privileged: true")
+
+	install(t, c, "node", "janitor-privileged", "privileged", map[string]any{
+		"forceReplicasets": map[string]any{"enabled": false},
+	})
+	ok, why = admitted(t, c, "janitor-privileged", "app.kubernetes.io/component=zombie-reaper", "node-akash-janitor-zombie-reaper")
+	assert.True(t, ok, "the zombie reaper is admitted under privileged: %s", why)
+
+	cronJobs, err := c.Kube.BatchV1().CronJobs("janitor-privileged").List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	assert.Empty(t, cronJobs.Items, "a disabled component installs nothing")
+}
