@@ -111,3 +111,33 @@ func TestParseStat(t *testing.T) {
 		}
 	}
 }
+
+// Processes come and go while the table is read: a snapshot taken meanwhile
+// leaves the ones that vanished out and never fails because of them.
+func TestSnapshotWhileProcessesComeAndGo(t *testing.T) {
+	table, err := proctable.Open("/proc")
+	require.NoError(t, err)
+	defer table.Close()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_ = exec.Command("true").Run()
+			}
+		}
+	}()
+	for i := 0; i < 50; i++ {
+		snap, err := table.Snapshot()
+		require.NoError(t, err, "pass %d", i)
+		require.NotEmpty(t, snap.Procs)
+		_, err = table.Lookup(1 << 30)
+		require.ErrorIs(t, err, proctable.ErrGone)
+	}
+	close(stop)
+	<-done
+}
