@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/akash-janitor/akash-janitor/lib/pricing"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"helm.sh/helm/v3/pkg/action"
@@ -67,7 +68,11 @@ func typed[T any](t *testing.T, u *unstructured.Unstructured) *T {
 var components = map[string]string{
 	"forceReplicasets": "force-replicasets",
 	"zombieReaper":     "zombie-reaper",
+	"bidPrice":         "bid-price",
 }
+
+// enabledByDefault: what a fresh install runs (what needs no operator input).
+var enabledByDefault = map[string]bool{"forceReplicasets": true, "zombieReaper": true, "bidPrice": false}
 
 // matrix is the values every render and lint test covers: defaults,
 // everything on (with every option), everything off, each component alone.
@@ -76,6 +81,8 @@ func matrix() map[string]map[string]any {
 	on := map[string]any{
 		"global":       map[string]any{"pushgateway": map[string]any{"url": "http://pushgateway.monitoring:9091"}},
 		"zombieReaper": map[string]any{"metrics": map[string]any{"podMonitor": map[string]any{"enabled": true}}},
+		"bidPrice": map[string]any{"enabled": true, "gpuPriceMappings": map[string]any{"a100": "120"},
+			"metrics": map[string]any{"podMonitor": map[string]any{"enabled": true}}},
 	}
 	m := map[string]map[string]any{"defaults": nil, "everything on": on, "everything off": off}
 	for block := range components {
@@ -177,17 +184,19 @@ func TestMatrixRendersEachComponentWholeOrNotAtAll(t *testing.T) {
 			objs, notes, err := render(t, values)
 			require.NoError(t, err)
 			for block, component := range components {
-				enabled := true
-				if v, ok := values[block].(map[string]any); ok && v["enabled"] == false {
-					enabled = false
+				enabled := enabledByDefault[block]
+				if v, ok := values[block].(map[string]any); ok && v["enabled"] != nil {
+					enabled = v["enabled"].(bool)
 				}
 				full := "akash-janitor-" + component
 				for _, kind := range []string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding"} {
 					assert.Equal(t, enabled, objs[kind+"/"+full] != nil, "%s %s", kind, full)
 				}
 				workload := objs["CronJob/"+full]
-				if workload == nil {
-					workload = objs["DaemonSet/"+full]
+				for _, kind := range []string{"DaemonSet", "Deployment"} {
+					if workload == nil {
+						workload = objs[kind+"/"+full]
+					}
 				}
 				assert.Equal(t, enabled, workload != nil, "workload of %s", component)
 				if enabled {
@@ -205,8 +214,10 @@ func TestMatrixRendersEachComponentWholeOrNotAtAll(t *testing.T) {
 				}
 				assert.Equal(t, "akash-services", u.GetNamespace(), key)
 			}
-			_, podMonitor := objs["PodMonitor/akash-janitor-zombie-reaper"]
-			assert.Equal(t, name == "everything on", podMonitor)
+			for _, c := range []string{"zombie-reaper", "bid-price"} {
+				_, podMonitor := objs["PodMonitor/akash-janitor-"+c]
+				assert.Equal(t, name == "everything on", podMonitor, c)
+			}
 		})
 	}
 }
@@ -324,5 +335,54 @@ func TestSchemaAcceptsDocumentedExamples(t *testing.T) {
 	for _, d := range []string{"5m", "90s", "1h30m", "0"} {
 		_, _, err := render(t, map[string]any{"forceReplicasets": map[string]any{"minStuck": d}})
 		assert.NoError(t, err, d)
+	}
+}
+
+func TestBidPriceRender(t *testing.T) {
+	objs, notes, err := render(t, map[string]any{"bidPrice": map[string]any{"enabled": true,
+		"targets":          map[string]any{"cpu": "2.10", "ip": 4},
+		"gpuPriceMappings": map[string]any{"a100": "120", "a100.80Gi.sxm": 1000, "t4": "80.5"},
+		"fixes":            map[string]any{"starWildcard": true}}})
+	require.NoError(t, err)
+	name := "akash-janitor-bid-price"
+	data := objs["ConfigMap/"+name].Object["data"].(map[string]any)
+	assert.Equal(t, "2.10", data["PRICE_TARGET_CPU"])
+	assert.Equal(t, "4", data["PRICE_TARGET_IP"])
+	assert.Equal(t, "0.80", data["PRICE_TARGET_MEMORY"], "the script's defaults")
+	assert.Equal(t, "a100=120,a100.80Gi.sxm=1000,t4=80.5", data["PRICE_TARGET_GPU_MAPPINGS"])
+	assert.Equal(t, "true", data["FIX_STAR_WILDCARD"])
+	assert.Equal(t, "dia,coingecko", data["AKT_PRICE_SOURCES"])
+	// What the chart renders is what the pricing reads.
+	targets, err := pricing.TargetsFromEnv(func(k string) (string, bool) { v, ok := data[k].(string); return v, ok })
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a100", "a100.80Gi.sxm", "t4"}, targets.GPU.Keys())
+	assert.Equal(t, "1000", targets.GPU.Fallback.String())
+
+	d := typed[appsv1.Deployment](t, objs["Deployment/"+name])
+	assert.EqualValues(t, 2, *d.Spec.Replicas)
+	pod := d.Spec.Template.Spec
+	assert.Equal(t, []string{"serve", "--configmap=" + name, "--listen=:8080", "--audit-interval=10m", "--log-level=info", "--log-format=json"}, pod.Containers[0].Args)
+	assert.True(t, *pod.SecurityContext.RunAsNonRoot)
+	assert.False(t, pod.HostPID)
+	assert.Equal(t, "/readyz", pod.Containers[0].ReadinessProbe.HTTPGet.Path)
+	require.Contains(t, objs, "PodDisruptionBudget/"+name)
+	require.Contains(t, objs, "Service/"+name)
+	role := typed[rbacv1.Role](t, objs["Role/"+name])
+	assert.Equal(t, []string{name}, role.Rules[0].ResourceNames, "its own ConfigMap, by name")
+	assert.Equal(t, map[string]bool{"/configmaps:get": true, "/configmaps:list": true, "/configmaps:watch": true}, grants(&rbacv1.ClusterRole{Rules: role.Rules}))
+	assert.Equal(t, map[string]bool{"/nodes:list": true}, grants(typed[rbacv1.ClusterRole](t, objs["ClusterRole/"+name])))
+	assert.Contains(t, notes, "helm -n akash-services upgrade akash-provider akash/provider --reuse-values")
+	assert.Contains(t, notes, "3 GPU price mappings")
+
+	for name, values := range map[string]map[string]any{
+		"price with a comma":  {"targets": map[string]any{"cpu": "1,60"}},
+		"negative price":      {"gpuPriceMappings": map[string]any{"a100": -5}},
+		"key with a comma":    {"gpuPriceMappings": map[string]any{"a100,t4": "100"}},
+		"unknown AKT source":  {"aktPrice": map[string]any{"sources": []any{"binance"}}},
+		"zero replicas":       {"replicas": 0},
+		"budget on a service": {"maxActions": 3},
+	} {
+		_, _, err := render(t, map[string]any{"bidPrice": values})
+		assert.Error(t, err, name)
 	}
 }

@@ -93,10 +93,15 @@ func admitted(t *testing.T, c *kubetest.Cluster, namespace, selector, owner stri
 func TestInstallUnderPodSecurity(t *testing.T) {
 	c := kubetest.Shared(t)
 
-	install(t, c, "restricted", "janitor-restricted", "restricted", nil)
+	install(t, c, "restricted", "janitor-restricted", "restricted", map[string]any{"bidPrice": map[string]any{"enabled": true}})
 	job := runCronJobNow(t, c, "janitor-restricted", "restricted-akash-janitor-force-replicasets")
 	ok, why := admitted(t, c, "janitor-restricted", "job-name="+job, job)
 	assert.True(t, ok, "force-replicasets is admitted under restricted: %s", why)
+
+	require.Eventually(t, func() bool {
+		pods, err := c.Kube.CoreV1().Pods("janitor-restricted").List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=bid-price"})
+		return err == nil && len(pods.Items) == 2
+	}, 45*time.Second, 200*time.Millisecond, "bid-price's two replicas are admitted under restricted")
 
 	ok, why = admitted(t, c, "janitor-restricted", "app.kubernetes.io/component=zombie-reaper", "restricted-akash-janitor-zombie-reaper")
 	assert.False(t, ok, "the zombie reaper cannot run under restricted")

@@ -3,6 +3,8 @@ package charts
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,15 +33,18 @@ func TestMain(m *testing.M) {
 	kubetest.Main(m, akashtest.ClusterOptions(kubetest.Node{Name: "small", CPU: "2", Memory: "8Gi"}))
 }
 
-// applyRBAC creates the chart's ServiceAccounts, ClusterRoles and bindings.
+// applyRBAC creates the chart's ServiceAccounts, roles, bindings and ConfigMaps.
 func applyRBAC(t *testing.T, c *kubetest.Cluster, objs map[string]*unstructured.Unstructured) {
 	t.Helper()
 	ctx := context.Background()
 	for _, u := range objs {
 		gvr := map[string]struct{ group, version, resource string }{
 			"ServiceAccount":     {"", "v1", "serviceaccounts"},
+			"ConfigMap":          {"", "v1", "configmaps"},
 			"ClusterRole":        {"rbac.authorization.k8s.io", "v1", "clusterroles"},
 			"ClusterRoleBinding": {"rbac.authorization.k8s.io", "v1", "clusterrolebindings"},
+			"Role":               {"rbac.authorization.k8s.io", "v1", "roles"},
+			"RoleBinding":        {"rbac.authorization.k8s.io", "v1", "rolebindings"},
 		}[u.GetKind()]
 		if gvr.resource == "" {
 			continue
@@ -227,5 +232,92 @@ func ensureSecret(t *testing.T, c *kubetest.Cluster) {
 	}, metav1.CreateOptions{})
 	if !apierrors.IsAlreadyExists(err) {
 		require.NoError(t, err)
+	}
+}
+
+// TestBidPriceServesWithItsOwnRBACThroughTheShim: the chart's ConfigMap and
+// RBAC, `bid-price serve` as its ServiceAccount, and the chart's shim
+// script (what akash-provider runs) asking it, with curl, as the provider
+// would.
+func TestBidPriceServesWithItsOwnRBACThroughTheShim(t *testing.T) {
+	c := kubetest.Shared(t)
+	ctx := context.Background()
+	objs, _, err := render(t, map[string]any{"forceReplicasets": map[string]any{"enabled": false}, "zombieReaper": map[string]any{"enabled": false},
+		"bidPrice": map[string]any{"enabled": true, "gpuPriceMappings": map[string]any{"a100": "900", "t4": "80"}, "aktPrice": map[string]any{"static": "2.5"}}})
+	require.NoError(t, err)
+	applyRBAC(t, c, objs)
+	kubeconfig := impersonating(t, c, "akash-services", "akash-janitor-bid-price")
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	cmd := exec.Command(jobtest.Build(t, "../jobs/bid-price"), "serve", "--kubeconfig", kubeconfig, "--namespace", "akash-services",
+		"--configmap", "akash-janitor-bid-price", "--listen", addr)
+	logFile := filepath.Join(t.TempDir(), "log")
+	f, err := os.Create(logFile)
+	require.NoError(t, err)
+	cmd.Stdout, cmd.Stderr = f, f
+	require.NoError(t, cmd.Start())
+	defer func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		b, _ := os.ReadFile(logFile)
+		t.Logf("bid-price serve, as its ServiceAccount:\n%s", b)
+		assert.NotContains(t, string(b), "forbidden", "its RBAC is enough: ConfigMap watched, nodes listed")
+	}()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}, 30*time.Second, 100*time.Millisecond, "it read its ConfigMap as its ServiceAccount")
+
+	script := objs["ConfigMap/akash-janitor-bid-price-script"].Object["data"].(map[string]any)["price-script.sh"].(string)
+	require.Contains(t, script, "http://akash-janitor-bid-price.akash-services.svc.cluster.local:8080/v1/price")
+	script = strings.ReplaceAll(script, "akash-janitor-bid-price.akash-services.svc.cluster.local:8080", addr)
+	shim := func(order string) (string, string, int) {
+		sh := exec.Command("sh", "-c", script)
+		sh.Env = append(os.Environ(), "AKASH_OWNER=akash1tenant")
+		sh.Stdin = strings.NewReader(order)
+		var stdout, stderr strings.Builder
+		sh.Stdout, sh.Stderr = &stdout, &stderr
+		err := sh.Run()
+		code := 0
+		if exit, ok := err.(*exec.ExitError); ok {
+			code = exit.ExitCode()
+		} else {
+			require.NoError(t, err)
+		}
+		return stdout.String(), stderr.String(), code
+	}
+	order := `{"price":{"denom":"uakt","amount":"%s"},"resources":[{"cpu":1000,"memory":1073741824,"count":1,"storage":[{"class":"ephemeral","size":1073741824}],"gpu":{"units":1,"attributes":{"vendor":{"nvidia":{"model":"t4"}}}}}]}`
+	stdout, stderr, code := shim(fmt.Sprintf(order, "1000"))
+	require.Equal(t, 0, code, stderr)
+	// ($2.42 + $80) a month / 2.5 USD per AKT * 10^6 / 429909 blocks.
+	assert.Equal(t, "76.685996", stdout)
+	stdout, stderr, code = shim(fmt.Sprintf(order, "1"))
+	assert.Equal(t, 1, code)
+	assert.Empty(t, stdout, "a refusal prints no price")
+	assert.Equal(t, "requested rate is too low. min expected 76.685996uakt", stderr)
+
+	// And nothing outside its job.
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	require.NoError(t, err)
+	as, err := kubernetes.NewForConfig(cfg)
+	require.NoError(t, err)
+	ensureSecret(t, c)
+	forbidden := map[string]error{
+		"read another ConfigMap":       get(as.CoreV1().ConfigMaps("akash-services").Get(ctx, "akash-janitor-bid-price-script", metav1.GetOptions{})),
+		"change its own ConfigMap":     get(as.CoreV1().ConfigMaps("akash-services").Patch(ctx, "akash-janitor-bid-price", "application/merge-patch+json", []byte(`{}`), metav1.PatchOptions{})),
+		"list every ConfigMap":         get(as.CoreV1().ConfigMaps("akash-services").List(ctx, metav1.ListOptions{})),
+		"read the provider key Secret": get(as.CoreV1().Secrets("akash-services").Get(ctx, "akash-provider-keys", metav1.GetOptions{})),
+		"list pods":                    get(as.CoreV1().Pods("").List(ctx, metav1.ListOptions{})),
+		"patch a node":                 get(as.CoreV1().Nodes().Patch(ctx, "small", "application/merge-patch+json", []byte(`{}`), metav1.PatchOptions{})),
+	}
+	for what, err := range forbidden {
+		assert.True(t, apierrors.IsForbidden(err), "%s must be Forbidden, got %v", what, err)
 	}
 }

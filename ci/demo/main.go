@@ -53,12 +53,18 @@ func run(bin string) error {
 	}
 
 	say("Starting a simulated provider cluster: etcd, kube-apiserver, kube-controller-manager and\n" +
-		"kube-scheduler (real, v1.34), with kwok playing the kubelet of three nodes.")
+		"kube-scheduler (real, v1.34), with kwok playing the kubelet of four nodes.")
 	start := time.Now()
 	c, err := kubetest.Start(ctx, akashtest.ClusterOptions(
 		kubetest.Node{Name: "worker-1", CPU: "8", Memory: "32Gi"},
 		kubetest.Node{Name: "worker-2", CPU: "8", Memory: "32Gi"},
 		kubetest.Node{Name: "small-1", CPU: "2", Memory: "8Gi", Labels: map[string]string{"demo/pool": "small"}},
+		kubetest.Node{Name: "gpu-1", CPU: "32", Memory: "128Gi", GPU: 4, Labels: map[string]string{
+			"demo/pool": "gpu",
+			"akash.network/capabilities.gpu.vendor.nvidia.model.a100":          "2",
+			"akash.network/capabilities.gpu.vendor.nvidia.model.a100.ram.80Gi": "2",
+			"akash.network/capabilities.gpu.vendor.nvidia.model.rtx4090":       "2",
+		}},
 	))
 	if err != nil {
 		return err
@@ -81,9 +87,13 @@ func run(bin string) error {
 	if err := d.zombies(); err != nil {
 		return err
 	}
+	if err := d.bidPrice(); err != nil {
+		return err
+	}
 	say("Done. Every job is a binary in bin/ that runs the same way against a real provider:\n" +
 		"   bin/force-replicasets --kubeconfig ~/.kube/config --dry-run\n" +
-		"   bin/zombie-reaper --kubeconfig ~/.kube/config --node-name $(hostname) --once --dry-run   (as root, on a node)")
+		"   bin/zombie-reaper --kubeconfig ~/.kube/config --node-name $(hostname) --once --dry-run   (as root, on a node)\n" +
+		"   bin/bid-price < order.json   (with your PRICE_TARGET_* variables, as the provider runs its script)")
 	return nil
 }
 

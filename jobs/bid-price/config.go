@@ -1,0 +1,89 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/akash-janitor/akash-janitor/lib/pricing"
+)
+
+// config is what prices: the script's PRICE_TARGET_* variables, the AKT
+// price sources and the opt-in fixes. The CLI reads it from its
+// environment, the service from a ConfigMap with the same keys.
+type config struct {
+	targets pricing.Targets
+	oracle  *pricing.Oracle
+	// describe is for the log: what the config says, secrets-free.
+	describe map[string]string
+}
+
+// Keys beyond the script's PRICE_TARGET_* ones.
+const (
+	keyStatic    = "AKT_PRICE_USD"     // a fixed AKT price; no source is asked
+	keySources   = "AKT_PRICE_SOURCES" // comma-separated, in order: dia, coingecko
+	keyDIAURL    = "AKT_DIA_URL"
+	keyCGURL     = "AKT_COINGECKO_URL"
+	keyCacheFile = "AKT_PRICE_CACHE" // the CLI's price file across runs
+	keyFixStar   = "FIX_STAR_WILDCARD"
+	keyFixCount  = "FIX_COUNT_ENDPOINTS_AND_IPS"
+	keyFixAMD    = "FIX_AMD_MEMORY_AND_INTERFACE"
+)
+
+func loadConfig(lookup func(string) (string, bool), cacheFile bool) (*config, error) {
+	get := func(k string) string { v, _ := lookup(k); return strings.TrimSpace(v) }
+	targets, err := pricing.TargetsFromEnv(lookup)
+	if err != nil {
+		return nil, err
+	}
+	for key, dst := range map[string]*bool{keyFixStar: &targets.Fixes.StarWildcard, keyFixCount: &targets.Fixes.CountEndpointsAndIPs, keyFixAMD: &targets.Fixes.AMDMemoryAndInterface} {
+		if v := get(key); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s=%q: want true or false", key, v)
+			}
+			*dst = b
+		}
+	}
+	o := &pricing.Oracle{Timeout: 3 * time.Second, TTL: time.Hour}
+	c := &config{targets: targets, oracle: o, describe: map[string]string{
+		"gpu_mappings": strings.Join(targets.GPU.Keys(), ","), "gpu_fallback": targets.GPU.Fallback.String()}}
+	if static := get(keyStatic); static != "" {
+		s, err := pricing.ParseStatic(static)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", keyStatic, err)
+		}
+		o.Sources = []pricing.Source{s}
+		c.describe["akt_price"] = "static " + static
+	} else {
+		names := get(keySources)
+		if names == "" {
+			names = "dia,coingecko"
+		}
+		for _, name := range strings.Split(names, ",") {
+			switch strings.TrimSpace(name) {
+			case "dia":
+				o.Sources = append(o.Sources, pricing.DIA(or(get(keyDIAURL), pricing.DIAURL)))
+			case "coingecko":
+				o.Sources = append(o.Sources, pricing.CoinGecko(or(get(keyCGURL), pricing.CoinGeckoURL)))
+			default:
+				return nil, fmt.Errorf("%s: unknown source %q (want dia, coingecko)", keySources, name)
+			}
+		}
+		c.describe["akt_price"] = "sources " + names
+	}
+	if cacheFile {
+		o.CacheFile = or(get(keyCacheFile), filepath.Join(os.TempDir(), "akash-janitor-akt-price.json"))
+	}
+	return c, nil
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
