@@ -69,10 +69,11 @@ var components = map[string]string{
 	"forceReplicasets": "force-replicasets",
 	"zombieReaper":     "zombie-reaper",
 	"bidPrice":         "bid-price",
+	"gpuDoctor":        "gpu-doctor",
 }
 
 // enabledByDefault: what a fresh install runs (what needs no operator input).
-var enabledByDefault = map[string]bool{"forceReplicasets": true, "zombieReaper": true, "bidPrice": false}
+var enabledByDefault = map[string]bool{"forceReplicasets": true, "zombieReaper": true, "bidPrice": false, "gpuDoctor": true}
 
 // matrix is the values every render and lint test covers: defaults,
 // everything on (with every option), everything off, each component alone.

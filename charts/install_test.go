@@ -94,16 +94,18 @@ func TestInstallUnderPodSecurity(t *testing.T) {
 	c := kubetest.Shared(t)
 
 	install(t, c, "restricted", "janitor-restricted", "restricted", map[string]any{"bidPrice": map[string]any{"enabled": true}})
-	job := runCronJobNow(t, c, "janitor-restricted", "restricted-akash-janitor-force-replicasets")
-	ok, why := admitted(t, c, "janitor-restricted", "job-name="+job, job)
-	assert.True(t, ok, "force-replicasets is admitted under restricted: %s", why)
+	for _, cronJob := range []string{"force-replicasets", "gpu-doctor"} {
+		job := runCronJobNow(t, c, "janitor-restricted", "restricted-akash-janitor-"+cronJob)
+		ok, why := admitted(t, c, "janitor-restricted", "job-name="+job, job)
+		assert.True(t, ok, "%s is admitted under restricted: %s", cronJob, why)
+	}
 
 	require.Eventually(t, func() bool {
 		pods, err := c.Kube.CoreV1().Pods("janitor-restricted").List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=bid-price"})
 		return err == nil && len(pods.Items) == 2
 	}, 45*time.Second, 200*time.Millisecond, "bid-price's two replicas are admitted under restricted")
 
-	ok, why = admitted(t, c, "janitor-restricted", "app.kubernetes.io/component=zombie-reaper", "restricted-akash-janitor-zombie-reaper")
+	ok, why := admitted(t, c, "janitor-restricted", "app.kubernetes.io/component=zombie-reaper", "restricted-akash-janitor-zombie-reaper")
 	assert.False(t, ok, "the zombie reaper cannot run under restricted")
 	assert.Contains(t, why, `violates PodSecurity "restricted:latest"`)
 	assert.Contains(t, why, "host namespaces (hostPID=true)")
@@ -112,6 +114,7 @@ func TestInstallUnderPodSecurity(t *testing.T) {
 
 	install(t, c, "node", "janitor-privileged", "privileged", map[string]any{
 		"forceReplicasets": map[string]any{"enabled": false},
+		"gpuDoctor":        map[string]any{"enabled": false},
 	})
 	ok, why = admitted(t, c, "janitor-privileged", "app.kubernetes.io/component=zombie-reaper", "node-akash-janitor-zombie-reaper")
 	assert.True(t, ok, "the zombie reaper is admitted under privileged: %s", why)

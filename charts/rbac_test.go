@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -316,6 +317,42 @@ func TestBidPriceServesWithItsOwnRBACThroughTheShim(t *testing.T) {
 		"read the provider key Secret": get(as.CoreV1().Secrets("akash-services").Get(ctx, "akash-provider-keys", metav1.GetOptions{})),
 		"list pods":                    get(as.CoreV1().Pods("").List(ctx, metav1.ListOptions{})),
 		"patch a node":                 get(as.CoreV1().Nodes().Patch(ctx, "small", "application/merge-patch+json", []byte(`{}`), metav1.PatchOptions{})),
+	}
+	for what, err := range forbidden {
+		assert.True(t, apierrors.IsForbidden(err), "%s must be Forbidden, got %v", what, err)
+	}
+}
+
+func TestGPUDoctorRunsWithItsOwnRBACAndNoMore(t *testing.T) {
+	c := kubetest.Shared(t)
+	ctx := context.Background()
+	objs, _, err := render(t, nil)
+	require.NoError(t, err)
+	applyRBAC(t, c, objs)
+	kubeconfig := impersonating(t, c, "akash-services", "akash-janitor-gpu-doctor")
+
+	// A GPU pod no node can take: a finding, so an Event to write.
+	_, err = c.Kube.CoreV1().Pods("default").Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "wants-a-gpu"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "cuda:12", Resources: corev1.ResourceRequirements{
+			Limits: corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("1")}}}}},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	r := jobtest.Run(t, jobtest.Build(t, "../jobs/gpu-doctor"), "--kubeconfig", kubeconfig, "--min-pending=0s")
+	require.Equal(t, 0, r.Code)
+	assert.Len(t, r.With("finding", "gpu-pod-pending"), 1)
+	assert.NotContains(t, r.Raw, "could not record the Kubernetes Event")
+
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	require.NoError(t, err)
+	as, err := kubernetes.NewForConfig(cfg)
+	require.NoError(t, err)
+	ensureSecret(t, c)
+	forbidden := map[string]error{
+		"delete a Pod":                 as.CoreV1().Pods("default").Delete(ctx, "wants-a-gpu", metav1.DeleteOptions{}),
+		"patch a Node":                 get(as.CoreV1().Nodes().Patch(ctx, "small", "application/merge-patch+json", []byte(`{}`), metav1.PatchOptions{})),
+		"read the provider key Secret": get(as.CoreV1().Secrets("akash-services").Get(ctx, "akash-provider-keys", metav1.GetOptions{})),
+		"list Secrets":                 get(as.CoreV1().Secrets("").List(ctx, metav1.ListOptions{})),
 	}
 	for what, err := range forbidden {
 		assert.True(t, apierrors.IsForbidden(err), "%s must be Forbidden, got %v", what, err)

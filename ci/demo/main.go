@@ -53,7 +53,7 @@ func run(bin string) error {
 	}
 
 	say("Starting a simulated provider cluster: etcd, kube-apiserver, kube-controller-manager and\n" +
-		"kube-scheduler (real, v1.34), with kwok playing the kubelet of four nodes.")
+		"kube-scheduler (real, v1.34), with kwok playing the kubelet of five nodes.")
 	start := time.Now()
 	c, err := kubetest.Start(ctx, akashtest.ClusterOptions(
 		kubetest.Node{Name: "worker-1", CPU: "8", Memory: "32Gi"},
@@ -64,6 +64,10 @@ func run(bin string) error {
 			"akash.network/capabilities.gpu.vendor.nvidia.model.a100":          "2",
 			"akash.network/capabilities.gpu.vendor.nvidia.model.a100.ram.80Gi": "2",
 			"akash.network/capabilities.gpu.vendor.nvidia.model.rtx4090":       "2",
+		}},
+		// Its driver broke: labelled with GPUs, none allocatable.
+		kubetest.Node{Name: "gpu-2", CPU: "32", Memory: "128Gi", Labels: map[string]string{
+			"akash.network/capabilities.gpu.vendor.nvidia.model.t4": "2",
 		}},
 	))
 	if err != nil {
@@ -88,6 +92,11 @@ func run(bin string) error {
 		return err
 	}
 	if err := d.bidPrice(); err != nil {
+		return err
+	}
+	say("gpu-doctor: the runbook's GPU checks over the API. gpu-1 has 4 GPUs but no device plugin pod;\n" +
+		"gpu-2 is labelled with two T4s that are not allocatable (as when the driver breaks):")
+	if err := d.runJob("gpu-doctor"); err != nil {
 		return err
 	}
 	say("Done. Every job is a binary in bin/ that runs the same way against a real provider:\n" +
@@ -185,11 +194,17 @@ func (d *demo) runJob(name string, args ...string) error {
 				fmt.Printf("       lease %s\n", l["lease"])
 			}
 			fmt.Printf("       why: %s\n", l["message"])
+		case l["finding"] != nil:
+			fmt.Printf("     [finding] %s %s\n       %s\n", l["finding"], l["object"], l["message"])
 		case l["message"] == "signal sent":
 			fmt.Printf("     %s: sent %s\n", l["subject"], l["signal"])
 		case l["message"] == "escalation finished":
 			fmt.Printf("     %s: %s after %v, %v zombies gone\n", l["subject"], l["result"], l["signals"], l["reaped"])
 		case l["message"] == "run summary":
+			if l["findings"] != nil {
+				fmt.Printf("     summary: %v findings, nothing changed (%v API requests)\n", l["findings"], l["api_requests"])
+				break
+			}
 			fmt.Printf("     summary: planned %v, done %v, skipped %v, failed %v (dry_run=%v, %v API requests)\n",
 				l["planned"], l["done"], l["skipped"], l["failed"], l["dry_run"], l["api_requests"])
 		}

@@ -75,6 +75,9 @@ const (
 	Done    Outcome = "done"
 	Skipped Outcome = "skipped" // held, past the budget, or the run was stopped
 	Failed  Outcome = "failed"
+	// Found is a finding of a job that reports rather than acts: nothing
+	// was changed; the Event on the object is a Warning.
+	Found Outcome = "found"
 )
 
 // Options configure an Actuator.
@@ -129,6 +132,8 @@ type Summary struct {
 	Done    int // carried out (in dry-run: would have been)
 	Skipped int
 	Failed  int
+	// Findings counts what a reporting job found (see Report).
+	Findings int
 }
 
 // Summary returns the totals so far.
@@ -280,6 +285,46 @@ func (a *Actuator) audit(act Action, outcome Outcome, detail string, err error) 
 	ev.Msg(act.Message)
 }
 
+// Report records findings of a job that looks and tells rather than acts:
+// one warning line each and, unless dry-run, a Warning Event on its object.
+// Findings need no budget: they change nothing.
+func (a *Actuator) Report(ctx context.Context, findings []Action) {
+	for _, f := range findings {
+		a.count(func(s *Summary) { s.Findings++ })
+		ev := a.opts.Log.Warn().
+			Str("finding", f.Verb).
+			Str("object", f.Target.String()).
+			Str("reason", f.Reason).
+			Bool("dry_run", a.opts.DryRun)
+		if f.Target.Namespace != "" {
+			ev = ev.Str("namespace", f.Target.Namespace)
+		}
+		if f.Lease != "" {
+			ev = ev.Str("lease", f.Lease)
+		}
+		if f.Subject != "" {
+			ev = ev.Str("subject", f.Subject)
+		}
+		ev.Msg(f.Message)
+		if a.opts.Events == nil || a.opts.DryRun {
+			continue
+		}
+		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if err := a.opts.Events.Record(ectx, f, Found, ""); err != nil {
+			a.opts.Log.Warn().Err(err).Str("object", f.Target.String()).Msg("could not record the Kubernetes Event for this finding")
+		}
+		cancel()
+	}
+}
+
+// count adds to a's totals and its parents'.
+func (a *Actuator) count(f func(s *Summary)) {
+	a.mu.Lock()
+	f(&a.summary)
+	a.mu.Unlock()
+	a.countUp(f)
+}
+
 // LogSummary writes the run's one summary line ("pass summary" for the
 // actuator of one pass).
 func (a *Actuator) LogSummary(log zerolog.Logger, elapsed time.Duration, runErr error) {
@@ -294,6 +339,9 @@ func (a *Actuator) LogSummary(log zerolog.Logger, elapsed time.Duration, runErr 
 		if runErr != nil {
 			ev = ev.Err(runErr)
 		}
+	}
+	if s.Findings > 0 {
+		ev = ev.Int("findings", s.Findings)
 	}
 	ev.Int("planned", s.Planned).
 		Int("done", s.Done).

@@ -194,3 +194,22 @@ func TestPassesHaveTheirOwnBudgetAndAddUp(t *testing.T) {
 	ls := lines(t, &buf)
 	assert.Equal(t, "pass summary", ls[len(ls)-1]["message"])
 }
+
+func TestReportLogsFindingsAndRecordsWarnings(t *testing.T) {
+	var buf bytes.Buffer
+	sink := &fakeSink{}
+	a := New(Options{MaxActions: 0, Events: sink, Log: zerolog.New(&buf)})
+	a.Report(context.Background(), []Action{
+		{Verb: "gpu-not-allocatable", Target: Ref{Kind: "Node", Name: "gpu-1"}, Reason: "GPUNotAllocatable", Message: "labels say 8 GPUs"},
+	})
+	assert.Equal(t, 1, a.Summary().Findings)
+	assert.Equal(t, []recordedEvent{{"gpu-not-allocatable", Found}}, sink.events, "a finding needs no budget")
+	l := lines(t, &buf)[0]
+	assert.Equal(t, "warn", l["level"])
+	assert.Equal(t, "gpu-not-allocatable", l["finding"])
+	assert.Equal(t, "Node/gpu-1", l["object"])
+
+	dry := New(Options{DryRun: true, Events: sink, Log: zerolog.New(&buf)})
+	dry.Report(context.Background(), []Action{{Verb: "x", Target: Ref{Kind: "Node", Name: "n"}}})
+	assert.Len(t, sink.events, 1, "dry-run records no Event")
+}

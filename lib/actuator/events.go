@@ -51,8 +51,11 @@ func (k *KubeEvents) record(ctx context.Context, a Action, on Ref, outcome Outco
 		ns = metav1.NamespaceDefault // where Events on cluster-scoped objects go
 	}
 	eventType, note := corev1.EventTypeNormal, a.Message
-	if outcome == Failed {
+	switch outcome {
+	case Failed:
 		eventType, note = corev1.EventTypeWarning, fmt.Sprintf("%s; failed: %s", a.Message, detail)
+	case Found:
+		eventType = corev1.EventTypeWarning
 	}
 	if len(note) > 1024 { // the API's limit on note
 		note = note[:1021] + "..."

@@ -1,0 +1,63 @@
+// gpu-doctor checks, as far as the Kubernetes API shows it, what the
+// provider runbook's GPU troubleshooting checks by hand, and reports one
+// finding per line with the node and the runbook step to try:
+//
+//   - a node the inventory operator labelled with GPUs, but with no
+//     allocatable nvidia.com/gpu (the device plugin does not see them);
+//   - allocatable GPUs but no inventory labels (the GPUs are not offered);
+//   - a GPU node without a ready NVIDIA device plugin pod;
+//   - labels that count more GPUs than are allocatable (one fell off);
+//   - pods requesting GPUs that stay Pending.
+//
+// It changes nothing; each finding is also a Warning Event on its node or pod.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/akash-janitor/akash-janitor/lib/job"
+)
+
+type options struct {
+	devicePluginSelector string
+	minPending           time.Duration
+}
+
+func main() { job.Main(spec(&options{})) }
+
+func spec(o *options) job.Spec {
+	return job.Spec{
+		Name:    "gpu-doctor",
+		Summary: "report GPU nodes whose GPUs the cluster cannot use, and GPU pods that stay Pending",
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&o.devicePluginSelector, "device-plugin-selector", "app.kubernetes.io/name=nvidia-device-plugin",
+				"label selector of the NVIDIA device plugin's pods (the GPU operator labels them app=nvidia-device-plugin-daemonset)")
+			fs.DurationVar(&o.minPending, "min-pending", 10*time.Minute, "report a GPU pod once it has been Pending this long")
+		},
+		Validate: func() error {
+			if _, err := labels.Parse(o.devicePluginSelector); err != nil {
+				return fmt.Errorf("--device-plugin-selector=%q: %v", o.devicePluginSelector, err)
+			}
+			if o.minPending < 0 {
+				return fmt.Errorf("--min-pending=%s: must not be negative", o.minPending)
+			}
+			return nil
+		},
+		Run: func(ctx context.Context, env *job.Env) error {
+			st, err := observe(ctx, env, o.devicePluginSelector)
+			if err != nil {
+				return fmt.Errorf("observe the cluster: %w", err)
+			}
+			findings := diagnose(st, env.Now(), o.minPending, o.devicePluginSelector)
+			env.Log.Info().Int("nodes", len(st.nodes)).Int("gpu_nodes", st.gpuNodes()).Int("device_plugin_pods", len(st.plugins)).
+				Int("pending_gpu_pods", len(st.pending)).Int("findings", len(findings)).Msg("observed")
+			env.Actuator.Report(ctx, findings)
+			return nil
+		},
+	}
+}
