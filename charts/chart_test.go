@@ -70,10 +70,11 @@ var components = map[string]string{
 	"zombieReaper":     "zombie-reaper",
 	"bidPrice":         "bid-price",
 	"gpuDoctor":        "gpu-doctor",
+	"restoreCommand":   "restore-command",
 }
 
 // enabledByDefault: what a fresh install runs (what needs no operator input).
-var enabledByDefault = map[string]bool{"forceReplicasets": true, "zombieReaper": true, "bidPrice": false, "gpuDoctor": true}
+var enabledByDefault = map[string]bool{"forceReplicasets": true, "zombieReaper": true, "bidPrice": false, "gpuDoctor": true, "restoreCommand": false}
 
 // matrix is the values every render and lint test covers: defaults,
 // everything on (with every option), everything off, each component alone.
@@ -211,6 +212,10 @@ func TestMatrixRendersEachComponentWholeOrNotAtAll(t *testing.T) {
 			for key, u := range objs {
 				assert.Equal(t, "akash-janitor", u.GetLabels()["app.kubernetes.io/part-of"], key)
 				if u.GetKind() == "ClusterRole" || u.GetKind() == "ClusterRoleBinding" {
+					continue
+				}
+				if u.GetKind() == "Role" || u.GetKind() == "RoleBinding" {
+					assert.Contains(t, []string{"akash-services", "lease"}, u.GetNamespace(), key)
 					continue
 				}
 				assert.Equal(t, "akash-services", u.GetNamespace(), key)

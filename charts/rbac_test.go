@@ -21,9 +21,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
 	"github.com/akash-janitor/akash-janitor/lib/job/jobtest"
 	"github.com/akash-janitor/akash-janitor/lib/kube/kubetest"
@@ -31,7 +33,12 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	kubetest.Main(m, akashtest.ClusterOptions(kubetest.Node{Name: "small", CPU: "2", Memory: "8Gi"}))
+	kubetest.Main(m, akashtest.ClusterOptions(
+		kubetest.Node{Name: "small", CPU: "2", Memory: "8Gi", Labels: map[string]string{"janitor.test/pool": "small"}},
+		// Its own node for the restore-command scenario: each scenario's
+		// pods are pinned to their node, so they never take each other's room.
+		kubetest.Node{Name: "restore", CPU: "2", Memory: "8Gi", Labels: map[string]string{"janitor.test/pool": "restore"}},
+	))
 }
 
 // applyRBAC creates the chart's ServiceAccounts, roles, bindings and ConfigMaps.
@@ -88,7 +95,7 @@ func TestForceReplicasetsRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	// A stuck update: 1.5 CPU more on a 2-CPU node.
 	id := akashtest.LeaseID(7)
 	require.NoError(t, b.Create(ctx, akashtest.Lease{ID: id, Strategy: akashtest.SurgeStrategy(),
-		Services: []akashtest.Service{{Name: "web", Image: "nginx:1", CPU: "1500m", Count: 1}}}))
+		Services: []akashtest.Service{{Name: "web", Image: "nginx:1", CPU: "1500m", Count: 1, NodeSelector: map[string]string{"janitor.test/pool": "small"}}}}))
 	require.Eventually(t, func() bool {
 		d, err := c.Kube.AppsV1().Deployments(id.Namespace()).Get(ctx, "web", metav1.GetOptions{})
 		return err == nil && akashtest.RolledOut(d)
@@ -353,6 +360,57 @@ func TestGPUDoctorRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 		"patch a Node":                 get(as.CoreV1().Nodes().Patch(ctx, "small", "application/merge-patch+json", []byte(`{}`), metav1.PatchOptions{})),
 		"read the provider key Secret": get(as.CoreV1().Secrets("akash-services").Get(ctx, "akash-provider-keys", metav1.GetOptions{})),
 		"list Secrets":                 get(as.CoreV1().Secrets("").List(ctx, metav1.ListOptions{})),
+	}
+	for what, err := range forbidden {
+		assert.True(t, apierrors.IsForbidden(err), "%s must be Forbidden, got %v", what, err)
+	}
+}
+
+func TestRestoreCommandRunsWithItsOwnRBACAndNoMore(t *testing.T) {
+	c, b := akashtest.Shared(t)
+	ctx := context.Background()
+	objs, _, err := render(t, map[string]any{"restoreCommand": map[string]any{"enabled": true}})
+	require.NoError(t, err)
+	applyRBAC(t, c, objs)
+	kubeconfig := impersonating(t, c, "akash-services", "akash-janitor-restore-command")
+
+	// An older provider's surge-first Deployment loses its command (see
+	// jobs/restore-command for the scenario in full).
+	id := akashtest.LeaseID(9)
+	require.NoError(t, b.Create(ctx, akashtest.Lease{ID: id, Strategy: akashtest.SurgeStrategy(), Services: []akashtest.Service{
+		{Name: "app", Image: "tenant/app:1", Command: []string{"sh", "-c"}, CPU: "1500m", NodeSelector: map[string]string{"janitor.test/pool": "restore"}}}}))
+	require.Eventually(t, func() bool {
+		d, err := c.Kube.AppsV1().Deployments(id.Namespace()).Get(ctx, "app", metav1.GetOptions{})
+		return err == nil && akashtest.RolledOut(d)
+	}, time.Minute, 200*time.Millisecond)
+	_, err = c.Dynamic().Resource(akash.ManifestsResource).Namespace("lease").Patch(ctx, id.Namespace(), types.JSONPatchType,
+		[]byte(`[{"op":"remove","path":"/spec/group/services/0/command"}]`), metav1.PatchOptions{})
+	require.NoError(t, err)
+	_, err = c.Kube.AppsV1().Deployments(id.Namespace()).Patch(ctx, "app", types.JSONPatchType,
+		[]byte(`[{"op":"remove","path":"/spec/template/spec/containers/0/command"}]`), metav1.PatchOptions{})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		msgs, err := akashtest.Unschedulable(ctx, c.Kube, id.Namespace())
+		return err == nil && len(msgs) > 0
+	}, time.Minute, 200*time.Millisecond)
+
+	r := jobtest.Run(t, jobtest.Build(t, "../jobs/restore-command"), "--kubeconfig", kubeconfig, "--min-stuck=0s", "--backup-namespace=akash-services")
+	require.Equal(t, 0, r.Code, "observe, back up, patch and record with the chart's RBAC alone")
+	require.Len(t, r.Actions("restore-command"), 1)
+	assert.Equal(t, "done", r.Actions("restore-command")[0]["outcome"])
+	assert.NotContains(t, r.Raw, "could not record the Kubernetes Event")
+
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	require.NoError(t, err)
+	as, err := kubernetes.NewForConfig(cfg)
+	require.NoError(t, err)
+	ensureSecret(t, c)
+	forbidden := map[string]error{
+		"delete a Manifest":            as.RESTClient().Delete().AbsPath("/apis/akash.network/v2beta2/namespaces/lease/manifests/" + id.Namespace()).Do(ctx).Error(),
+		"patch a Deployment":           get(as.AppsV1().Deployments(id.Namespace()).Patch(ctx, "app", types.MergePatchType, []byte(`{}`), metav1.PatchOptions{})),
+		"read a ConfigMap":             get(as.CoreV1().ConfigMaps("akash-services").List(ctx, metav1.ListOptions{})),
+		"read the provider key Secret": get(as.CoreV1().Secrets("akash-services").Get(ctx, "akash-provider-keys", metav1.GetOptions{})),
+		"delete a Pod":                 as.CoreV1().Pods(id.Namespace()).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}),
 	}
 	for what, err := range forbidden {
 		assert.True(t, apierrors.IsForbidden(err), "%s must be Forbidden, got %v", what, err)

@@ -53,7 +53,7 @@ func run(bin string) error {
 	}
 
 	say("Starting a simulated provider cluster: etcd, kube-apiserver, kube-controller-manager and\n" +
-		"kube-scheduler (real, v1.34), with kwok playing the kubelet of five nodes.")
+		"kube-scheduler (real, v1.34), with kwok playing the kubelet of six nodes.")
 	start := time.Now()
 	c, err := kubetest.Start(ctx, akashtest.ClusterOptions(
 		kubetest.Node{Name: "worker-1", CPU: "8", Memory: "32Gi"},
@@ -65,6 +65,7 @@ func run(bin string) error {
 			"akash.network/capabilities.gpu.vendor.nvidia.model.a100.ram.80Gi": "2",
 			"akash.network/capabilities.gpu.vendor.nvidia.model.rtx4090":       "2",
 		}},
+		kubetest.Node{Name: "small-2", CPU: "2", Memory: "8Gi", Labels: map[string]string{"demo/pool": "small-2"}},
 		// Its driver broke: labelled with GPUs, none allocatable.
 		kubetest.Node{Name: "gpu-2", CPU: "32", Memory: "128Gi", Labels: map[string]string{
 			"akash.network/capabilities.gpu.vendor.nvidia.model.t4": "2",
@@ -92,6 +93,9 @@ func run(bin string) error {
 		return err
 	}
 	if err := d.bidPrice(); err != nil {
+		return err
+	}
+	if err := d.restoreCommand(); err != nil {
 		return err
 	}
 	say("gpu-doctor: the runbook's GPU checks over the API. gpu-1 has 4 GPUs but no device plugin pod;\n" +

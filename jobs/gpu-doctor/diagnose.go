@@ -13,8 +13,8 @@ import (
 const (
 	stepDriver = "on the node: nvidia-smi; if it fails, look for a driver/kernel module mismatch in dmesg " +
 		"(NVRM: API mismatch) and reinstall the driver for the running kernel, then reboot"
-	stepFabric = "for SXM (NVLink) GPUs: systemctl status nvidia-fabricmanager; its version must equal the driver's"
-	stepPlugin = "kubectl get pods -A -l %s -o wide; check the plugin's logs and that its version supports the driver"
+	stepFabric    = "for SXM (NVLink) GPUs: systemctl status nvidia-fabricmanager; its version must equal the driver's"
+	stepPlugin    = "kubectl get pods -A -l %s -o wide; check the plugin's logs and that its version supports the driver"
 	stepInventory = "check the akash inventory operator's pods (akash-services) and its logs for this node; " +
 		"the node's GPUs are not offered until it labels them"
 	stepXid = "a GPU fell off the bus: nvidia-smi -q; dmesg | grep -i xid; reseat or replace it, or reboot"

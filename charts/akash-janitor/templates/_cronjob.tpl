@@ -18,6 +18,11 @@ spec:
   {{- with .values.timeZone }}
   timeZone: {{ . | quote }}
   {{- end }}
+  {{- if .suspend }}
+  # A one-shot: it never runs on the schedule; run it with
+  # kubectl create job --from=cronjob/<name> <name>-manual.
+  suspend: true
+  {{- end }}
   # One run at a time: a run that overlaps the next would act on stale state.
   concurrencyPolicy: Forbid
   startingDeadlineSeconds: {{ .values.startingDeadlineSeconds }}

@@ -1,0 +1,54 @@
+// restore-command gives Akash services back the command their Manifest
+// lost. Providers before 0.2.1 dropped `command` from Manifests when they
+// restarted; the workload they then deployed from the Manifest has no
+// command and crash-loops, while the original replica keeps running and
+// holding its resources (the runbook's "Heal Broken Deployment Replicas").
+//
+// A Manifest service is restored when all of this holds: it has no
+// command; its Deployment's newest ReplicaSet (or StatefulSet's update
+// revision) has no command either and has not become available for
+// --min-stuck; and the service's older replicas still run, Ready, with one
+// command. That command is added back to the Manifest service (a JSON
+// patch that first tests the service's name and the Manifest's
+// resourceVersion), after the Manifests are backed up to a ConfigMap.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/akash-janitor/akash-janitor/lib/job"
+)
+
+type options struct {
+	minStuck        time.Duration
+	backupNamespace string
+}
+
+func main() { job.Main(spec(&options{})) }
+
+func spec(o *options) job.Spec {
+	return job.Spec{
+		Name:              "restore-command",
+		Summary:           "give Akash services back the command their Manifest lost (providers before 0.2.1)",
+		DefaultMaxActions: 20,
+		Flags: func(fs *flag.FlagSet) {
+			fs.DurationVar(&o.minStuck, "min-stuck", 15*time.Minute,
+				"how long the command-less rollout must have failed to become available, so a tenant's own update is never undone")
+			fs.StringVar(&o.backupNamespace, "backup-namespace", "akash-services",
+				"namespace of the ConfigMap the Manifests are backed up to before they are patched")
+		},
+		Validate: func() error {
+			if o.minStuck < 0 {
+				return fmt.Errorf("--min-stuck=%s: must not be negative", o.minStuck)
+			}
+			if o.backupNamespace == "" {
+				return fmt.Errorf("--backup-namespace is empty: Manifests are never patched without a backup")
+			}
+			return nil
+		},
+		Run: func(ctx context.Context, env *job.Env) error { return run(ctx, env, *o) },
+	}
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/akash-janitor/akash-janitor/lib/akash"
+	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
+)
+
+func manifest(id akash.LeaseID, services ...akash.ManifestService) *akash.Manifest {
+	return &akash.Manifest{
+		ObjectMeta: metav1.ObjectMeta{Name: id.Namespace(), ResourceVersion: "42"},
+		Spec:       akash.ManifestSpec{LeaseID: akash.ManifestLeaseIDOf(id), Group: akash.ManifestGroup{Name: "g", Services: services}},
+	}
+}
+
+func TestPlan(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	id := akashtest.LeaseID(3)
+	ns := id.Namespace()
+	st := state{
+		manifests: []*akash.Manifest{manifest(id, akash.ManifestService{Name: "db"}, akash.ManifestService{Name: "app"}, akash.ManifestService{Name: "worker"})},
+		rollouts: map[serviceKey]rollout{
+			{ns, "app"}:    {kind: "Deployment", name: "app", stuckSince: now.Add(-time.Hour), olderRevisions: map[string]bool{"app-1": true}},
+			{ns, "worker"}: {kind: "Deployment", name: "worker", stuckSince: now.Add(-time.Hour), olderRevisions: map[string]bool{"worker-1": true}},
+			{ns, "db"}:     {kind: "StatefulSet", name: "db", stuckSince: now.Add(-time.Hour), olderRevisions: map[string]bool{"db-abc": true}},
+		},
+		pods: map[serviceKey][]runningPod{
+			{ns, "app"}:    {{name: "app-1-x", revision: "app-1", command: []string{"bash", "-c"}}, {name: "app-2-y", revision: "app-2"}},
+			{ns, "worker"}: {{name: "w1", revision: "worker-1", command: []string{"sh"}}, {name: "w2", revision: "worker-1", command: []string{"bash"}}},
+			{ns, "db"}:     {{name: "db-0", revision: "db-abc", command: []string{"postgres"}}},
+		},
+	}
+	p := plan(st, now, 15*time.Minute)
+	require.Len(t, p.restores, 2)
+	assert.Equal(t, `[{"op":"test","path":"/metadata/resourceVersion","value":"42"},{"op":"test","path":"/spec/group/services/0/name","value":"db"},{"op":"add","path":"/spec/group/services/0/command","value":["postgres"]}]`,
+		string(p.restores[0].patch))
+	assert.Equal(t, "StatefulSet", p.restores[0].action.Regarding.Kind)
+	assert.Contains(t, string(p.restores[1].patch), `"path":"/spec/group/services/1/command","value":["bash","-c"]`)
+	assert.Empty(t, p.restores[1].action.Hold)
+	require.Len(t, p.notes, 1)
+	assert.Equal(t, "CommandAmbiguous", p.notes[0].reason)
+	assert.Contains(t, p.notes[0].message, `["bash"], ["sh"]`)
+
+	// A rollout that completed, or old replicas without a command: nothing.
+	st.rollouts[serviceKey{ns, "app"}] = rollout{kind: "Deployment", name: "app", olderRevisions: map[string]bool{}}
+	st.pods[serviceKey{ns, "db"}] = []runningPod{{name: "db-0", revision: "db-abc"}}
+	assert.Empty(t, plan(st, now, 15*time.Minute).restores)
+}
