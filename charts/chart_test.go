@@ -71,10 +71,11 @@ var components = map[string]string{
 	"bidPrice":         "bid-price",
 	"gpuDoctor":        "gpu-doctor",
 	"restoreCommand":   "restore-command",
+	"certExpiry":       "cert-expiry",
 }
 
 // enabledByDefault: what a fresh install runs (what needs no operator input).
-var enabledByDefault = map[string]bool{"forceReplicasets": true, "zombieReaper": true, "bidPrice": false, "gpuDoctor": true, "restoreCommand": false}
+var enabledByDefault = map[string]bool{"forceReplicasets": true, "zombieReaper": true, "bidPrice": false, "gpuDoctor": true, "restoreCommand": false, "certExpiry": true}
 
 // matrix is the values every render and lint test covers: defaults,
 // everything on (with every option), everything off, each component alone.

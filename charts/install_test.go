@@ -87,13 +87,21 @@ func admitted(t *testing.T, c *kubetest.Cluster, namespace, selector, owner stri
 
 // TestInstallUnderPodSecurity installs the chart twice with the Helm SDK:
 // everything into a namespace that enforces "restricted", where every
-// component but the zombie reaper is admitted and the reaper is refused for
-// hostPID and CAP_KILL alone; then the reaper alone into a namespace that
-// enforces "privileged", where it is admitted.
+// component but the two node-level ones is admitted, the zombie reaper being
+// refused for hostPID and CAP_KILL and cert-expiry for its read-only
+// hostPath and UID 0; then those two into a namespace that enforces
+// "privileged", where they are admitted.
 func TestInstallUnderPodSecurity(t *testing.T) {
 	c := kubetest.Shared(t)
 
 	install(t, c, "restricted", "janitor-restricted", "restricted", map[string]any{"bidPrice": map[string]any{"enabled": true}})
+	job := runCronJobNow(t, c, "janitor-restricted", "restricted-akash-janitor-cert-expiry")
+	ok, why := admitted(t, c, "janitor-restricted", "job-name="+job, job)
+	assert.False(t, ok, "cert-expiry reads the node's files: not under restricted")
+	assert.Contains(t, why, `volume "host-0" uses restricted volume type "hostPath"`)
+	assert.Contains(t, why, "runAsUser=0")
+	assert.NotContains(t, why, "capabilities", "it adds no capability")
+
 	for _, cronJob := range []string{"force-replicasets", "gpu-doctor"} {
 		job := runCronJobNow(t, c, "janitor-restricted", "restricted-akash-janitor-"+cronJob)
 		ok, why := admitted(t, c, "janitor-restricted", "job-name="+job, job)
@@ -105,7 +113,7 @@ func TestInstallUnderPodSecurity(t *testing.T) {
 		return err == nil && len(pods.Items) == 2
 	}, 45*time.Second, 200*time.Millisecond, "bid-price's two replicas are admitted under restricted")
 
-	ok, why := admitted(t, c, "janitor-restricted", "app.kubernetes.io/component=zombie-reaper", "restricted-akash-janitor-zombie-reaper")
+	ok, why = admitted(t, c, "janitor-restricted", "app.kubernetes.io/component=zombie-reaper", "restricted-akash-janitor-zombie-reaper")
 	assert.False(t, ok, "the zombie reaper cannot run under restricted")
 	assert.Contains(t, why, `violates PodSecurity "restricted:latest"`)
 	assert.Contains(t, why, "host namespaces (hostPID=true)")
@@ -118,8 +126,12 @@ func TestInstallUnderPodSecurity(t *testing.T) {
 	})
 	ok, why = admitted(t, c, "janitor-privileged", "app.kubernetes.io/component=zombie-reaper", "node-akash-janitor-zombie-reaper")
 	assert.True(t, ok, "the zombie reaper is admitted under privileged: %s", why)
+	job = runCronJobNow(t, c, "janitor-privileged", "node-akash-janitor-cert-expiry")
+	ok, why = admitted(t, c, "janitor-privileged", "job-name="+job, job)
+	assert.True(t, ok, "cert-expiry is admitted under privileged: %s", why)
 
 	cronJobs, err := c.Kube.BatchV1().CronJobs("janitor-privileged").List(context.Background(), metav1.ListOptions{})
 	require.NoError(t, err)
-	assert.Empty(t, cronJobs.Items, "a disabled component installs nothing")
+	require.Len(t, cronJobs.Items, 1, "a disabled component installs nothing")
+	assert.Equal(t, "node-akash-janitor-cert-expiry", cronJobs.Items[0].Name)
 }

@@ -2,7 +2,14 @@ package charts
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -411,6 +418,45 @@ func TestRestoreCommandRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 		"read a ConfigMap":             get(as.CoreV1().ConfigMaps("akash-services").List(ctx, metav1.ListOptions{})),
 		"read the provider key Secret": get(as.CoreV1().Secrets("akash-services").Get(ctx, "akash-provider-keys", metav1.GetOptions{})),
 		"delete a Pod":                 as.CoreV1().Pods(id.Namespace()).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}),
+	}
+	for what, err := range forbidden {
+		assert.True(t, apierrors.IsForbidden(err), "%s must be Forbidden, got %v", what, err)
+	}
+}
+
+func TestCertExpiryRunsWithItsOwnRBACAndNoMore(t *testing.T) {
+	c := kubetest.Shared(t)
+	ctx := context.Background()
+	objs, _, err := render(t, nil)
+	require.NoError(t, err)
+	applyRBAC(t, c, objs)
+	kubeconfig := impersonating(t, c, "akash-services", "akash-janitor-cert-expiry")
+
+	// A node's /etc/kubernetes/pki with a certificate expiring in 10 days.
+	root := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kube-apiserver"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(10 * 24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "etc/kubernetes/pki"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "etc/kubernetes/pki/apiserver.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
+
+	r := jobtest.Run(t, jobtest.Build(t, "../jobs/cert-expiry"), "--kubeconfig", kubeconfig, "--root", root, "--node-name", "small", "--apiserver=false")
+	require.Equal(t, 0, r.Code)
+	require.Len(t, r.With("finding", "certificate-expiring"), 1)
+	assert.NotContains(t, r.Raw, "could not record the Kubernetes Event", "its Event on the node is allowed")
+
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	require.NoError(t, err)
+	as, err := kubernetes.NewForConfig(cfg)
+	require.NoError(t, err)
+	ensureSecret(t, c)
+	forbidden := map[string]error{
+		"list pods":                    get(as.CoreV1().Pods("").List(ctx, metav1.ListOptions{})),
+		"list nodes":                   get(as.CoreV1().Nodes().List(ctx, metav1.ListOptions{})),
+		"read the provider key Secret": get(as.CoreV1().Secrets("akash-services").Get(ctx, "akash-provider-keys", metav1.GetOptions{})),
 	}
 	for what, err := range forbidden {
 		assert.True(t, apierrors.IsForbidden(err), "%s must be Forbidden, got %v", what, err)

@@ -103,6 +103,9 @@ func run(bin string) error {
 	if err := d.runJob("gpu-doctor"); err != nil {
 		return err
 	}
+	if err := d.certExpiry(); err != nil {
+		return err
+	}
 	say("Done. Every job is a binary in bin/ that runs the same way against a real provider:\n" +
 		"   bin/force-replicasets --kubeconfig ~/.kube/config --dry-run\n" +
 		"   bin/zombie-reaper --kubeconfig ~/.kube/config --node-name $(hostname) --once --dry-run   (as root, on a node)\n" +
@@ -198,6 +201,8 @@ func (d *demo) runJob(name string, args ...string) error {
 				fmt.Printf("       lease %s\n", l["lease"])
 			}
 			fmt.Printf("       why: %s\n", l["message"])
+		case l["message"] == "certificate valid":
+			fmt.Printf("     [valid] %s %s, %v days left\n", l["file"], l["subject"], l["days_left"])
 		case l["finding"] != nil:
 			fmt.Printf("     [finding] %s %s\n       %s\n", l["finding"], l["object"], l["message"])
 		case l["message"] == "signal sent":

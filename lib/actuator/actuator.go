@@ -286,7 +286,8 @@ func (a *Actuator) audit(act Action, outcome Outcome, detail string, err error) 
 }
 
 // Report records findings of a job that looks and tells rather than acts:
-// one warning line each and, unless dry-run, a Warning Event on its object.
+// one warning line each and, unless dry-run, a Warning Event on its object
+// (if it has one: a Target without a name gets the line only).
 // Findings need no budget: they change nothing.
 func (a *Actuator) Report(ctx context.Context, findings []Action) {
 	for _, f := range findings {
@@ -306,7 +307,7 @@ func (a *Actuator) Report(ctx context.Context, findings []Action) {
 			ev = ev.Str("subject", f.Subject)
 		}
 		ev.Msg(f.Message)
-		if a.opts.Events == nil || a.opts.DryRun {
+		if a.opts.Events == nil || a.opts.DryRun || f.Target.Name == "" {
 			continue
 		}
 		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

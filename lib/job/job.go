@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/procfs"
 	"github.com/rs/zerolog"
 
@@ -85,6 +86,9 @@ type Env struct {
 	Counter *kube.RequestCounter
 	// Now is the run's clock.
 	Now func() time.Time
+	// Metrics are the job's own metrics, pushed with the run summary when
+	// --pushgateway-url is set.
+	Metrics *prometheus.Registry
 }
 
 // ErrBadInput marks an error as bad configuration or input (exit 2).
@@ -206,7 +210,7 @@ func Run(ctx context.Context, spec Spec, args []string, lookupEnv func(string) (
 			Instance:   instance,
 		},
 	})
-	env := &Env{Common: c, Log: log, Clients: clients, Actuator: act, Counter: counter, Now: time.Now}
+	env := &Env{Common: c, Log: log, Clients: clients, Actuator: act, Counter: counter, Now: time.Now, Metrics: prometheus.NewRegistry()}
 
 	start := time.Now()
 	log.Info().Bool("dry_run", c.DryRun).Int("max_actions", c.MaxActions).Str("version", Version).Msg("run started")
@@ -221,7 +225,7 @@ func Run(ctx context.Context, spec Spec, args []string, lookupEnv func(string) (
 	if c.PushgatewayURL != "" {
 		// A failed push does not fail the run: the work is done, and said so
 		// in the log.
-		if err := pushSummary(context.WithoutCancel(ctx), c.PushgatewayURL, spec.Name, act.Summary(), elapsed, runErr, time.Now()); err != nil {
+		if err := pushSummary(context.WithoutCancel(ctx), c.PushgatewayURL, spec.Name, act.Summary(), elapsed, runErr, time.Now(), env.Metrics); err != nil {
 			log.Warn().Err(err).Msg("could not push the run summary")
 		}
 	}

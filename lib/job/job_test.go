@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/prometheus/common/expfmt"
@@ -196,6 +197,9 @@ func TestPushgatewayGetsTheRunSummary(t *testing.T) {
 	defer gw.Close()
 
 	spec := Spec{Name: "demo-job", DefaultMaxActions: 1, Run: func(ctx context.Context, env *Env) error {
+		own := prometheus.NewGauge(prometheus.GaugeOpts{Name: "demo_job_widgets", Help: "a job's own metric"})
+		own.Set(7)
+		env.Metrics.MustRegister(own)
 		return env.Actuator.Apply(ctx, []actuator.Action{{Verb: "noop"}, {Verb: "noop"}}, func(context.Context, actuator.Action) error { return nil })
 	}}
 	r := run(t, spec, []string{"--kubeconfig", kubeconfig(t), "--pushgateway-url", gw.URL}, nil)
@@ -207,9 +211,10 @@ func TestPushgatewayGetsTheRunSummary(t *testing.T) {
 	for _, m := range p.metrics["akash_janitor_run_actions"].GetMetric() {
 		byOutcome[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
 	}
-	assert.Equal(t, map[string]float64{"planned": 2, "done": 1, "skipped": 1, "failed": 0}, byOutcome)
+	assert.Equal(t, map[string]float64{"planned": 2, "done": 1, "skipped": 1, "failed": 0, "findings": 0}, byOutcome)
 	assert.Equal(t, 1.0, p.metrics["akash_janitor_run_success"].GetMetric()[0].GetGauge().GetValue())
 	assert.Contains(t, p.metrics, "akash_janitor_run_last_success_timestamp_seconds")
+	assert.Equal(t, 7.0, p.metrics["demo_job_widgets"].GetMetric()[0].GetGauge().GetValue(), "the job's own metrics go along")
 
 	// A failed run says so and leaves the last success time alone.
 	failing := Spec{Name: "demo-job", Run: func(context.Context, *Env) error { return errors.New("boom") }}

@@ -16,14 +16,15 @@ import (
 // job, so that a CronJob that runs for seconds still leaves metrics to alert
 // on (no success for a day; actions that fail). It adds to the group rather
 // than replacing it: the last success time stays when a run fails.
-func pushSummary(ctx context.Context, gateway, jobName string, s actuator.Summary, elapsed time.Duration, runErr error, now time.Time) error {
+func pushSummary(ctx context.Context, gateway, jobName string, s actuator.Summary, elapsed time.Duration, runErr error, now time.Time, extra prometheus.Gatherer) error {
 	reg := prometheus.NewRegistry()
 	actions := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "akash_janitor_run_actions",
-		Help: "Actions of the last run by outcome: planned (all), done (in dry-run: would be), skipped, failed."}, []string{"outcome"})
+		Help: "Actions of the last run by outcome: planned (all), done (in dry-run: would be), skipped, failed; findings of a reporting job."}, []string{"outcome"})
 	actions.WithLabelValues("planned").Set(float64(s.Planned))
 	actions.WithLabelValues("done").Set(float64(s.Done))
 	actions.WithLabelValues("skipped").Set(float64(s.Skipped))
 	actions.WithLabelValues("failed").Set(float64(s.Failed))
+	actions.WithLabelValues("findings").Set(float64(s.Findings))
 	duration := prometheus.NewGauge(prometheus.GaugeOpts{Name: "akash_janitor_run_duration_seconds", Help: "How long the last run took."})
 	duration.Set(elapsed.Seconds())
 	success := prometheus.NewGauge(prometheus.GaugeOpts{Name: "akash_janitor_run_success", Help: "1 if the last run succeeded, else 0."})
@@ -36,7 +37,11 @@ func pushSummary(ctx context.Context, gateway, jobName string, s actuator.Summar
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := push.New(gateway, jobName).Gatherer(reg).AddContext(ctx); err != nil {
+	p := push.New(gateway, jobName).Gatherer(reg)
+	if extra != nil {
+		p = p.Gatherer(extra)
+	}
+	if err := p.AddContext(ctx); err != nil {
 		return fmt.Errorf("push the run summary to %s: %w", gateway, err)
 	}
 	return nil

@@ -4,6 +4,10 @@ One CronJob for any component. Call with a dict:
   component: the component name (image name and component label)
   values: the component's block of values
   args: the component's own flags (a list)
+  hostPaths: (optional) node directories mounted read-only under /host
+  runAsRoot: (optional) UID 0, every capability still dropped (to read
+    root-only files of the node)
+  nodeNameEnv: (optional) JANITOR_NODE_NAME from the pod's node
 */}}
 {{- define "akash-janitor.cronjob" -}}
 apiVersion: batch/v1
@@ -46,14 +50,47 @@ spec:
           restartPolicy: Never
           {{- include "akash-janitor.scheduling" . | nindent 10 }}
           securityContext:
+            {{- if .runAsRoot }}
+            # UID 0 only to read the node's root-owned files (0600); no
+            # capability, no privilege escalation, read-only root filesystem.
+            runAsUser: 0
+            runAsGroup: 0
+            runAsNonRoot: false
+            seccompProfile:
+              type: RuntimeDefault
+            {{- else }}
             {{- include "akash-janitor.restrictedPodSecurity" . | nindent 12 }}
+            {{- end }}
+          {{- with .hostPaths }}
+          volumes:
+            {{- range $i, $p := . }}
+            - name: host-{{ $i }}
+              hostPath:
+                path: {{ $p }}
+                type: Directory
+            {{- end }}
+          {{- end }}
           containers:
             - name: {{ .component }}
               image: {{ include "akash-janitor.image" . }}
               imagePullPolicy: {{ .root.Values.global.image.pullPolicy }}
               args:
                 {{- include "akash-janitor.commonArgs" . | nindent 16 }}
+              {{- with .hostPaths }}
+              volumeMounts:
+                {{- range $i, $p := . }}
+                - name: host-{{ $i }}
+                  mountPath: /host{{ $p }}
+                  readOnly: true
+                {{- end }}
+              {{- end }}
               env:
+                {{- if .nodeNameEnv }}
+                - name: JANITOR_NODE_NAME
+                  valueFrom:
+                    fieldRef:
+                      fieldPath: spec.nodeName
+                {{- end }}
                 {{- with .root.Values.global.pushgateway.url }}
                 - name: JANITOR_PUSHGATEWAY_URL
                   value: {{ . | quote }}
