@@ -224,10 +224,11 @@ func TestReaperLoopServesMetricsAndHealth(t *testing.T) {
 	logFile, err := os.Create(t.TempDir() + "/log")
 	require.NoError(t, err)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// The zombies exist before the daemon starts: a pass that caught the
+	// tree half made would signal a parent not yet listening for SIGCHLD.
+	tree := proctabletest.Start(t, tools.UnderShim(tools.Spawn(4, "sigchld", false)))
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
-
-	tree := proctabletest.Start(t, tools.UnderShim(tools.Spawn(4, "sigchld", false)))
 	metric := `akash_janitor_zombie_reaper_escalations_total{node="zombie-node",result="reaped"} 1`
 	require.Eventually(t, func() bool { return strings.Contains(get(t, "http://"+addr+"/metrics"), metric) },
 		30*time.Second, 100*time.Millisecond, "metrics never showed %s", metric)
