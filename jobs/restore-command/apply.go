@@ -42,7 +42,12 @@ func run(ctx context.Context, env *job.Env, o options) error {
 			toBackUp[r.manifest] = true
 		}
 	}
-	if len(toBackUp) > 0 && !env.Actuator.DryRun() {
+	if len(toBackUp) > 0 && !env.Actuator.DryRun() && o.backup == "log" {
+		if err := backupToLog(ctx, env, toBackUp); err != nil {
+			return fmt.Errorf("back up the Manifests (nothing was patched): %w", err)
+		}
+	}
+	if len(toBackUp) > 0 && !env.Actuator.DryRun() && o.backup == "configmap" {
 		name, err := backup(ctx, env, o.backupNamespace, toBackUp)
 		if err != nil {
 			return fmt.Errorf("back up the Manifests (nothing was patched): %w", err)
@@ -59,6 +64,23 @@ func run(ctx context.Context, env *job.Env, o options) error {
 		}
 		return nil
 	})
+}
+
+// backupToLog writes each Manifest, whole, as one log line (field
+// manifest), for operators who keep their logs.
+func backupToLog(ctx context.Context, env *job.Env, manifests map[string]bool) error {
+	for name := range manifests {
+		u, err := env.Clients.Dynamic.Resource(akash.ManifestsResource).Namespace(akash.LeaseNamespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("read Manifest %s: %w", name, err)
+		}
+		b, err := json.Marshal(u.Object)
+		if err != nil {
+			return err
+		}
+		env.Log.Info().Str("object", "Manifest/"+akash.LeaseNamespace+"/"+name).RawJSON("manifest", b).Msg("Manifest before the patch (backup)")
+	}
+	return nil
 }
 
 // backup writes the Manifests, whole as the API returns them, to one new

@@ -146,6 +146,19 @@ func TestRestoreCommand(t *testing.T) {
 	}
 	assert.True(t, found, "an Event on the Deployment")
 
+	// The log backup: the Manifest, whole, in the run's log. (The
+	// Manifest loses its command again; the stuck revision is still there.)
+	_, err = c.Dynamic().Resource(akash.ManifestsResource).Namespace(akash.LeaseNamespace).Patch(ctx, lost.Namespace(), types.JSONPatchType,
+		[]byte(`[{"op":"remove","path":"/spec/group/services/0/command"}]`), metav1.PatchOptions{})
+	require.NoError(t, err)
+	r = run("--min-stuck=0s", "--backup=log")
+	require.Equal(t, 0, r.Code)
+	saved2 := r.Message("Manifest before the patch (backup)")
+	require.NotNil(t, saved2)
+	assert.Equal(t, lost.Namespace(), saved2["manifest"].(map[string]any)["metadata"].(map[string]any)["name"])
+	assert.Equal(t, command, manifestCommand(t, c, lost, "app"))
+	assert.Equal(t, 1, backups(), "no ConfigMap with --backup=log")
+
 	// Idempotent: nothing left to do.
 	r = run("--min-stuck=0s")
 	assert.Empty(t, r.Actions(verbRestore))

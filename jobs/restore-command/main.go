@@ -24,6 +24,7 @@ import (
 
 type options struct {
 	minStuck        time.Duration
+	backup          string
 	backupNamespace string
 }
 
@@ -37,6 +38,8 @@ func spec(o *options) job.Spec {
 		Flags: func(fs *flag.FlagSet) {
 			fs.DurationVar(&o.minStuck, "min-stuck", 15*time.Minute,
 				"how long the command-less rollout must have failed to become available, so a tenant's own update is never undone")
+			fs.StringVar(&o.backup, "backup", "configmap",
+				"where the Manifests go before they are patched: configmap (a new ConfigMap in --backup-namespace) or log (one line each, in full)")
 			fs.StringVar(&o.backupNamespace, "backup-namespace", "akash-services",
 				"namespace of the ConfigMap the Manifests are backed up to before they are patched")
 		},
@@ -44,7 +47,10 @@ func spec(o *options) job.Spec {
 			if o.minStuck < 0 {
 				return fmt.Errorf("--min-stuck=%s: must not be negative", o.minStuck)
 			}
-			if o.backupNamespace == "" {
+			if o.backup != "configmap" && o.backup != "log" {
+				return fmt.Errorf("--backup=%q: want configmap or log", o.backup)
+			}
+			if o.backup == "configmap" && o.backupNamespace == "" {
 				return fmt.Errorf("--backup-namespace is empty: Manifests are never patched without a backup")
 			}
 			return nil
