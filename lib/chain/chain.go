@@ -1,0 +1,373 @@
+// Package chain reads what the janitor's jobs need from an Akash node's
+// REST (grpc-gateway JSON) API: a provider's leases by state, with the
+// node's pagination, and one lease by ID. Several endpoints are tried in
+// order, each with a timeout, a bounded number of rounds. A response that
+// does not parse, or pagination that does not finish, is an error, never an
+// empty or short list: jobs that delete on "not on chain" depend on it.
+package chain
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/akash-janitor/akash-janitor/lib/akash"
+)
+
+// Lease states as the node names them.
+const (
+	StateActive            = "active"
+	StateInsufficientFunds = "insufficient_funds"
+	StateClosed            = "closed"
+	StateReclaiming        = "reclaiming"
+)
+
+// Lease is a lease on chain.
+type Lease struct {
+	ID akash.LeaseID
+	// BSeq is the bid sequence (v1beta5); 0 on older nodes.
+	BSeq  uint32
+	State string
+	Price struct{ Denom, Amount string }
+	// CreatedAt and ClosedOn are block heights.
+	CreatedAt, ClosedOn int64
+	// Reason is why it closed (lease_closed_...), if it did.
+	Reason string
+	// Reclamation, when set, is the window a provider must wait before the
+	// lease can be closed.
+	Reclamation *Reclamation
+}
+
+// Reclamation is a lease's reclamation window.
+type Reclamation struct {
+	Window              time.Duration
+	StartedAt, Deadline int64 // block heights
+	Reason              string
+}
+
+// Client reads from one or more nodes.
+type Client struct {
+	// Endpoints are REST base URLs (https://api.akashnet.net:443), tried in
+	// order.
+	Endpoints []string
+	// MarketVersion is the market API: v1beta5 (default), or v1beta4 for
+	// older nodes.
+	MarketVersion string
+	HTTP          *http.Client
+	// Timeout bounds each request; Rounds is how many times the endpoint
+	// list is gone through before giving up.
+	Timeout time.Duration
+	Rounds  int
+	// PageLimit is the leases asked per page.
+	PageLimit int
+	requests atomic.Int64
+}
+
+// Requests is the number of requests made so far.
+func (c *Client) Requests() int64 { return c.requests.Load() }
+
+// ErrNotFound is returned for a lease the chain does not know.
+var ErrNotFound = errors.New("not found on chain")
+
+// Error is a node's answer that is an error.
+type Error struct {
+	Endpoint string
+	Status   int
+	Code     int
+	Message  string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s: HTTP %d, code %d: %s", e.Endpoint, e.Status, e.Code, e.Message)
+}
+
+func (c *Client) version() string {
+	if c.MarketVersion == "" {
+		return "v1beta5"
+	}
+	return c.MarketVersion
+}
+
+// Validate checks the configuration.
+func (c *Client) Validate() error {
+	if len(c.Endpoints) == 0 {
+		return errors.New("no chain REST endpoint configured")
+	}
+	for _, e := range c.Endpoints {
+		u, err := url.Parse(e)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("chain REST endpoint %q: want http(s)://host[:port]", e)
+		}
+	}
+	if v := c.version(); v != "v1beta5" && v != "v1beta4" {
+		return fmt.Errorf("market API version %q: want v1beta5 or v1beta4", v)
+	}
+	return nil
+}
+
+// get fetches path?query from the first endpoint that answers, and decodes
+// the JSON into out. A 404 whose body is a NotFound is ErrNotFound at once.
+func (c *Client) get(ctx context.Context, path string, query url.Values, out any) error {
+	rounds := max(c.Rounds, 1)
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	client := c.HTTP
+	if client == nil {
+		client = http.DefaultClient
+	}
+	var errs []error
+	for round := 0; round < rounds; round++ {
+		for _, base := range c.Endpoints {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			err := c.getOnce(ctx, client, timeout, strings.TrimRight(base, "/")+path, query, out)
+			if err == nil || errors.Is(err, ErrNotFound) {
+				return err
+			}
+			errs = append(errs, err)
+		}
+		if round+1 < rounds {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(round+1) * 500 * time.Millisecond):
+			}
+		}
+	}
+	return fmt.Errorf("no chain endpoint answered %s: %w", path, errors.Join(errs...))
+}
+
+func (c *Client) getOnce(ctx context.Context, client *http.Client, timeout time.Duration, u string, query url.Values, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	full := u
+	if len(query) > 0 {
+		full += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, full, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	c.requests.Add(1)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("%s: read the answer: %w", u, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		}
+		_ = json.Unmarshal(body, &e)
+		if e.Message == "" {
+			e.Message = fmt.Sprintf("%.200s", body)
+		}
+		// gRPC NotFound is code 5.
+		if resp.StatusCode == http.StatusNotFound && e.Code == 5 {
+			return fmt.Errorf("%s: %w", e.Message, ErrNotFound)
+		}
+		return &Error{Endpoint: u, Status: resp.StatusCode, Code: e.Code, Message: e.Message}
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("%s: the answer is not the expected JSON: %w", u, err)
+	}
+	return nil
+}
+
+// wire forms (grpc-gateway JSON: 64-bit integers as strings).
+type wireLeaseID struct {
+	Owner    string      `json:"owner"`
+	DSeq     json.Number `json:"dseq"`
+	GSeq     json.Number `json:"gseq"`
+	OSeq     json.Number `json:"oseq"`
+	Provider string      `json:"provider"`
+	BSeq     json.Number `json:"bseq"`
+}
+
+type wireLease struct {
+	ID      *wireLeaseID `json:"id"`       // v1beta5
+	LeaseID *wireLeaseID `json:"lease_id"` // v1beta4
+	State   *string      `json:"state"`
+	Price   struct {
+		Denom  string `json:"denom"`
+		Amount string `json:"amount"`
+	} `json:"price"`
+	CreatedAt   json.Number `json:"created_at"`
+	ClosedOn    json.Number `json:"closed_on"`
+	Reason      string      `json:"reason"`
+	Reclamation *struct {
+		Window    string      `json:"window"`
+		StartedAt json.Number `json:"started_at"`
+		Deadline  json.Number `json:"deadline"`
+		Reason    string      `json:"reason"`
+	} `json:"reclamation"`
+}
+
+type wireLeaseResponse struct {
+	Lease *wireLease `json:"lease"`
+}
+
+type wireLeasesResponse struct {
+	Leases     *[]wireLeaseResponse `json:"leases"`
+	Pagination *struct {
+		NextKey *string `json:"next_key"`
+	} `json:"pagination"`
+}
+
+func (w *wireLease) lease() (Lease, error) {
+	id := w.ID
+	if id == nil {
+		id = w.LeaseID
+	}
+	if id == nil || w.State == nil {
+		return Lease{}, errors.New("lease without id or state")
+	}
+	num := func(field string, n json.Number, bits int) (uint64, error) {
+		if n == "" {
+			return 0, nil
+		}
+		v, err := strconv.ParseUint(string(n), 10, bits)
+		if err != nil {
+			return 0, fmt.Errorf("lease %s: %q is not an unsigned integer", field, n)
+		}
+		return v, nil
+	}
+	var l Lease
+	var errs []error
+	dseq, err := num("dseq", id.DSeq, 64)
+	errs = append(errs, err)
+	gseq, err := num("gseq", id.GSeq, 32)
+	errs = append(errs, err)
+	oseq, err := num("oseq", id.OSeq, 32)
+	errs = append(errs, err)
+	bseq, err := num("bseq", id.BSeq, 32)
+	errs = append(errs, err)
+	created, err := num("created_at", w.CreatedAt, 63)
+	errs = append(errs, err)
+	closed, err := num("closed_on", w.ClosedOn, 63)
+	errs = append(errs, err)
+	if err := errors.Join(errs...); err != nil {
+		return Lease{}, err
+	}
+	l.ID = akash.LeaseID{Owner: id.Owner, DSeq: dseq, GSeq: uint32(gseq), OSeq: uint32(oseq), Provider: id.Provider}
+	if err := l.ID.Validate(); err != nil {
+		return Lease{}, fmt.Errorf("lease id: %w", err)
+	}
+	l.BSeq, l.State, l.Reason = uint32(bseq), *w.State, w.Reason
+	l.Price.Denom, l.Price.Amount = w.Price.Denom, w.Price.Amount
+	l.CreatedAt, l.ClosedOn = int64(created), int64(closed)
+	switch l.State {
+	case StateActive, StateInsufficientFunds, StateClosed, StateReclaiming:
+	default:
+		return Lease{}, fmt.Errorf("lease %s: unknown state %q", l.ID, l.State)
+	}
+	if r := w.Reclamation; r != nil {
+		window, err := time.ParseDuration(r.Window)
+		if err != nil {
+			return Lease{}, fmt.Errorf("lease %s: reclamation window %q: %v", l.ID, r.Window, err)
+		}
+		started, err1 := num("reclamation.started_at", r.StartedAt, 63)
+		deadline, err2 := num("reclamation.deadline", r.Deadline, 63)
+		if err := errors.Join(err1, err2); err != nil {
+			return Lease{}, err
+		}
+		l.Reclamation = &Reclamation{Window: window, StartedAt: int64(started), Deadline: int64(deadline), Reason: r.Reason}
+	}
+	return l, nil
+}
+
+// maxPages bounds a listing: a node that keeps answering with a next key
+// is broken, and the listing fails rather than going on forever.
+const maxPages = 100_000
+
+// Leases returns every lease of the provider in the state ("" for all),
+// through every page. The first request carries the filters; each next one
+// the page key (and the page size) alone, as the node expects.
+func (c *Client) Leases(ctx context.Context, provider, state string) ([]Lease, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	path := "/akash/market/" + c.version() + "/leases/list"
+	limit := c.PageLimit
+	if limit <= 0 {
+		limit = 1000
+	}
+	q := url.Values{"filters.provider": {provider}, "pagination.limit": {strconv.Itoa(limit)}}
+	if state != "" {
+		q.Set("filters.state", state)
+	}
+	var out []Lease
+	seen := map[string]bool{}
+	for page := 0; page < maxPages; page++ {
+		var resp wireLeasesResponse
+		if err := c.get(ctx, path, q, &resp); err != nil {
+			return nil, fmt.Errorf("list the leases of %s (page %d): %w", provider, page+1, err)
+		}
+		if resp.Leases == nil {
+			return nil, fmt.Errorf("list the leases of %s (page %d): the answer has no \"leases\" field", provider, page+1)
+		}
+		for i, w := range *resp.Leases {
+			if w.Lease == nil {
+				return nil, fmt.Errorf("list the leases of %s (page %d): leases[%d] has no lease", provider, page+1, i)
+			}
+			l, err := w.Lease.lease()
+			if err != nil {
+				return nil, fmt.Errorf("list the leases of %s (page %d): leases[%d]: %w", provider, page+1, i, err)
+			}
+			out = append(out, l)
+		}
+		if resp.Pagination == nil || resp.Pagination.NextKey == nil || *resp.Pagination.NextKey == "" {
+			return out, nil
+		}
+		key := *resp.Pagination.NextKey
+		if seen[key] {
+			return nil, fmt.Errorf("list the leases of %s: the node returned page key %q twice: pagination does not finish", provider, key)
+		}
+		seen[key] = true
+		// The key alone says where to go on, filters included; the node
+		// ignores filters given with a key.
+		q = url.Values{"pagination.key": {key}, "pagination.limit": {strconv.Itoa(limit)}}
+	}
+	return nil, fmt.Errorf("list the leases of %s: more than %d pages: pagination does not finish", provider, maxPages)
+}
+
+// Lease returns one lease by ID; ErrNotFound if the chain has none.
+func (c *Client) Lease(ctx context.Context, id akash.LeaseID) (Lease, error) {
+	if err := c.Validate(); err != nil {
+		return Lease{}, err
+	}
+	q := url.Values{"id.owner": {id.Owner}, "id.dseq": {strconv.FormatUint(id.DSeq, 10)},
+		"id.gseq": {strconv.FormatUint(uint64(id.GSeq), 10)}, "id.oseq": {strconv.FormatUint(uint64(id.OSeq), 10)}, "id.provider": {id.Provider}}
+	var resp wireLeaseResponse
+	if err := c.get(ctx, "/akash/market/"+c.version()+"/leases/info", q, &resp); err != nil {
+		return Lease{}, fmt.Errorf("read lease %s: %w", id, err)
+	}
+	if resp.Lease == nil {
+		return Lease{}, fmt.Errorf("read lease %s: the answer has no \"lease\" field", id)
+	}
+	l, err := resp.Lease.lease()
+	if err != nil {
+		return Lease{}, fmt.Errorf("read lease %s: %w", id, err)
+	}
+	if l.ID != id {
+		return Lease{}, fmt.Errorf("read lease %s: the node answered with lease %s", id, l.ID)
+	}
+	return l, nil
+}
