@@ -3,6 +3,7 @@ module github.com/akash-janitor/akash-janitor
 go 1.25.0
 
 require (
+	github.com/distribution/reference v0.6.0
 	github.com/prometheus/client_golang v1.22.0
 	github.com/prometheus/client_model v0.6.1
 	github.com/prometheus/common v0.62.0
