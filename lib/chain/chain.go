@@ -68,7 +68,7 @@ type Client struct {
 	Rounds  int
 	// PageLimit is the leases asked per page.
 	PageLimit int
-	requests atomic.Int64
+	requests  atomic.Int64
 }
 
 // Requests is the number of requests made so far.

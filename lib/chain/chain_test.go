@@ -175,11 +175,11 @@ func TestFailsClosedOnBadAnswers(t *testing.T) {
 	ch.Hang(0)
 
 	for body, want := range map[string]string{
-		`{"pagination":{}}`: `no "leases" field`,
+		`{"pagination":{}}`:                  `no "leases" field`,
 		`{"leases":[{"escrow_payment":{}}]}`: "leases[0] has no lease",
-		`{"leases":[{"lease":{"id":{"owner":"","dseq":"1","gseq":1,"oseq":1,"provider":"y"},"state":"active"}}]}`: "lease id: owner is empty",
+		`{"leases":[{"lease":{"id":{"owner":"","dseq":"1","gseq":1,"oseq":1,"provider":"y"},"state":"active"}}]}`:                                                             "lease id: owner is empty",
 		`{"leases":[{"lease":{"id":{"owner":"akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h","dseq":"-1","gseq":1,"oseq":1,"provider":"` + provider + `"},"state":"active"}}]}`: "dseq",
-		`{"leases":[{"lease":{"id":{"owner":"akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h","dseq":"1","gseq":1,"oseq":1,"provider":"` + provider + `"},"state":"paused"}}]}`: `unknown state "paused"`,
+		`{"leases":[{"lease":{"id":{"owner":"akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h","dseq":"1","gseq":1,"oseq":1,"provider":"` + provider + `"},"state":"paused"}}]}`:  `unknown state "paused"`,
 	} {
 		u := serve(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(body)) })
 		_, err := (&chain.Client{Endpoints: []string{u}}).Leases(ctx, provider, "")
