@@ -1,0 +1,106 @@
+package chain
+
+import (
+	"fmt"
+	"strconv"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/akash-janitor/akash-janitor/lib/akash"
+)
+
+// TypeURLMsgCloseBid is MsgCloseBid's type URL in a transaction's Any.
+const TypeURLMsgCloseBid = "/akash.market.v1beta5.MsgCloseBid"
+
+// Reasons a provider gives for closing a bid (akash.market.v1
+// LeaseClosedReason, the provider-initiated range 10000-19999).
+var closeReasons = map[string]int32{
+	"lease_closed_reason_unstable":         10000,
+	"lease_closed_reason_decommission":     10001,
+	"lease_closed_reason_unspecified":      10002,
+	"lease_closed_reason_manifest_timeout": 10003,
+}
+
+// ParseCloseReason reads a reason by name (lease_closed_reason_unstable) or
+// number (10000); only the provider's four are accepted.
+func ParseCloseReason(s string) (int32, error) {
+	if n, ok := closeReasons[s]; ok {
+		return n, nil
+	}
+	if n, err := strconv.ParseInt(s, 10, 32); err == nil {
+		for _, v := range closeReasons {
+			if int32(n) == v {
+				return v, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("close reason %q: want 10000 (unstable), 10001 (decommission), 10002 (unspecified) or 10003 (manifest_timeout), or their lease_closed_reason_ names", s)
+}
+
+// BidID names a bid (akash.market.v1.BidID).
+type BidID struct {
+	Owner    string
+	DSeq     uint64
+	GSeq     uint32
+	OSeq     uint32
+	Provider string
+	BSeq     uint32
+}
+
+// BidIDOf is the bid of a lease.
+func BidIDOf(l Lease) BidID {
+	return BidID{Owner: l.ID.Owner, DSeq: l.ID.DSeq, GSeq: l.ID.GSeq, OSeq: l.ID.OSeq, Provider: l.ID.Provider, BSeq: l.BSeq}
+}
+
+// LeaseID is the bid's lease.
+func (b BidID) LeaseID() akash.LeaseID {
+	return akash.LeaseID{Owner: b.Owner, DSeq: b.DSeq, GSeq: b.GSeq, OSeq: b.OSeq, Provider: b.Provider}
+}
+
+// Marshal is the protobuf encoding: fields in number order, zero values
+// left out, as proto3 and the chain's gogoproto code write them.
+func (b BidID) Marshal() []byte {
+	var out []byte
+	out = appendString(out, 1, b.Owner)
+	out = appendVarint(out, 2, b.DSeq)
+	out = appendVarint(out, 3, uint64(b.GSeq))
+	out = appendVarint(out, 4, uint64(b.OSeq))
+	out = appendString(out, 5, b.Provider)
+	out = appendVarint(out, 6, uint64(b.BSeq))
+	return out
+}
+
+// MsgCloseBid is akash.market.v1beta5.MsgCloseBid: the provider closes its
+// bid, which closes the lease.
+type MsgCloseBid struct {
+	ID     BidID
+	Reason int32
+}
+
+// Marshal is the protobuf encoding.
+func (m MsgCloseBid) Marshal() []byte {
+	id := m.ID.Marshal()
+	out := protowire.AppendTag(nil, 1, protowire.BytesType)
+	out = protowire.AppendBytes(out, id)
+	if m.Reason != 0 {
+		out = protowire.AppendTag(out, 2, protowire.VarintType)
+		out = protowire.AppendVarint(out, uint64(int64(m.Reason)))
+	}
+	return out
+}
+
+func appendString(b []byte, num protowire.Number, s string) []byte {
+	if s == "" {
+		return b
+	}
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	return protowire.AppendString(b, s)
+}
+
+func appendVarint(b []byte, num protowire.Number, v uint64) []byte {
+	if v == 0 {
+		return b
+	}
+	b = protowire.AppendTag(b, num, protowire.VarintType)
+	return protowire.AppendVarint(b, v)
+}
