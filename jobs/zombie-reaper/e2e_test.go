@@ -41,7 +41,9 @@ func reaperArgs(c *kubetest.Cluster, extra ...string) []string {
 		"--within-pid", strconv.Itoa(os.Getpid()),
 		"--metrics-addr", "",
 		"--min-zombie-age=0s",
-		"--sigchld-wait=1s", "--sigterm-wait=1s", "--sigkill-wait=2s",
+		// Generous waits: an escalation stops as soon as the zombies are
+		// gone, and a loaded CI machine may take a while to reap them.
+		"--sigchld-wait=2s", "--sigterm-wait=5s", "--sigkill-wait=5s",
 	}, extra...)
 }
 

@@ -31,7 +31,7 @@ func TestReaperInItsOwnPIDNamespace(t *testing.T) {
 		"-bg", strings.Join(tools.UnderShim(tools.Spawn(3, "never", false)), " "),
 		"-bg", strings.Join(tools.Spawn(2, "never", false), " "),
 		"--", reaper, "--once", "--kubeconfig", c.KubeconfigPath, "--node-name", nodeName, "--metrics-addr", "",
-		"--min-zombie-age=0s", "--sigchld-wait=1s", "--sigterm-wait=1s", "--sigkill-wait=2s"}
+		"--min-zombie-age=0s", "--sigchld-wait=2s", "--sigterm-wait=5s", "--sigkill-wait=5s"}
 	cmd := exec.Command(tools.Maker, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS}
 	if os.Geteuid() != 0 {

@@ -106,9 +106,16 @@ func spawn(args []string) error {
 		}
 	}
 	// Forget the SIGCHLDs of the children's own exits: only a later one,
-	// sent by the reaper, makes this process reap.
-	for len(chld) > 0 {
-		<-chld
+	// sent by the reaper, makes this process reap. The runtime hands
+	// signals over a little later, so wait until none came for a while.
+	if *reap == "sigchld" {
+		for settled := false; !settled; {
+			select {
+			case <-chld:
+			case <-time.After(300 * time.Millisecond):
+				settled = true
+			}
+		}
 	}
 	fmt.Printf("ready %d\n", os.Getpid())
 	if *reap != "sigchld" {
