@@ -104,3 +104,76 @@ func appendVarint(b []byte, num protowire.Number, v uint64) []byte {
 	b = protowire.AppendTag(b, num, protowire.VarintType)
 	return protowire.AppendVarint(b, v)
 }
+
+// UnmarshalMsgCloseBid decodes a MsgCloseBid (what a node, or the
+// simulator, does with a message of that type URL).
+func UnmarshalMsgCloseBid(b []byte) (MsgCloseBid, error) {
+	var m MsgCloseBid
+	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error {
+		switch {
+		case num == 1 && typ == protowire.BytesType:
+			return eachField(v, func(num protowire.Number, typ protowire.Type, v []byte, n uint64) error {
+				switch {
+				case num == 1 && typ == protowire.BytesType:
+					m.ID.Owner = string(v)
+				case num == 2 && typ == protowire.VarintType:
+					m.ID.DSeq = n
+				case num == 3 && typ == protowire.VarintType:
+					m.ID.GSeq = uint32(n)
+				case num == 4 && typ == protowire.VarintType:
+					m.ID.OSeq = uint32(n)
+				case num == 5 && typ == protowire.BytesType:
+					m.ID.Provider = string(v)
+				case num == 6 && typ == protowire.VarintType:
+					m.ID.BSeq = uint32(n)
+				}
+				return nil
+			})
+		case num == 2 && typ == protowire.VarintType:
+			m.Reason = int32(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return MsgCloseBid{}, fmt.Errorf("decode MsgCloseBid: %w", err)
+	}
+	return m, nil
+}
+
+// eachField walks a protobuf message's fields.
+func eachField(b []byte, fn func(num protowire.Number, typ protowire.Type, bytes []byte, varint uint64) error) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		b = b[n:]
+		switch typ {
+		case protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return protowire.ParseError(n)
+			}
+			if err := fn(num, typ, nil, v); err != nil {
+				return err
+			}
+			b = b[n:]
+		case protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return protowire.ParseError(n)
+			}
+			if err := fn(num, typ, v, 0); err != nil {
+				return err
+			}
+			b = b[n:]
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return protowire.ParseError(n)
+			}
+			b = b[n:]
+		}
+	}
+	return nil
+}

@@ -34,6 +34,9 @@ type Chain struct {
 	hang      time.Duration
 	loopPages bool
 	requests  int
+
+	accounts map[string]*account
+	applied  []Applied
 }
 
 // New returns an empty chain at height 1,000,000.
@@ -126,6 +129,9 @@ func (c *Chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if garbage {
 		w.WriteHeader(http.StatusOK)
 		fmt.Fprint(w, "<html><body>502 Bad Gateway</body></html>")
+		return
+	}
+	if c.serveTx(w, r) {
 		return
 	}
 	switch r.URL.Path {

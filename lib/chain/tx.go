@@ -1,0 +1,220 @@
+package chain
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Account is an account's number and next sequence.
+type Account struct {
+	Address  string
+	Number   uint64
+	Sequence uint64
+}
+
+// Account reads an account (cosmos auth BaseAccount).
+func (c *Client) Account(ctx context.Context, address string) (Account, error) {
+	if err := c.Validate(); err != nil {
+		return Account{}, err
+	}
+	var resp struct {
+		Account *struct {
+			Type     string      `json:"@type"`
+			Address  string      `json:"address"`
+			Number   json.Number `json:"account_number"`
+			Sequence json.Number `json:"sequence"`
+		} `json:"account"`
+	}
+	if err := c.get(ctx, "/cosmos/auth/v1beta1/accounts/"+address, nil, &resp); err != nil {
+		return Account{}, fmt.Errorf("read account %s: %w", address, err)
+	}
+	if resp.Account == nil {
+		return Account{}, fmt.Errorf("read account %s: the answer has no \"account\" field", address)
+	}
+	num, err1 := strconv.ParseUint(string(resp.Account.Number), 10, 64)
+	seq, err2 := strconv.ParseUint(orZero(string(resp.Account.Sequence)), 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return Account{}, fmt.Errorf("read account %s: %w", address, err)
+	}
+	return Account{Address: resp.Account.Address, Number: num, Sequence: seq}, nil
+}
+
+func orZero(s string) string {
+	if s == "" {
+		return "0"
+	}
+	return s
+}
+
+// TxResponse is a node's answer about a transaction.
+type TxResponse struct {
+	Hash      string
+	Height    int64
+	Code      uint32
+	Codespace string
+	RawLog    string
+	GasUsed   uint64
+}
+
+// OK tells whether the transaction passed (code 0).
+func (r TxResponse) OK() bool { return r.Code == 0 }
+
+// SequenceMismatch tells whether the node refused the transaction for its
+// account sequence (sdk code 32): another client used the account.
+func (r TxResponse) SequenceMismatch() bool {
+	return r.Codespace == "sdk" && r.Code == 32
+}
+
+type wireTxResponse struct {
+	TxResponse *struct {
+		Height    json.Number `json:"height"`
+		TxHash    string      `json:"txhash"`
+		Codespace string      `json:"codespace"`
+		Code      uint32      `json:"code"`
+		RawLog    string      `json:"raw_log"`
+		GasUsed   json.Number `json:"gas_used"`
+	} `json:"tx_response"`
+}
+
+func (w wireTxResponse) response() (TxResponse, error) {
+	if w.TxResponse == nil {
+		return TxResponse{}, errors.New("the answer has no \"tx_response\" field")
+	}
+	r := w.TxResponse
+	h, _ := strconv.ParseInt(orZero(string(r.Height)), 10, 64)
+	g, _ := strconv.ParseUint(orZero(string(r.GasUsed)), 10, 64)
+	return TxResponse{Hash: r.TxHash, Height: h, Code: r.Code, Codespace: r.Codespace, RawLog: r.RawLog, GasUsed: g}, nil
+}
+
+// Simulate asks a node what the transaction would use in gas.
+func (c *Client) Simulate(ctx context.Context, txBytes []byte) (uint64, error) {
+	var resp struct {
+		GasInfo *struct {
+			GasUsed json.Number `json:"gas_used"`
+		} `json:"gas_info"`
+	}
+	if err := c.post(ctx, "/cosmos/tx/v1beta1/simulate", map[string]any{"tx_bytes": base64.StdEncoding.EncodeToString(txBytes)}, &resp); err != nil {
+		return 0, fmt.Errorf("simulate the transaction: %w", err)
+	}
+	if resp.GasInfo == nil {
+		return 0, errors.New("simulate the transaction: the answer has no \"gas_info\"")
+	}
+	gas, err := strconv.ParseUint(string(resp.GasInfo.GasUsed), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("simulate the transaction: gas_used %q: %w", resp.GasInfo.GasUsed, err)
+	}
+	return gas, nil
+}
+
+// Broadcast sends a signed transaction (sync: the node checks it and
+// answers before inclusion).
+func (c *Client) Broadcast(ctx context.Context, txBytes []byte) (TxResponse, error) {
+	var resp wireTxResponse
+	body := map[string]any{"tx_bytes": base64.StdEncoding.EncodeToString(txBytes), "mode": "BROADCAST_MODE_SYNC"}
+	if err := c.post(ctx, "/cosmos/tx/v1beta1/txs", body, &resp); err != nil {
+		return TxResponse{}, fmt.Errorf("broadcast the transaction: %w", err)
+	}
+	r, err := resp.response()
+	if err != nil {
+		return TxResponse{}, fmt.Errorf("broadcast the transaction: %w", err)
+	}
+	return r, nil
+}
+
+// Tx looks a transaction up by hash; ErrNotFound while it is not in a block.
+func (c *Client) Tx(ctx context.Context, hash string) (TxResponse, error) {
+	var resp wireTxResponse
+	if err := c.get(ctx, "/cosmos/tx/v1beta1/txs/"+hash, nil, &resp); err != nil {
+		return TxResponse{}, fmt.Errorf("look up transaction %s: %w", hash, err)
+	}
+	return resp.response()
+}
+
+// WaitTx polls for a transaction until it is in a block or ctx ends.
+func (c *Client) WaitTx(ctx context.Context, hash string, every time.Duration) (TxResponse, error) {
+	for {
+		r, err := c.Tx(ctx, hash)
+		if err == nil {
+			return r, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return TxResponse{}, err
+		}
+		select {
+		case <-ctx.Done():
+			return TxResponse{}, fmt.Errorf("transaction %s not in a block yet: %w", hash, context.Cause(ctx))
+		case <-time.After(every):
+		}
+	}
+}
+
+// post sends JSON to the first endpoint that answers.
+func (c *Client) post(ctx context.Context, path string, body any, out any) error {
+	payload, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	client := c.HTTP
+	if client == nil {
+		client = http.DefaultClient
+	}
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	var errs []error
+	for _, base := range c.Endpoints {
+		err := func() error {
+			rctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			u := strings.TrimRight(base, "/") + path
+			req, err := http.NewRequestWithContext(rctx, http.MethodPost, u, bytes.NewReader(payload))
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Content-Type", "application/json")
+			c.requests.Add(1)
+			resp, err := client.Do(req)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+			if err != nil {
+				return err
+			}
+			if resp.StatusCode != http.StatusOK {
+				var e struct {
+					Code    int    `json:"code"`
+					Message string `json:"message"`
+				}
+				_ = json.Unmarshal(b, &e)
+				if e.Message == "" {
+					e.Message = fmt.Sprintf("%.200s", b)
+				}
+				return &Error{Endpoint: u, Status: resp.StatusCode, Code: e.Code, Message: e.Message}
+			}
+			if err := json.Unmarshal(b, out); err != nil {
+				return fmt.Errorf("%s: the answer is not the expected JSON: %w", u, err)
+			}
+			return nil
+		}()
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	return fmt.Errorf("no chain endpoint answered %s: %w", path, errors.Join(errs...))
+}
