@@ -3,6 +3,7 @@ module github.com/akash-janitor/akash-janitor
 go 1.25.0
 
 require (
+	cosmossdk.io/math v1.5.3
 	github.com/cosmos/cosmos-sdk v0.53.4
 	github.com/distribution/reference v0.6.0
 	github.com/prometheus/client_golang v1.22.0
@@ -29,7 +30,6 @@ require (
 	cosmossdk.io/core v0.11.3 // indirect
 	cosmossdk.io/errors v1.0.2 // indirect
 	cosmossdk.io/log v1.6.0 // indirect
-	cosmossdk.io/math v1.5.3 // indirect
 	cosmossdk.io/schema v1.1.0 // indirect
 	cosmossdk.io/store v1.1.2 // indirect
 	cosmossdk.io/x/tx v0.14.0 // indirect

@@ -35,8 +35,9 @@ type Chain struct {
 	loopPages bool
 	requests  int
 
-	accounts map[string]*account
-	applied  []Applied
+	accounts     map[string]*account
+	applied      []Applied
+	mismatchNext int
 }
 
 // New returns an empty chain at height 1,000,000.

@@ -28,6 +28,9 @@ type Applied struct {
 	Closed []chain.BidID
 	Code   uint32
 	Log    string
+	// Fee and Gas are what the transaction offered.
+	Fee string
+	Gas uint64
 }
 
 // AddAccount opens an account and returns its number.
@@ -54,6 +57,10 @@ func (c *Chain) UseSequence(address string) {
 		a.sequence++
 	}
 }
+
+// MismatchNext makes the next n broadcasts meet an account whose sequence
+// another client has just used.
+func (c *Chain) MismatchNext(n int) { c.mu.Lock(); c.mismatchNext = n; c.mu.Unlock() }
 
 // Applied returns the transactions run, in order.
 func (c *Chain) Applied() []Applied {
@@ -162,12 +169,16 @@ func (c *Chain) broadcast(txBytes []byte) map[string]any {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	a := c.accounts[d.Signer]
+	if c.mismatchNext > 0 {
+		c.mismatchNext--
+		a.sequence++
+	}
 	if d.Sequence != a.sequence {
 		return txResponse(hash, 0, "sdk", 32, fmt.Sprintf("account sequence mismatch, expected %d, got %d: incorrect account sequence", a.sequence, d.Sequence))
 	}
 	a.sequence++
 	c.Height++
-	applied := Applied{Hash: hash, Height: c.Height, Signer: d.Signer}
+	applied := Applied{Hash: hash, Height: c.Height, Signer: d.Signer, Fee: d.Fee.String(), Gas: d.GasLimit}
 	var closes []*chain.Lease
 	var reasons []string
 	for i, m := range d.Msgs {

@@ -1,0 +1,190 @@
+// Package leaseclose closes leases on chain, the one way every job does:
+// a Closer takes leases and a reason and reports, per lease, the
+// transaction that closed it or why it was not closed.
+package leaseclose
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	sdkmath "cosmossdk.io/math"
+	sdk "github.com/cosmos/cosmos-sdk/types"
+
+	"github.com/akash-janitor/akash-janitor/lib/chain"
+	"github.com/akash-janitor/akash-janitor/lib/chaintx"
+)
+
+// Result is what became of one lease.
+type Result struct {
+	Lease chain.Lease
+	// TxHash is the transaction that closed it (empty if not closed).
+	TxHash string
+	// Err says why it was not closed; nil when closed.
+	Err error
+}
+
+// Closer closes leases.
+type Closer interface {
+	// Backend names the way it closes (tx, cli, exec), for the audit line.
+	Backend() string
+	// Close closes the leases, each with the reason; one Result per lease,
+	// in order.
+	Close(ctx context.Context, leases []chain.Lease, reason int32) []Result
+}
+
+// ErrReclaiming is a lease inside its reclamation window: reported, not
+// retried until its deadline.
+var ErrReclaiming = errors.New("inside its reclamation window")
+
+// TxCloser signs and broadcasts MsgCloseBid natively (cosmos-sdk), in
+// batches, with gas from simulate, fees from gas prices, retries on a
+// sequence mismatch, and waits for inclusion.
+type TxCloser struct {
+	Chain   *chain.Client
+	Signer  *chaintx.Signer
+	ChainID string
+	// GasPrices is a DecCoin, e.g. "0.025uakt"; GasAdjustment multiplies
+	// the simulated gas (1.5 if 0).
+	GasPrices     string
+	GasAdjustment float64
+	// BatchSize is how many closes go in one transaction (1 if 0).
+	BatchSize int
+	// SequenceRetries bounds the retries after a sequence mismatch (3 if 0).
+	SequenceRetries int
+	// WaitTimeout bounds the wait for inclusion (60 s if 0).
+	WaitTimeout time.Duration
+	Memo        string
+}
+
+func (t *TxCloser) Backend() string { return "tx" }
+
+// Validate checks the configuration.
+func (t *TxCloser) Validate() error {
+	var errs []error
+	if t.Chain == nil || t.Signer == nil {
+		errs = append(errs, errors.New("the tx closer needs a chain client and a key"))
+	}
+	if t.ChainID == "" {
+		errs = append(errs, errors.New("chain ID is empty"))
+	}
+	if _, err := sdk.ParseDecCoin(t.GasPrices); err != nil {
+		errs = append(errs, fmt.Errorf("gas prices %q: %v", t.GasPrices, err))
+	}
+	if t.GasAdjustment < 0 || t.BatchSize < 0 || t.SequenceRetries < 0 {
+		errs = append(errs, errors.New("gas adjustment, batch size and sequence retries must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Close closes the leases, a batch per transaction. A lease of another
+// provider than the key's is refused; one in its reclamation window is
+// reported with ErrReclaiming.
+func (t *TxCloser) Close(ctx context.Context, leases []chain.Lease, reason int32) []Result {
+	results := make([]Result, len(leases))
+	var batch []int
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		hash, err := t.closeBatch(ctx, leases, batch, reason)
+		for _, i := range batch {
+			results[i].TxHash, results[i].Err = hash, err
+		}
+		batch = batch[:0]
+	}
+	size := max(t.BatchSize, 1)
+	for i, l := range leases {
+		results[i].Lease = l
+		switch {
+		case l.ID.Provider != t.Signer.Address:
+			results[i].Err = fmt.Errorf("lease %s belongs to provider %s, the key is %s's", l.ID, l.ID.Provider, t.Signer.Address)
+			continue
+		case l.State == chain.StateReclaiming && l.Reclamation != nil:
+			results[i].Err = fmt.Errorf("lease %s: %w until height %d", l.ID, ErrReclaiming, l.Reclamation.Deadline)
+			continue
+		case l.State == chain.StateClosed:
+			results[i].Err = fmt.Errorf("lease %s is already closed on chain", l.ID)
+			continue
+		}
+		batch = append(batch, i)
+		if len(batch) == size {
+			flush()
+		}
+	}
+	flush()
+	return results
+}
+
+func (t *TxCloser) closeBatch(ctx context.Context, leases []chain.Lease, batch []int, reason int32) (string, error) {
+	var msgs []chaintx.Msg
+	for _, i := range batch {
+		m := chain.MsgCloseBid{ID: chain.BidIDOf(leases[i]), Reason: reason}
+		msgs = append(msgs, chaintx.Msg{TypeURL: chain.TypeURLMsgCloseBid, Value: m.Marshal()})
+	}
+	retries := t.SequenceRetries
+	if retries == 0 {
+		retries = 3
+	}
+	for attempt := 0; ; attempt++ {
+		acct, err := t.Chain.Account(ctx, t.Signer.Address)
+		if err != nil {
+			return "", err
+		}
+		raw, err := t.sign(ctx, msgs, acct)
+		if err != nil {
+			return "", err
+		}
+		resp, err := t.Chain.Broadcast(ctx, raw)
+		if err != nil {
+			return "", err
+		}
+		if resp.SequenceMismatch() && attempt < retries {
+			continue // another client used the account: read it again
+		}
+		if !resp.OK() {
+			return resp.Hash, fmt.Errorf("the node refused the transaction (%s code %d): %s", resp.Codespace, resp.Code, resp.RawLog)
+		}
+		wait := t.WaitTimeout
+		if wait <= 0 {
+			wait = time.Minute
+		}
+		wctx, cancel := context.WithTimeout(ctx, wait)
+		done, err := t.Chain.WaitTx(wctx, resp.Hash, time.Second)
+		cancel()
+		if err != nil {
+			return resp.Hash, err
+		}
+		if !done.OK() {
+			return resp.Hash, fmt.Errorf("transaction %s failed in block %d (%s code %d): %s", done.Hash, done.Height, done.Codespace, done.Code, done.RawLog)
+		}
+		return resp.Hash, nil
+	}
+}
+
+// sign simulates for gas, then signs with the adjusted gas and its fee.
+func (t *TxCloser) sign(ctx context.Context, msgs []chaintx.Msg, acct chain.Account) ([]byte, error) {
+	price, err := sdk.ParseDecCoin(t.GasPrices)
+	if err != nil {
+		return nil, fmt.Errorf("gas prices %q: %w", t.GasPrices, err)
+	}
+	tx := chaintx.Tx{Msgs: msgs, Memo: t.Memo, ChainID: t.ChainID, AccountNumber: acct.Number, Sequence: acct.Sequence, Fee: "0" + price.Denom}
+	probe, err := t.Signer.Sign(tx)
+	if err != nil {
+		return nil, err
+	}
+	used, err := t.Chain.Simulate(ctx, probe)
+	if err != nil {
+		return nil, err
+	}
+	adj := t.GasAdjustment
+	if adj == 0 {
+		adj = 1.5
+	}
+	tx.GasLimit = uint64(math.Ceil(float64(used) * adj))
+	fee := price.Amount.Mul(sdkmath.LegacyNewDec(int64(tx.GasLimit))).Ceil().TruncateInt()
+	tx.Fee = fee.String() + price.Denom
+	return t.Signer.Sign(tx)
+}

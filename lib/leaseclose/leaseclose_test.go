@@ -1,0 +1,79 @@
+package leaseclose
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/akash-janitor/akash-janitor/lib/akash"
+	"github.com/akash-janitor/akash-janitor/lib/chain"
+	"github.com/akash-janitor/akash-janitor/lib/chain/chaintest"
+	"github.com/akash-janitor/akash-janitor/lib/chaintx"
+)
+
+func TestTxCloserBatchesRetriesAndReports(t *testing.T) {
+	ctx := context.Background()
+	key, _, err := chaintx.GenerateKey("p")
+	require.NoError(t, err)
+	ch := chaintest.New()
+	ch.AddAccount(key.Address)
+	var leases []chain.Lease
+	for i := 1; i <= 5; i++ {
+		l := chain.Lease{ID: akash.LeaseID{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: uint64(i), GSeq: 1, OSeq: 1, Provider: key.Address}, State: chain.StateActive}
+		ch.Put(l)
+		leases = append(leases, l)
+	}
+	reclaiming := chain.Lease{ID: akash.LeaseID{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: 9, GSeq: 1, OSeq: 1, Provider: key.Address},
+		State: chain.StateReclaiming, Reclamation: &chain.Reclamation{Window: time.Hour, Deadline: ch.Height + 600}}
+	ch.Put(reclaiming)
+	foreign := chain.Lease{ID: akash.LeaseID{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: 10, GSeq: 1, OSeq: 1, Provider: "akash1someoneelse"}, State: chain.StateActive}
+	ch.Put(foreign)
+
+	closer := &TxCloser{Chain: &chain.Client{Endpoints: []string{ch.Start(t).URL}}, Signer: key, ChainID: chaintest.ChainID,
+		GasPrices: "0.025uakt", BatchSize: 2, WaitTimeout: 5 * time.Second}
+	require.NoError(t, closer.Validate())
+	ch.MismatchNext(1) // another client sends from the account just before the first batch
+	results := closer.Close(ctx, append(append([]chain.Lease{}, leases...), reclaiming, foreign), 10003)
+	require.Len(t, results, 7)
+	hashes := map[string]int{}
+	for i, r := range results[:5] {
+		require.NoError(t, r.Err, "lease %d", i)
+		hashes[r.TxHash]++
+		l, _ := ch.Get(r.Lease.ID)
+		assert.Equal(t, chain.StateClosed, l.State)
+		assert.Equal(t, "lease_closed_reason_manifest_timeout", l.Reason)
+	}
+	assert.Len(t, hashes, 3, "5 closes in batches of 2: 3 transactions")
+	assert.True(t, errors.Is(results[5].Err, ErrReclaiming), "%v", results[5].Err)
+	assert.Contains(t, results[6].Err.Error(), "belongs to provider akash1someoneelse")
+	l, _ := ch.Get(foreign.ID)
+	assert.Equal(t, chain.StateActive, l.State)
+
+	applied := ch.Applied()
+	require.Len(t, applied, 3, "the sequence mismatch was retried, not counted as a transaction")
+	// Batch of two: 110,000 gas simulated x 1.5 = 165,000; x 0.025uakt = 4125uakt.
+	assert.Equal(t, uint64(165000), applied[0].Gas)
+	assert.Equal(t, "4125uakt", applied[0].Fee)
+}
+
+func TestTxCloserFailsClearly(t *testing.T) {
+	key, _, err := chaintx.GenerateKey("p")
+	require.NoError(t, err)
+	bad := &TxCloser{Chain: &chain.Client{Endpoints: []string{"http://127.0.0.1:1"}}, Signer: key, ChainID: "", GasPrices: "cheap"}
+	err = bad.Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "chain ID is empty")
+	assert.Contains(t, err.Error(), `gas prices "cheap"`)
+
+	// The chain is down: nothing closed, each lease says why.
+	down := &TxCloser{Chain: &chain.Client{Endpoints: []string{"http://127.0.0.1:1"}, Timeout: 200 * time.Millisecond}, Signer: key,
+		ChainID: chaintest.ChainID, GasPrices: "0.025uakt"}
+	res := down.Close(context.Background(), []chain.Lease{{ID: akash.LeaseID{Owner: "o", DSeq: 1, GSeq: 1, OSeq: 1, Provider: key.Address}, State: chain.StateActive}}, 10002)
+	require.Error(t, res[0].Err)
+	assert.Empty(t, res[0].TxHash)
+	assert.Contains(t, res[0].Err.Error(), "no chain endpoint answered")
+}
