@@ -229,9 +229,14 @@ func (a *Actuator) applyOne(ctx context.Context, act Action, exec Executor) (Out
 	if outcome != "" {
 		return outcome, detail, nil
 	}
-
 	err := exec(ctx, act)
-	outcome = Done
+	outcome, detail = a.finish(ctx, act, err)
+	return outcome, detail, err
+}
+
+// finish counts an admitted action carried out and records its Event.
+func (a *Actuator) finish(ctx context.Context, act Action, err error) (Outcome, string) {
+	outcome, detail := Done, ""
 	if err != nil {
 		outcome, detail = Failed, err.Error()
 	}
@@ -258,11 +263,69 @@ func (a *Actuator) applyOne(ctx context.Context, act Action, exec Executor) (Out
 				Msg("could not record the Kubernetes Event for this action")
 		}
 	}
-	return outcome, detail, err
+	return outcome, detail
+}
+
+// BatchResult is what became of one action of a batch: its error, and
+// fields for its audit line (the transaction hash, the backend).
+type BatchResult struct {
+	Err    error
+	Fields map[string]string
+}
+
+// BatchExecutor carries out several actions at once (closing leases in
+// one transaction) and returns one result per action, in order.
+type BatchExecutor func(ctx context.Context, batch []Action) []BatchResult
+
+// ApplyBatched is Apply for actions carried out in batches of up to size:
+// each action is admitted (hold, budget, dry-run) and audited as with
+// Apply; the admitted ones go to exec together.
+func (a *Actuator) ApplyBatched(ctx context.Context, actions []Action, size int, exec BatchExecutor) error {
+	size = max(size, 1)
+	failed := 0
+	var batch []Action
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		results := exec(ctx, batch)
+		for i, act := range batch {
+			r := BatchResult{Err: fmt.Errorf("the batch executor returned no result for this action")}
+			if i < len(results) {
+				r = results[i]
+			}
+			err := r.Err
+			outcome, detail := a.finish(ctx, act, err)
+			a.auditWith(act, outcome, detail, err, r.Fields)
+			if err != nil {
+				failed++
+			}
+		}
+		batch = batch[:0]
+	}
+	for _, act := range actions {
+		if outcome, detail := a.admit(ctx, act); outcome != "" {
+			a.audit(act, outcome, detail, nil)
+			continue
+		}
+		batch = append(batch, act)
+		if len(batch) == size {
+			flush()
+		}
+	}
+	flush()
+	if failed > 0 {
+		return fmt.Errorf("%w: %d of %d", ErrFailed, failed, len(actions))
+	}
+	return nil
 }
 
 // audit writes the one line per action that says what was (or would be) done.
 func (a *Actuator) audit(act Action, outcome Outcome, detail string, err error) {
+	a.auditWith(act, outcome, detail, err, nil)
+}
+
+func (a *Actuator) auditWith(act Action, outcome Outcome, detail string, err error, fields map[string]string) {
 	ev := a.opts.Log.Info()
 	if err != nil {
 		ev = a.opts.Log.Error().Err(err)
@@ -281,6 +344,9 @@ func (a *Actuator) audit(act Action, outcome Outcome, detail string, err error) 
 	}
 	if detail != "" && err == nil {
 		ev = ev.Str("detail", detail)
+	}
+	for k, v := range fields {
+		ev = ev.Str(k, v)
 	}
 	ev.Msg(act.Message)
 }

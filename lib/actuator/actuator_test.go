@@ -2,6 +2,7 @@ package actuator
 
 import (
 	"bytes"
+	"fmt"
 	"context"
 	"encoding/json"
 	"errors"
@@ -212,4 +213,39 @@ func TestReportLogsFindingsAndRecordsWarnings(t *testing.T) {
 	dry := New(Options{DryRun: true, Events: sink, Log: zerolog.New(&buf)})
 	dry.Report(context.Background(), []Action{{Verb: "x", Target: Ref{Kind: "Node", Name: "n"}}})
 	assert.Len(t, sink.events, 1, "dry-run records no Event")
+}
+
+func TestApplyBatchedWithinTheBudget(t *testing.T) {
+	var buf bytes.Buffer
+	sink := &fakeSink{}
+	a := New(Options{MaxActions: 4, Events: sink, Log: zerolog.New(&buf)})
+	acts := actions(6)
+	acts[1].Hold = "too young"
+	var batches [][]string
+	err := a.ApplyBatched(context.Background(), acts, 2, func(_ context.Context, batch []Action) []BatchResult {
+		var names []string
+		for _, b := range batch {
+			names = append(names, b.Target.Name)
+		}
+		batches = append(batches, names)
+		res := make([]BatchResult, len(batch))
+		for i := range res {
+			res[i].Fields = map[string]string{"tx_hash": fmt.Sprintf("TX%d", len(batches))}
+		}
+		if len(batches) == 2 {
+			res[1].Err = errors.New("refused")
+		}
+		return res
+	})
+	require.ErrorIs(t, err, ErrFailed)
+	assert.Equal(t, [][]string{{"a", "c"}, {"d", "e"}}, batches, "held b skipped; f past the budget of 4")
+	assert.Equal(t, Summary{Planned: 6, Done: 3, Skipped: 2, Failed: 1}, a.Summary())
+	assert.Len(t, sink.events, 4)
+	ls := lines(t, &buf)
+	assert.Len(t, ls, 6, "one audit line per action")
+	for _, l := range ls {
+		if l["object"] == "ReplicaSet/ns/a" {
+			assert.Equal(t, "TX1", l["tx_hash"], "the executor's fields are on the line")
+		}
+	}
 }
