@@ -72,10 +72,11 @@ var components = map[string]string{
 	"gpuDoctor":        "gpu-doctor",
 	"restoreCommand":   "restore-command",
 	"certExpiry":       "cert-expiry",
+	"killLeaseByImage": "kill-lease-by-image",
 }
 
 // enabledByDefault: what a fresh install runs (what needs no operator input).
-var enabledByDefault = map[string]bool{"forceReplicasets": true, "zombieReaper": true, "bidPrice": false, "gpuDoctor": true, "restoreCommand": false, "certExpiry": true}
+var enabledByDefault = map[string]bool{"forceReplicasets": true, "zombieReaper": true, "bidPrice": false, "gpuDoctor": true, "restoreCommand": false, "certExpiry": true, "killLeaseByImage": true}
 
 // matrix is the values every render and lint test covers: defaults,
 // everything on (with every option), everything off, each component alone.
@@ -392,4 +393,47 @@ func TestBidPriceRender(t *testing.T) {
 		_, _, err := render(t, map[string]any{"bidPrice": values})
 		assert.Error(t, err, name)
 	}
+}
+
+func TestKillLeaseByImageWaitsForInput(t *testing.T) {
+	objs, notes, err := render(t, nil)
+	require.NoError(t, err)
+	assert.Contains(t, notes, "kill-lease-by-image WAITING FOR INPUT")
+	name := "akash-janitor-kill-lease-by-image"
+	cj := typed[batchv1.CronJob](t, objs["CronJob/"+name])
+	c := cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0]
+	assert.Contains(t, c.Args, "--dry-run=true", "a chain job starts in dry-run")
+	assert.Contains(t, c.Args, "--chain-rest=")
+
+	objs, notes, err = render(t, map[string]any{
+		"provider":         map[string]any{"address": "akash1nxq8gmsw2vlz3m68qvyvcf3kh6q269ajvqw6y0", "chain": map[string]any{"rest": []any{"https://api.akashnet.net:443", "https://akash-api.polkachu.com"}}},
+		"killLeaseByImage": map[string]any{"denylist": []any{"packetstream/psclient", "regex:.*xmrig.*"}, "allowlist": []any{"ghcr.io/ok/xmrig"}, "dryRun": false},
+	})
+	require.NoError(t, err)
+	assert.Contains(t, notes, "kill-lease-by-image enabled")
+	assert.Contains(t, notes, "2 denylist entries")
+	data := objs["ConfigMap/"+name].Object["data"].(map[string]any)
+	assert.Equal(t, "packetstream/psclient\nregex:.*xmrig.*", strings.TrimSpace(data["denylist"].(string)), "one entry a line")
+	assert.Equal(t, "ghcr.io/ok/xmrig", strings.TrimSpace(data["allowlist"].(string)))
+	cj = typed[batchv1.CronJob](t, objs["CronJob/"+name])
+	pod := cj.Spec.JobTemplate.Spec.Template.Spec
+	c = pod.Containers[0]
+	for _, want := range []string{"--dry-run=false", "--chain-rest=https://api.akashnet.net:443,https://akash-api.polkachu.com",
+		"--provider=akash1nxq8gmsw2vlz3m68qvyvcf3kh6q269ajvqw6y0", "--key-file=/keys/key.txt", "--deny-file=/lists/denylist"} {
+		assert.Contains(t, c.Args, want)
+	}
+	require.Len(t, pod.Volumes, 2)
+	assert.Equal(t, "akash-provider-keys", pod.Volumes[0].Secret.SecretName)
+	assert.True(t, *pod.Volumes[0].Secret.Optional)
+	assert.True(t, *pod.SecurityContext.RunAsNonRoot)
+	role := typed[rbacv1.Role](t, objs["Role/"+name])
+	assert.Equal(t, "lease", role.Namespace)
+	assert.Equal(t, map[string]bool{"akash.network/manifests:list": true}, grants(&rbacv1.ClusterRole{Rules: role.Rules}))
+	assert.Equal(t, map[string]bool{"events.k8s.io/events:create": true}, grants(typed[rbacv1.ClusterRole](t, objs["ClusterRole/"+name])),
+		"no Secret access: the kubelet mounts the key")
+
+	_, _, err = render(t, map[string]any{"provider": map[string]any{"chain": map[string]any{"rest": []any{"api.akashnet.net"}}}})
+	assert.ErrorContains(t, err, "/provider/chain/rest/0")
+	_, _, err = render(t, map[string]any{"killLeaseByImage": map[string]any{"reason": "because"}})
+	assert.ErrorContains(t, err, "/killLeaseByImage/reason")
 }

@@ -34,6 +34,9 @@ import (
 
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
+	"github.com/akash-janitor/akash-janitor/lib/chain"
+	"github.com/akash-janitor/akash-janitor/lib/chain/chaintest"
+	"github.com/akash-janitor/akash-janitor/lib/chaintx"
 	"github.com/akash-janitor/akash-janitor/lib/job/jobtest"
 	"github.com/akash-janitor/akash-janitor/lib/kube/kubetest"
 	"github.com/akash-janitor/akash-janitor/lib/proctable/proctabletest"
@@ -457,6 +460,50 @@ func TestCertExpiryRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 		"list pods":                    get(as.CoreV1().Pods("").List(ctx, metav1.ListOptions{})),
 		"list nodes":                   get(as.CoreV1().Nodes().List(ctx, metav1.ListOptions{})),
 		"read the provider key Secret": get(as.CoreV1().Secrets("akash-services").Get(ctx, "akash-provider-keys", metav1.GetOptions{})),
+	}
+	for what, err := range forbidden {
+		assert.True(t, apierrors.IsForbidden(err), "%s must be Forbidden, got %v", what, err)
+	}
+}
+
+func TestKillLeaseByImageRunsWithItsOwnRBACAndNoMore(t *testing.T) {
+	c, b := akashtest.Shared(t)
+	ctx := context.Background()
+	objs, _, err := render(t, nil)
+	require.NoError(t, err)
+	applyRBAC(t, c, objs)
+	kubeconfig := impersonating(t, c, "akash-services", "akash-janitor-kill-lease-by-image")
+
+	key, armor, err := chaintx.GenerateKey("k")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "key.txt"), []byte(armor), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "key-pass.txt"), []byte("k"), 0o600))
+	ch := chaintest.New()
+	ch.AddAccount(key.Address)
+	id := akash.LeaseID{Owner: akashtest.LeaseID(20).Owner, DSeq: 20020, GSeq: 1, OSeq: 1, Provider: key.Address}
+	require.NoError(t, b.Create(ctx, akashtest.Lease{ID: id, Services: []akashtest.Service{{Name: "p", Image: "packetstream/psclient", CPU: "10m",
+		NodeSelector: map[string]string{"janitor.test/pool": "small"}}}}))
+	ch.Put(chain.Lease{ID: id, State: chain.StateActive})
+
+	r := jobtest.Run(t, jobtest.Build(t, "../jobs/kill-lease-by-image"), "--kubeconfig", kubeconfig, "--chain-rest", ch.Start(t).URL,
+		"--chain-id", chaintest.ChainID, "--key-file", filepath.Join(dir, "key.txt"), "--key-pass-file", filepath.Join(dir, "key-pass.txt"),
+		"--deny", "packetstream/psclient")
+	require.Equal(t, 0, r.Code, "list Manifests, close on chain, record the Event: the chart's RBAC suffices")
+	l, _ := ch.Get(id)
+	assert.Equal(t, chain.StateClosed, l.State)
+	assert.NotContains(t, r.Raw, "could not record the Kubernetes Event")
+
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	require.NoError(t, err)
+	as, err := kubernetes.NewForConfig(cfg)
+	require.NoError(t, err)
+	ensureSecret(t, c)
+	forbidden := map[string]error{
+		"read the provider key Secret": get(as.CoreV1().Secrets("akash-services").Get(ctx, "akash-provider-keys", metav1.GetOptions{})),
+		"delete a Namespace":           as.CoreV1().Namespaces().Delete(ctx, id.Namespace(), metav1.DeleteOptions{}),
+		"delete a Manifest":            as.RESTClient().Delete().AbsPath("/apis/akash.network/v2beta2/namespaces/lease/manifests/" + id.Namespace()).Do(ctx).Error(),
+		"exec into a pod":              as.CoreV1().RESTClient().Post().Resource("pods").Namespace("akash-services").Name("akash-provider-0").SubResource("exec").Do(ctx).Error(),
 	}
 	for what, err := range forbidden {
 		assert.True(t, apierrors.IsForbidden(err), "%s must be Forbidden, got %v", what, err)

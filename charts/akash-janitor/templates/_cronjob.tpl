@@ -8,6 +8,7 @@ One CronJob for any component. Call with a dict:
   runAsRoot: (optional) UID 0, every capability still dropped (to read
     root-only files of the node)
   nodeNameEnv: (optional) JANITOR_NODE_NAME from the pod's node
+  volumes, volumeMounts: (optional) more of them, as YAML text
 */}}
 {{- define "akash-janitor.cronjob" -}}
 apiVersion: batch/v1
@@ -61,13 +62,16 @@ spec:
             {{- else }}
             {{- include "akash-janitor.restrictedPodSecurity" . | nindent 12 }}
             {{- end }}
-          {{- with .hostPaths }}
+          {{- if or .hostPaths .volumes }}
           volumes:
-            {{- range $i, $p := . }}
+            {{- range $i, $p := .hostPaths }}
             - name: host-{{ $i }}
               hostPath:
                 path: {{ $p }}
                 type: Directory
+            {{- end }}
+            {{- with .volumes }}
+            {{- . | trim | nindent 12 }}
             {{- end }}
           {{- end }}
           containers:
@@ -76,12 +80,15 @@ spec:
               imagePullPolicy: {{ .root.Values.global.image.pullPolicy }}
               args:
                 {{- include "akash-janitor.commonArgs" . | nindent 16 }}
-              {{- with .hostPaths }}
+              {{- if or .hostPaths .volumeMounts }}
               volumeMounts:
-                {{- range $i, $p := . }}
+                {{- range $i, $p := .hostPaths }}
                 - name: host-{{ $i }}
                   mountPath: /host{{ $p }}
                   readOnly: true
+                {{- end }}
+                {{- with .volumeMounts }}
+                {{- . | trim | nindent 16 }}
                 {{- end }}
               {{- end }}
               env:
