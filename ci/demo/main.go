@@ -106,6 +106,9 @@ func run(bin string) error {
 	if err := d.certExpiry(); err != nil {
 		return err
 	}
+	if err := d.killByImage(); err != nil {
+		return err
+	}
 	say("Done. Every job is a binary in bin/ that runs the same way against a real provider:\n" +
 		"   bin/force-replicasets --kubeconfig ~/.kube/config --dry-run\n" +
 		"   bin/zombie-reaper --kubeconfig ~/.kube/config --node-name $(hostname) --once --dry-run   (as root, on a node)\n" +
@@ -199,6 +202,9 @@ func (d *demo) runJob(name string, args ...string) error {
 			fmt.Printf("     [%s] %s %s\n", l["outcome"], l["action"], l["object"])
 			if l["lease"] != nil {
 				fmt.Printf("       lease %s\n", l["lease"])
+			}
+			if l["tx_hash"] != nil && l["tx_hash"] != "" {
+				fmt.Printf("       tx %s (%s)\n", l["tx_hash"], l["backend"])
 			}
 			fmt.Printf("       why: %s\n", l["message"])
 		case l["message"] == "certificate valid":
