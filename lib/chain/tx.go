@@ -218,3 +218,29 @@ func (c *Client) post(ctx context.Context, path string, body any, out any) error
 	}
 	return fmt.Errorf("no chain endpoint answered %s: %w", path, errors.Join(errs...))
 }
+
+// BlockTime is the chain's average block time (the provider's price script
+// counts 429909 blocks in a month of 30.437 days: 6.117 s).
+const BlockTime = 6117 * time.Millisecond
+
+// LatestHeight is the height of the node's latest block.
+func (c *Client) LatestHeight(ctx context.Context) (int64, error) {
+	var resp struct {
+		Block *struct {
+			Header struct {
+				Height json.Number `json:"height"`
+			} `json:"header"`
+		} `json:"block"`
+	}
+	if err := c.get(ctx, "/cosmos/base/tendermint/v1beta1/blocks/latest", nil, &resp); err != nil {
+		return 0, fmt.Errorf("read the latest block: %w", err)
+	}
+	if resp.Block == nil {
+		return 0, errors.New("read the latest block: the answer has no \"block\"")
+	}
+	h, err := strconv.ParseInt(string(resp.Block.Header.Height), 10, 64)
+	if err != nil || h <= 0 {
+		return 0, fmt.Errorf("read the latest block: height %q", resp.Block.Header.Height)
+	}
+	return h, nil
+}

@@ -35,9 +35,10 @@ type Chain struct {
 	loopPages bool
 	requests  int
 
-	accounts     map[string]*account
-	applied      []Applied
-	mismatchNext int
+	accounts      map[string]*account
+	applied       []Applied
+	mismatchNext  int
+	failListAfter int
 }
 
 // New returns an empty chain at height 1,000,000.
@@ -147,6 +148,9 @@ func (c *Chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (c *Chain) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	c.mu.Lock()
+	failAfter := c.failListAfter
+	c.mu.Unlock()
 	var k pageKey
 	if key := q.Get("pagination.key"); key != "" {
 		// As the node: with a key, the filters come from the key alone.
@@ -161,6 +165,10 @@ func (c *Chain) list(w http.ResponseWriter, r *http.Request) {
 	limit := 100
 	if l, err := strconv.Atoi(q.Get("pagination.limit")); err == nil && l > 0 {
 		limit = l
+	}
+	if failAfter > 0 && k.Offset >= failAfter*limit {
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"code": 13, "message": "simulated failure halfway through the listing", "details": []any{}})
+		return
 	}
 	c.mu.Lock()
 	var match []chain.Lease

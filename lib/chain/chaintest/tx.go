@@ -58,6 +58,13 @@ func (c *Chain) UseSequence(address string) {
 	}
 }
 
+// Advance moves the chain n blocks on.
+func (c *Chain) Advance(n int64) { c.mu.Lock(); c.Height += n; c.mu.Unlock() }
+
+// FailListAfter makes lease listings fail (HTTP 500) from their page n on
+// (0: never), as a node that errors halfway through.
+func (c *Chain) FailListAfter(n int) { c.mu.Lock(); c.failListAfter = n; c.mu.Unlock() }
+
 // MismatchNext makes the next n broadcasts meet an account whose sequence
 // another client has just used.
 func (c *Chain) MismatchNext(n int) { c.mu.Lock(); c.mismatchNext = n; c.mu.Unlock() }
@@ -86,6 +93,12 @@ func (c *Chain) serveTx(w http.ResponseWriter, r *http.Request) bool {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"account": map[string]any{"@type": "/cosmos.auth.v1beta1.BaseAccount", "address": addr,
 			"pub_key": nil, "account_number": strconv.FormatUint(num, 10), "sequence": strconv.FormatUint(seq, 10)}})
+	case r.Method == http.MethodGet && r.URL.Path == "/cosmos/base/tendermint/v1beta1/blocks/latest":
+		c.mu.Lock()
+		h := c.Height
+		c.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]any{"block_id": map[string]any{}, "block": map[string]any{"header": map[string]any{
+			"chain_id": ChainID, "height": strconv.FormatInt(h, 10)}}})
 	case r.Method == http.MethodPost && r.URL.Path == "/cosmos/tx/v1beta1/simulate":
 		txBytes, ok := txBytesOf(w, r)
 		if !ok {

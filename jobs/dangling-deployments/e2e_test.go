@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/akash-janitor/akash-janitor/lib/akash"
+	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
+	"github.com/akash-janitor/akash-janitor/lib/chain"
+	"github.com/akash-janitor/akash-janitor/lib/chain/chaintest"
+	"github.com/akash-janitor/akash-janitor/lib/chaintx"
+	"github.com/akash-janitor/akash-janitor/lib/job/jobtest"
+	"github.com/akash-janitor/akash-janitor/lib/kube/kubetest"
+)
+
+func TestMain(m *testing.M) {
+	kubetest.Main(m, akashtest.ClusterOptions(kubetest.Node{Name: "big", CPU: "64", Memory: "256Gi", Pods: 400}))
+}
+
+type world struct {
+	c        *kubetest.Cluster
+	b        *akashtest.Builder
+	key      *chaintx.Signer
+	keyDir   string
+	chain    *chaintest.Chain
+	url      string
+	nextDSeq uint64
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	c, b := akashtest.Shared(t)
+	key, armor, err := chaintx.GenerateKey("pw")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "key.txt"), []byte(armor), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "key-pass.txt"), []byte("pw"), 0o600))
+	w := &world{c: c, b: b, key: key, keyDir: dir, chain: chaintest.New(), nextDSeq: 100}
+	w.chain.AddAccount(key.Address)
+	w.url = w.chain.Start(t).URL
+	return w
+}
+
+// lease makes a lease of this provider: in the cluster if inCluster, and
+// on chain in state (unless ""), created at createdAgo blocks.
+func (w *world) lease(t *testing.T, inCluster bool, state string, createdAgo int64) akash.LeaseID {
+	t.Helper()
+	w.nextDSeq++
+	id := akash.LeaseID{Owner: akashtest.LeaseID(int(w.nextDSeq)).Owner, DSeq: w.nextDSeq, GSeq: 1, OSeq: 1, Provider: w.key.Address}
+	if inCluster {
+		// Names unique across leases and tests: hosts and IPs are named
+		// after them.
+		svc := fmt.Sprintf("app%d-%s", w.nextDSeq, w.key.Address[7:13])
+		require.NoError(t, w.b.Create(context.Background(), akashtest.Lease{ID: id, Hostnames: []string{fmt.Sprintf("%s.%s.example.com", svc, w.key.Address[7:15])},
+			LeasedIPs: []int32{8080}, Services: []akashtest.Service{{Name: svc, Image: "app:1", CPU: "10m", Memory: "16Mi"}}}))
+	}
+	if state != "" {
+		l := chain.Lease{ID: id, State: state, CreatedAt: w.chain.Height - createdAgo}
+		if state == chain.StateReclaiming {
+			l.Reclamation = &chain.Reclamation{Window: time.Hour, StartedAt: w.chain.Height, Deadline: w.chain.Height + 600}
+		}
+		w.chain.Put(l)
+	}
+	return id
+}
+
+func (w *world) closeOnChain(id akash.LeaseID, blocksAgo int64) {
+	w.chain.Close(id, "lease_closed_reason_insufficient_funds")
+	l, _ := w.chain.Get(id)
+	l.ClosedOn = w.chain.Height - blocksAgo
+	w.chain.Put(l)
+}
+
+func (w *world) run(t *testing.T, args ...string) jobtest.Result {
+	t.Helper()
+	return jobtest.Run(t, jobtest.Build(t, "."), append([]string{"--kubeconfig", w.c.KubeconfigPath, "--chain-rest", w.url,
+		"--chain-id", chaintest.ChainID, "--provider", w.key.Address, "--key-file", filepath.Join(w.keyDir, "key.txt"),
+		"--key-pass-file", filepath.Join(w.keyDir, "key-pass.txt"), "--chain-page-limit=5"}, args...)...)
+}
+
+// present tells what the cluster still holds of a lease.
+func (w *world) present(t *testing.T, id akash.LeaseID) (ns, manifest bool, hosts, ips int) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := w.c.Kube.CoreV1().Namespaces().Get(ctx, id.Namespace(), metav1.GetOptions{})
+	if err == nil {
+		nsObj, _ := w.c.Kube.CoreV1().Namespaces().Get(ctx, id.Namespace(), metav1.GetOptions{})
+		ns = nsObj.DeletionTimestamp == nil
+	} else {
+		require.True(t, apierrors.IsNotFound(err), "%v", err)
+	}
+	_, err = w.c.Dynamic().Resource(akash.ManifestsResource).Namespace("lease").Get(ctx, id.Namespace(), metav1.GetOptions{})
+	manifest = err == nil
+	sel := metav1.ListOptions{LabelSelector: akash.LabelLeaseDSeq + "=" + fmt.Sprint(id.DSeq) + "," + akash.LabelLeaseProvider + "=" + id.Provider}
+	h, err := w.c.Dynamic().Resource(akash.ProviderHostsResource).Namespace("lease").List(ctx, sel)
+	require.NoError(t, err)
+	i, err := w.c.Dynamic().Resource(akash.ProviderLeasedIPsResource).Namespace("lease").List(ctx, sel)
+	require.NoError(t, err)
+	return ns, manifest, len(h.Items), len(i.Items)
+}
+
+func outcomes(r jobtest.Result) map[string]string {
+	out := map[string]string{}
+	for _, verb := range []string{verbTeardown, verbClose} {
+		for _, a := range r.Actions(verb) {
+			out[verb+" "+a["lease"].(string)] = a["outcome"].(string)
+		}
+	}
+	return out
+}
+
+func TestDanglingBothWays(t *testing.T) {
+	w := newWorld(t)
+	closedOld := w.lease(t, true, chain.StateActive, 5000)
+	w.closeOnChain(closedOld, 1000) // ~1h42m ago
+	closedYoung := w.lease(t, true, chain.StateActive, 5000)
+	w.closeOnChain(closedYoung, 5) // 30 s ago
+	active := w.lease(t, true, chain.StateActive, 5000)
+	broke := w.lease(t, true, chain.StateInsufficientFunds, 5000)
+	reclaiming := w.lease(t, true, chain.StateReclaiming, 5000)
+	missingOld := w.lease(t, false, chain.StateActive, 2000)  // ~3h24m
+	missingYoung := w.lease(t, false, chain.StateActive, 100) // ~10 min
+	for i := 0; i < 16; i++ {
+		w.lease(t, true, chain.StateActive, 5000) // a healthy provider around them
+	}
+
+	// Report only (the default: teardown on, close-missing off), dry-run.
+	r := w.run(t, "--dry-run")
+	require.Equal(t, 0, r.Code)
+	got := outcomes(r)
+	assert.Equal(t, map[string]string{
+		verbTeardown + " " + closedOld.String():   "planned",
+		verbTeardown + " " + closedYoung.String(): "skipped",
+	}, got)
+	assert.Len(t, r.With("reason", "LeaseWithoutWorkload"), 2, "active leases with nothing here are reported")
+	ns, m, h, i := w.present(t, closedOld)
+	assert.True(t, ns && m && h == 1 && i == 1, "dry-run removes nothing")
+
+	// For real, both ways.
+	r = w.run(t, "--close-missing")
+	require.Equal(t, 0, r.Code)
+	got = outcomes(r)
+	assert.Equal(t, "done", got[verbTeardown+" "+closedOld.String()])
+	assert.Equal(t, "skipped", got[verbTeardown+" "+closedYoung.String()], "the provider goes first")
+	assert.Equal(t, "done", got[verbClose+" "+missingOld.String()])
+	assert.Equal(t, "skipped", got[verbClose+" "+missingYoung.String()], "the tenant may not have sent the manifest yet")
+	ns, m, h, i = w.present(t, closedOld)
+	assert.False(t, ns || m || h > 0 || i > 0, "namespace, Manifest, hosts and IPs all gone")
+	l, _ := w.chain.Get(missingOld)
+	assert.Equal(t, chain.StateClosed, l.State)
+	assert.Equal(t, "lease_closed_reason_manifest_timeout", l.Reason)
+	for _, id := range []akash.LeaseID{active, broke, reclaiming, closedYoung} {
+		ns, m, _, _ := w.present(t, id)
+		assert.True(t, ns && m, "%s is left alone", id)
+	}
+	for _, id := range []akash.LeaseID{active, missingYoung} {
+		l, _ := w.chain.Get(id)
+		assert.Equal(t, chain.StateActive, l.State)
+	}
+
+	// Idempotent: the next run has nothing to do there.
+	r = w.run(t)
+	assert.NotContains(t, outcomes(r), verbTeardown+" "+closedOld.String())
+}
+
+func TestDanglingFailsClosed(t *testing.T) {
+	w := newWorld(t)
+	var ids []akash.LeaseID
+	for i := 0; i < 12; i++ {
+		ids = append(ids, w.lease(t, true, chain.StateActive, 5000))
+	}
+	// A Manifest with this provider's label but a broken dseq.
+	_, err := w.c.Dynamic().Resource(akash.ManifestsResource).Namespace("lease").Create(context.Background(), &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "akash.network/v2beta2", "kind": "Manifest",
+		"metadata": map[string]any{"name": "broken-labels", "labels": map[string]any{akash.LabelLeaseProvider: w.key.Address, akash.LabelLeaseDSeq: "abc"}},
+		"spec":     map[string]any{"lease_id": map[string]any{"owner": "x", "dseq": "1", "gseq": 1, "oseq": 1, "provider": w.key.Address}, "group": map[string]any{"name": "g", "services": []any{}}},
+	}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	untouched := func() {
+		t.Helper()
+		for _, id := range ids {
+			ns, m, _, _ := w.present(t, id)
+			require.True(t, ns && m, "%s must be untouched", id)
+		}
+	}
+
+	w.chain.Garble(true)
+	r := w.run(t)
+	assert.Equal(t, 1, r.Code, "chain answers garbage: exit 1")
+	assert.Contains(t, r.Raw, "nothing was done")
+	w.chain.Garble(false)
+
+	w.chain.LoopPages(true)
+	r = w.run(t)
+	assert.Equal(t, 1, r.Code)
+	assert.Contains(t, r.Raw, "pagination does not finish")
+	w.chain.LoopPages(false)
+
+	w.chain.FailListAfter(1)
+	r = w.run(t)
+	assert.Equal(t, 1, r.Code, "a page that fails halfway")
+	assert.Contains(t, r.Raw, "simulated failure halfway")
+	w.chain.FailListAfter(0)
+	untouched()
+
+	// The chain forgot every lease (an empty answer): the limit holds.
+	for _, id := range ids {
+		w.closeOnChain(id, 5000)
+	}
+	r = w.run(t)
+	assert.Equal(t, 1, r.Code)
+	assert.Contains(t, r.Raw, "more likely wrong than true")
+	assert.Empty(t, r.Actions(verbTeardown))
+	untouched()
+	assert.NotEmpty(t, r.With("message", "lease labels do not parse; left alone"))
+
+	r = w.run(t, "--provider", "")
+	assert.Equal(t, 2, r.Code)
+}

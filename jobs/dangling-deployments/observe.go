@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/akash-janitor/akash-janitor/lib/akash"
+	"github.com/akash-janitor/akash-janitor/lib/chain"
+	"github.com/akash-janitor/akash-janitor/lib/job"
+	"github.com/akash-janitor/akash-janitor/lib/kube"
+)
+
+// inCluster is what the cluster holds of one lease.
+type inCluster struct {
+	id        akash.LeaseID
+	namespace bool
+	manifest  bool
+	hosts     int
+	ips       int
+	// since is when the oldest of its objects was made.
+	since time.Time
+}
+
+type clusterState struct {
+	leases map[akash.LeaseID]*inCluster
+	broken []string // objects whose lease labels do not parse
+}
+
+// observeCluster reads, with metadata-only LISTs, the namespaces, Manifests,
+// ProviderHosts and ProviderLeasedIPs that carry lease labels, of this
+// provider.
+func observeCluster(ctx context.Context, env *job.Env, provider string) (clusterState, error) {
+	st := clusterState{leases: map[akash.LeaseID]*inCluster{}}
+	sel := metav1.ListOptions{LabelSelector: akash.LabelLeaseProvider + "=" + provider}
+	add := func(kind string, items []metav1.PartialObjectMetadata, mark func(*inCluster)) {
+		for _, it := range items {
+			if it.DeletionTimestamp != nil {
+				continue // on its way out already
+			}
+			id, err := akash.LeaseIDFromLabels(it.Labels)
+			if err != nil {
+				st.broken = append(st.broken, fmt.Sprintf("%s %s/%s: %v", kind, it.Namespace, it.Name, err))
+				continue
+			}
+			l := st.leases[id]
+			if l == nil {
+				l = &inCluster{id: id, since: it.CreationTimestamp.Time}
+				st.leases[id] = l
+			}
+			if it.CreationTimestamp.Time.Before(l.since) {
+				l.since = it.CreationTimestamp.Time
+			}
+			mark(l)
+		}
+	}
+	page := env.Common.PageSize
+	nss, err := kube.ListMetadata(ctx, env.Clients.Metadata, corev1.SchemeGroupVersion.WithResource("namespaces"), "", page, sel)
+	if err != nil {
+		return st, err
+	}
+	add("Namespace", nss, func(l *inCluster) { l.namespace = true })
+	manifests, err := kube.ListMetadata(ctx, env.Clients.Metadata, akash.ManifestsResource, akash.LeaseNamespace, page, sel)
+	if err != nil {
+		return st, err
+	}
+	add("Manifest", manifests, func(l *inCluster) { l.manifest = true })
+	hosts, err := kube.ListMetadata(ctx, env.Clients.Metadata, akash.ProviderHostsResource, akash.LeaseNamespace, page, sel)
+	if err != nil {
+		return st, err
+	}
+	add("ProviderHost", hosts, func(l *inCluster) { l.hosts++ })
+	ips, err := kube.ListMetadata(ctx, env.Clients.Metadata, akash.ProviderLeasedIPsResource, akash.LeaseNamespace, page, sel)
+	if err != nil {
+		return st, err
+	}
+	add("ProviderLeasedIP", ips, func(l *inCluster) { l.ips++ })
+	return st, nil
+}
+
+// chainState is the provider's live leases on chain.
+type chainState struct {
+	live   map[akash.LeaseID]chain.Lease // active, insufficient_funds, reclaiming
+	height int64
+}
+
+func observeChain(ctx context.Context, c *chain.Client, provider string) (chainState, error) {
+	st := chainState{live: map[akash.LeaseID]chain.Lease{}}
+	for _, state := range []string{chain.StateActive, chain.StateInsufficientFunds, chain.StateReclaiming} {
+		leases, err := c.Leases(ctx, provider, state)
+		if err != nil {
+			return st, err
+		}
+		for _, l := range leases {
+			if l.State != state {
+				return st, fmt.Errorf("asked for %s leases, the node answered lease %s %s: the answer cannot be trusted", state, l.ID, l.State)
+			}
+			st.live[l.ID] = l
+		}
+	}
+	h, err := c.LatestHeight(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.height = h
+	return st, nil
+}
