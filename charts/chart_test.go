@@ -66,17 +66,18 @@ func typed[T any](t *testing.T, u *unstructured.Unstructured) *T {
 // components are the chart's blocks of values and the component names
 // they render.
 var components = map[string]string{
-	"forceReplicasets": "force-replicasets",
-	"zombieReaper":     "zombie-reaper",
-	"bidPrice":         "bid-price",
-	"gpuDoctor":        "gpu-doctor",
-	"restoreCommand":   "restore-command",
-	"certExpiry":       "cert-expiry",
-	"killLeaseByImage": "kill-lease-by-image",
+	"forceReplicasets":    "force-replicasets",
+	"zombieReaper":        "zombie-reaper",
+	"bidPrice":            "bid-price",
+	"gpuDoctor":           "gpu-doctor",
+	"restoreCommand":      "restore-command",
+	"certExpiry":          "cert-expiry",
+	"killLeaseByImage":    "kill-lease-by-image",
+	"danglingDeployments": "dangling-deployments",
 }
 
 // enabledByDefault: what a fresh install runs (what needs no operator input).
-var enabledByDefault = map[string]bool{"forceReplicasets": true, "zombieReaper": true, "bidPrice": false, "gpuDoctor": true, "restoreCommand": false, "certExpiry": true, "killLeaseByImage": true}
+var enabledByDefault = map[string]bool{"forceReplicasets": true, "zombieReaper": true, "bidPrice": false, "gpuDoctor": true, "restoreCommand": false, "certExpiry": true, "killLeaseByImage": true, "danglingDeployments": true}
 
 // matrix is the values every render and lint test covers: defaults,
 // everything on (with every option), everything off, each component alone.

@@ -509,3 +509,43 @@ func TestKillLeaseByImageRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 		assert.True(t, apierrors.IsForbidden(err), "%s must be Forbidden, got %v", what, err)
 	}
 }
+
+func TestDanglingDeploymentsRunsWithItsOwnRBACAndNoMore(t *testing.T) {
+	c, b := akashtest.Shared(t)
+	ctx := context.Background()
+	objs, _, err := render(t, nil)
+	require.NoError(t, err)
+	applyRBAC(t, c, objs)
+	kubeconfig := impersonating(t, c, "akash-services", "akash-janitor-dangling-deployments")
+
+	provider := "akash1danglingtestprovider000000000000000000"
+	id := akash.LeaseID{Owner: akashtest.LeaseID(30).Owner, DSeq: 30030, GSeq: 1, OSeq: 1, Provider: provider}
+	require.NoError(t, b.Create(ctx, akashtest.Lease{ID: id, Hostnames: []string{"dangling.example.com"}, LeasedIPs: []int32{443},
+		Services: []akashtest.Service{{Name: "web", Image: "nginx", CPU: "10m", NodeSelector: map[string]string{"janitor.test/pool": "small"}}}}))
+	ch := chaintest.New()
+	ch.Put(chain.Lease{ID: id, State: chain.StateClosed, ClosedOn: ch.Height - 1000})
+
+	r := jobtest.Run(t, jobtest.Build(t, "../jobs/dangling-deployments"), "--kubeconfig", kubeconfig, "--chain-rest", ch.Start(t).URL,
+		"--provider", provider)
+	require.Equal(t, 0, r.Code, "observe and tear down with the chart's RBAC alone")
+	require.Len(t, r.Actions("teardown-lease"), 1)
+	assert.Equal(t, "done", r.Actions("teardown-lease")[0]["outcome"])
+	_, err = c.Dynamic().Resource(akash.ManifestsResource).Namespace("lease").Get(ctx, id.Namespace(), metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "the Manifest is gone")
+	assert.NotContains(t, r.Raw, "could not record the Kubernetes Event")
+
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	require.NoError(t, err)
+	as, err := kubernetes.NewForConfig(cfg)
+	require.NoError(t, err)
+	ensureSecret(t, c)
+	forbidden := map[string]error{
+		"read the provider key Secret": get(as.CoreV1().Secrets("akash-services").Get(ctx, "akash-provider-keys", metav1.GetOptions{})),
+		"delete a Deployment":          as.AppsV1().Deployments("akash-services").Delete(ctx, "akash-provider", metav1.DeleteOptions{}),
+		"delete a ConfigMap":           as.CoreV1().ConfigMaps("akash-services").Delete(ctx, "x", metav1.DeleteOptions{}),
+		"patch a namespace":            get(as.CoreV1().Namespaces().Patch(ctx, "akash-services", types.MergePatchType, []byte(`{}`), metav1.PatchOptions{})),
+	}
+	for what, err := range forbidden {
+		assert.True(t, apierrors.IsForbidden(err), "%s must be Forbidden, got %v", what, err)
+	}
+}

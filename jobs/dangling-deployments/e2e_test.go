@@ -225,5 +225,8 @@ func TestDanglingFailsClosed(t *testing.T) {
 	assert.NotEmpty(t, r.With("message", "lease labels do not parse; left alone"))
 
 	r = w.run(t, "--provider", "")
+	assert.Equal(t, 0, r.Code)
+	assert.Contains(t, r.Raw, "this job waits for its input")
+	r = w.run(t, "--max-share=0")
 	assert.Equal(t, 2, r.Code)
 }

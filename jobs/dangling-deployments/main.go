@@ -62,7 +62,7 @@ func spec(o *options) job.Spec {
 			fs.StringVar(&o.chainREST, "chain-rest", "", "comma-separated REST endpoints of Akash nodes, tried in order")
 			fs.StringVar(&o.chainID, "chain-id", "akashnet-2", "the chain ID")
 			fs.StringVar(&o.marketAPI, "market-api", "v1beta5", "market API version (v1beta5, or v1beta4 for older nodes)")
-			fs.StringVar(&o.provider, "provider", "", "the provider's address (required; with --close-missing the key must be its)")
+			fs.StringVar(&o.provider, "provider", "", "the provider's address (with --close-missing the key must be its); empty: the job waits for it")
 			fs.BoolVar(&o.teardown, "teardown", true, "tear down leases closed on chain")
 			fs.BoolVar(&o.closeMissing, "close-missing", false, "close on chain the active leases with neither Manifest nor namespace (needs the key)")
 			fs.BoolVar(&o.closeNoWork, "close-without-namespace", false, "also close active leases that have a Manifest but no namespace (the provider's retry may still bring them up)")
@@ -78,9 +78,6 @@ func spec(o *options) job.Spec {
 		},
 		Validate: func() error {
 			var errs []error
-			if o.provider == "" {
-				errs = append(errs, errors.New("--provider is empty: whose leases?"))
-			}
 			if o.maxShare <= 0 || o.maxShare > 1 {
 				errs = append(errs, fmt.Errorf("--max-share=%v: want more than 0, at most 1", o.maxShare))
 			}

@@ -30,6 +30,10 @@ type candidate struct {
 }
 
 func run(ctx context.Context, env *job.Env, o *options) error {
+	if o.provider == "" || o.chainREST == "" {
+		env.Log.Warn().Msg("no --provider or no --chain-rest: nothing to reconcile; this job waits for its input")
+		return nil
+	}
 	client, err := o.chainClient()
 	if err != nil {
 		return err
