@@ -36,7 +36,6 @@ import (
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
 	"github.com/akash-janitor/akash-janitor/lib/chain"
 	"github.com/akash-janitor/akash-janitor/lib/chain/chaintest"
-	"github.com/akash-janitor/akash-janitor/lib/chaintx"
 	"github.com/akash-janitor/akash-janitor/lib/job/jobtest"
 	"github.com/akash-janitor/akash-janitor/lib/kube/kubetest"
 	"github.com/akash-janitor/akash-janitor/lib/proctable/proctabletest"
@@ -128,10 +127,7 @@ func TestForceReplicasetsRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	}, time.Minute, 200*time.Millisecond)
 
 	// And nothing outside its job.
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	require.NoError(t, err)
-	as, err := kubernetes.NewForConfig(cfg)
-	require.NoError(t, err)
+	as := as(t, kubeconfig)
 	ensureSecret(t, c)
 	forbidden := map[string]error{
 		"delete a Namespace":           as.CoreV1().Namespaces().Delete(ctx, id.Namespace(), metav1.DeleteOptions{}),
@@ -141,12 +137,28 @@ func TestForceReplicasetsRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 		"delete a Pod":                 as.CoreV1().Pods(id.Namespace()).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}),
 		"patch a Deployment":           get(as.AppsV1().Deployments(id.Namespace()).Patch(ctx, "web", "application/merge-patch+json", []byte(`{}`), metav1.PatchOptions{})),
 	}
-	for what, err := range forbidden {
-		assert.True(t, apierrors.IsForbidden(err), "%s must be Forbidden, got %v", what, err)
-	}
+	assertForbidden(t, forbidden)
 }
 
 func get[T any](_ T, err error) error { return err }
+
+// as is a client acting as the ServiceAccount of the kubeconfig.
+func as(t *testing.T, kubeconfig string) *kubernetes.Clientset {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	require.NoError(t, err)
+	client, err := kubernetes.NewForConfig(cfg)
+	require.NoError(t, err)
+	return client
+}
+
+// assertForbidden checks that each request was refused for its RBAC.
+func assertForbidden(t *testing.T, results map[string]error) {
+	t.Helper()
+	for what, err := range results {
+		assert.True(t, apierrors.IsForbidden(err), "%s must be Forbidden, got %v", what, err)
+	}
+}
 
 // fakeProc writes a process table in the layout of /proc (stat and cgroup
 // files) for the reaper's --proc: a shim, a tenant's bash in the given
@@ -223,10 +235,7 @@ func TestZombieReaperRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	assert.False(t, proctabletest.Alive(t, tree.Parent))
 
 	// And nothing outside its job.
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	require.NoError(t, err)
-	as, err := kubernetes.NewForConfig(cfg)
-	require.NoError(t, err)
+	as := as(t, kubeconfig)
 	ensureSecret(t, c)
 	forbidden := map[string]error{
 		"delete a Pod":                 as.CoreV1().Pods(id.Namespace()).Delete(ctx, pod.Name, metav1.DeleteOptions{}),
@@ -237,9 +246,7 @@ func TestZombieReaperRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 		"exec into a Pod":              as.CoreV1().RESTClient().Post().Resource("pods").Namespace(id.Namespace()).Name(pod.Name).SubResource("exec").Do(ctx).Error(),
 		"patch a Node":                 get(as.CoreV1().Nodes().Patch(ctx, pod.Spec.NodeName, "application/merge-patch+json", []byte(`{}`), metav1.PatchOptions{})),
 	}
-	for what, err := range forbidden {
-		assert.True(t, apierrors.IsForbidden(err), "%s must be Forbidden, got %v", what, err)
-	}
+	assertForbidden(t, forbidden)
 }
 
 // ensureSecret creates the provider key Secret the jobs must never read.
@@ -322,10 +329,7 @@ func TestBidPriceServesWithItsOwnRBACThroughTheShim(t *testing.T) {
 	assert.Equal(t, "requested rate is too low. min expected 76.685996uakt", stderr)
 
 	// And nothing outside its job.
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	require.NoError(t, err)
-	as, err := kubernetes.NewForConfig(cfg)
-	require.NoError(t, err)
+	as := as(t, kubeconfig)
 	ensureSecret(t, c)
 	forbidden := map[string]error{
 		"read another ConfigMap":       get(as.CoreV1().ConfigMaps("akash-services").Get(ctx, "akash-janitor-bid-price-script", metav1.GetOptions{})),
@@ -335,9 +339,7 @@ func TestBidPriceServesWithItsOwnRBACThroughTheShim(t *testing.T) {
 		"list pods":                    get(as.CoreV1().Pods("").List(ctx, metav1.ListOptions{})),
 		"patch a node":                 get(as.CoreV1().Nodes().Patch(ctx, "small", "application/merge-patch+json", []byte(`{}`), metav1.PatchOptions{})),
 	}
-	for what, err := range forbidden {
-		assert.True(t, apierrors.IsForbidden(err), "%s must be Forbidden, got %v", what, err)
-	}
+	assertForbidden(t, forbidden)
 }
 
 func TestGPUDoctorRunsWithItsOwnRBACAndNoMore(t *testing.T) {
@@ -360,10 +362,7 @@ func TestGPUDoctorRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	assert.Len(t, r.With("finding", "gpu-pod-pending"), 1)
 	assert.NotContains(t, r.Raw, "could not record the Kubernetes Event")
 
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	require.NoError(t, err)
-	as, err := kubernetes.NewForConfig(cfg)
-	require.NoError(t, err)
+	as := as(t, kubeconfig)
 	ensureSecret(t, c)
 	forbidden := map[string]error{
 		"delete a Pod":                 as.CoreV1().Pods("default").Delete(ctx, "wants-a-gpu", metav1.DeleteOptions{}),
@@ -371,9 +370,7 @@ func TestGPUDoctorRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 		"read the provider key Secret": get(as.CoreV1().Secrets("akash-services").Get(ctx, "akash-provider-keys", metav1.GetOptions{})),
 		"list Secrets":                 get(as.CoreV1().Secrets("").List(ctx, metav1.ListOptions{})),
 	}
-	for what, err := range forbidden {
-		assert.True(t, apierrors.IsForbidden(err), "%s must be Forbidden, got %v", what, err)
-	}
+	assertForbidden(t, forbidden)
 }
 
 func TestRestoreCommandRunsWithItsOwnRBACAndNoMore(t *testing.T) {
@@ -410,10 +407,7 @@ func TestRestoreCommandRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	assert.Equal(t, "done", r.Actions("restore-command")[0]["outcome"])
 	assert.NotContains(t, r.Raw, "could not record the Kubernetes Event")
 
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	require.NoError(t, err)
-	as, err := kubernetes.NewForConfig(cfg)
-	require.NoError(t, err)
+	as := as(t, kubeconfig)
 	ensureSecret(t, c)
 	forbidden := map[string]error{
 		"delete a Manifest":            as.RESTClient().Delete().AbsPath("/apis/akash.network/v2beta2/namespaces/lease/manifests/" + id.Namespace()).Do(ctx).Error(),
@@ -422,9 +416,7 @@ func TestRestoreCommandRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 		"read the provider key Secret": get(as.CoreV1().Secrets("akash-services").Get(ctx, "akash-provider-keys", metav1.GetOptions{})),
 		"delete a Pod":                 as.CoreV1().Pods(id.Namespace()).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}),
 	}
-	for what, err := range forbidden {
-		assert.True(t, apierrors.IsForbidden(err), "%s must be Forbidden, got %v", what, err)
-	}
+	assertForbidden(t, forbidden)
 }
 
 func TestCertExpiryRunsWithItsOwnRBACAndNoMore(t *testing.T) {
@@ -451,19 +443,14 @@ func TestCertExpiryRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	require.Len(t, r.With("finding", "certificate-expiring"), 1)
 	assert.NotContains(t, r.Raw, "could not record the Kubernetes Event", "its Event on the node is allowed")
 
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	require.NoError(t, err)
-	as, err := kubernetes.NewForConfig(cfg)
-	require.NoError(t, err)
+	as := as(t, kubeconfig)
 	ensureSecret(t, c)
 	forbidden := map[string]error{
 		"list pods":                    get(as.CoreV1().Pods("").List(ctx, metav1.ListOptions{})),
 		"list nodes":                   get(as.CoreV1().Nodes().List(ctx, metav1.ListOptions{})),
 		"read the provider key Secret": get(as.CoreV1().Secrets("akash-services").Get(ctx, "akash-provider-keys", metav1.GetOptions{})),
 	}
-	for what, err := range forbidden {
-		assert.True(t, apierrors.IsForbidden(err), "%s must be Forbidden, got %v", what, err)
-	}
+	assertForbidden(t, forbidden)
 }
 
 func TestKillLeaseByImageRunsWithItsOwnRBACAndNoMore(t *testing.T) {
@@ -474,30 +461,21 @@ func TestKillLeaseByImageRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	applyRBAC(t, c, objs)
 	kubeconfig := impersonating(t, c, "akash-services", "akash-janitor-kill-lease-by-image")
 
-	key, armor, err := chaintx.GenerateKey("k")
-	require.NoError(t, err)
-	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "key.txt"), []byte(armor), 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "key-pass.txt"), []byte("k"), 0o600))
-	ch := chaintest.New()
-	ch.AddAccount(key.Address)
-	id := akash.LeaseID{Owner: akashtest.LeaseID(20).Owner, DSeq: 20020, GSeq: 1, OSeq: 1, Provider: key.Address}
+	p := chaintest.NewProvider(t)
+	ch := p.Chain
+	id := akash.LeaseID{Owner: akashtest.LeaseID(20).Owner, DSeq: 20020, GSeq: 1, OSeq: 1, Provider: p.Key.Address}
 	require.NoError(t, b.Create(ctx, akashtest.Lease{ID: id, Services: []akashtest.Service{{Name: "p", Image: "packetstream/psclient", CPU: "10m",
 		NodeSelector: map[string]string{"janitor.test/pool": "small"}}}}))
 	ch.Put(chain.Lease{ID: id, State: chain.StateActive})
 
-	r := jobtest.Run(t, jobtest.Build(t, "../jobs/kill-lease-by-image"), "--kubeconfig", kubeconfig, "--chain-rest", ch.Start(t).URL,
-		"--chain-id", chaintest.ChainID, "--key-file", filepath.Join(dir, "key.txt"), "--key-pass-file", filepath.Join(dir, "key-pass.txt"),
-		"--deny", "packetstream/psclient")
+	r := jobtest.Run(t, jobtest.Build(t, "../jobs/kill-lease-by-image"), append(append([]string{"--kubeconfig", kubeconfig}, p.Flags()...),
+		"--deny", "packetstream/psclient")...)
 	require.Equal(t, 0, r.Code, "list Manifests, close on chain, record the Event: the chart's RBAC suffices")
 	l, _ := ch.Get(id)
 	assert.Equal(t, chain.StateClosed, l.State)
 	assert.NotContains(t, r.Raw, "could not record the Kubernetes Event")
 
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	require.NoError(t, err)
-	as, err := kubernetes.NewForConfig(cfg)
-	require.NoError(t, err)
+	as := as(t, kubeconfig)
 	ensureSecret(t, c)
 	forbidden := map[string]error{
 		"read the provider key Secret": get(as.CoreV1().Secrets("akash-services").Get(ctx, "akash-provider-keys", metav1.GetOptions{})),
@@ -505,9 +483,7 @@ func TestKillLeaseByImageRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 		"delete a Manifest":            as.RESTClient().Delete().AbsPath("/apis/akash.network/v2beta2/namespaces/lease/manifests/" + id.Namespace()).Do(ctx).Error(),
 		"exec into a pod":              as.CoreV1().RESTClient().Post().Resource("pods").Namespace("akash-services").Name("akash-provider-0").SubResource("exec").Do(ctx).Error(),
 	}
-	for what, err := range forbidden {
-		assert.True(t, apierrors.IsForbidden(err), "%s must be Forbidden, got %v", what, err)
-	}
+	assertForbidden(t, forbidden)
 }
 
 func TestDanglingDeploymentsRunsWithItsOwnRBACAndNoMore(t *testing.T) {
@@ -534,10 +510,7 @@ func TestDanglingDeploymentsRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	assert.True(t, apierrors.IsNotFound(err), "the Manifest is gone")
 	assert.NotContains(t, r.Raw, "could not record the Kubernetes Event")
 
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	require.NoError(t, err)
-	as, err := kubernetes.NewForConfig(cfg)
-	require.NoError(t, err)
+	as := as(t, kubeconfig)
 	ensureSecret(t, c)
 	forbidden := map[string]error{
 		"read the provider key Secret": get(as.CoreV1().Secrets("akash-services").Get(ctx, "akash-provider-keys", metav1.GetOptions{})),
@@ -545,7 +518,5 @@ func TestDanglingDeploymentsRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 		"delete a ConfigMap":           as.CoreV1().ConfigMaps("akash-services").Delete(ctx, "x", metav1.DeleteOptions{}),
 		"patch a namespace":            get(as.CoreV1().Namespaces().Patch(ctx, "akash-services", types.MergePatchType, []byte(`{}`), metav1.PatchOptions{})),
 	}
-	for what, err := range forbidden {
-		assert.True(t, apierrors.IsForbidden(err), "%s must be Forbidden, got %v", what, err)
-	}
+	assertForbidden(t, forbidden)
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -30,25 +28,17 @@ func TestMain(m *testing.M) {
 type world struct {
 	c        *kubetest.Cluster
 	b        *akashtest.Builder
+	p        *chaintest.Provider
 	key      *chaintx.Signer
-	keyDir   string
 	chain    *chaintest.Chain
-	url      string
 	nextDSeq uint64
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	c, b := akashtest.Shared(t)
-	key, armor, err := chaintx.GenerateKey("pw")
-	require.NoError(t, err)
-	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "key.txt"), []byte(armor), 0o600))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "key-pass.txt"), []byte("pw"), 0o600))
-	w := &world{c: c, b: b, key: key, keyDir: dir, chain: chaintest.New(), nextDSeq: 100}
-	w.chain.AddAccount(key.Address)
-	w.url = w.chain.Start(t).URL
-	return w
+	p := chaintest.NewProvider(t)
+	return &world{c: c, b: b, p: p, key: p.Key, chain: p.Chain, nextDSeq: 100}
 }
 
 // lease makes a lease of this provider: in the cluster if inCluster, and
@@ -83,9 +73,8 @@ func (w *world) closeOnChain(id akash.LeaseID, blocksAgo int64) {
 
 func (w *world) run(t *testing.T, args ...string) jobtest.Result {
 	t.Helper()
-	return jobtest.Run(t, jobtest.Build(t, "."), append([]string{"--kubeconfig", w.c.KubeconfigPath, "--chain-rest", w.url,
-		"--chain-id", chaintest.ChainID, "--provider", w.key.Address, "--key-file", filepath.Join(w.keyDir, "key.txt"),
-		"--key-pass-file", filepath.Join(w.keyDir, "key-pass.txt"), "--chain-page-limit=5"}, args...)...)
+	base := append([]string{"--kubeconfig", w.c.KubeconfigPath, "--provider", w.key.Address, "--chain-page-limit=5"}, w.p.Flags()...)
+	return jobtest.Run(t, jobtest.Build(t, "."), append(base, args...)...)
 }
 
 // present tells what the cluster still holds of a lease.

@@ -22,20 +22,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/akash-janitor/akash-janitor/lib/chain"
-	"github.com/akash-janitor/akash-janitor/lib/chaintx"
 	"github.com/akash-janitor/akash-janitor/lib/job"
 	"github.com/akash-janitor/akash-janitor/lib/leaseclose"
 )
 
 type options struct {
-	chainREST     string
-	chainID       string
-	marketAPI     string
+	chain         leaseclose.ChainFlags
 	provider      string
 	teardown      bool
 	closeMissing  bool
@@ -44,11 +39,7 @@ type options struct {
 	manifestGrace time.Duration
 	maxShare      float64
 	maxCount      int
-	keyFile       string
-	keyPassFile   string
-	gasPrices     string
 	reason        string
-	pageLimit     int
 }
 
 func main() { job.Main(spec(&options{})) }
@@ -59,9 +50,7 @@ func spec(o *options) job.Spec {
 		Summary:           "tear down leases closed on chain, close leases with nothing in the cluster; never on a doubtful chain answer",
 		DefaultMaxActions: 20,
 		Flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&o.chainREST, "chain-rest", "", "comma-separated REST endpoints of Akash nodes, tried in order")
-			fs.StringVar(&o.chainID, "chain-id", "akashnet-2", "the chain ID")
-			fs.StringVar(&o.marketAPI, "market-api", "v1beta5", "market API version (v1beta5, or v1beta4 for older nodes)")
+			o.chain.Register(fs)
 			fs.StringVar(&o.provider, "provider", "", "the provider's address (with --close-missing the key must be its); empty: the job waits for it")
 			fs.BoolVar(&o.teardown, "teardown", true, "tear down leases closed on chain")
 			fs.BoolVar(&o.closeMissing, "close-missing", false, "close on chain the active leases with neither Manifest nor namespace (needs the key)")
@@ -70,10 +59,6 @@ func spec(o *options) job.Spec {
 			fs.DurationVar(&o.manifestGrace, "manifest-grace", time.Hour, "how long an active lease may have nothing in the cluster before it is closed (the tenant may not have sent the manifest yet)")
 			fs.Float64Var(&o.maxShare, "max-share", 0.2, "do nothing when more than this share of the cluster's leases look dangling")
 			fs.IntVar(&o.maxCount, "max-count", 50, "do nothing when more than this many leases look dangling")
-			fs.StringVar(&o.keyFile, "key-file", "/keys/key.txt", "the provider's armored key (for --close-missing)")
-			fs.StringVar(&o.keyPassFile, "key-pass-file", "/keys/key-pass.txt", "its passphrase")
-			fs.StringVar(&o.gasPrices, "gas-prices", "0.025uakt", "gas price of close transactions")
-			fs.IntVar(&o.pageLimit, "chain-page-limit", 1000, "leases asked per page of the chain's listing")
 			fs.StringVar(&o.reason, "reason", "lease_closed_reason_manifest_timeout", "close reason of --close-missing")
 		},
 		Validate: func() error {
@@ -94,42 +79,4 @@ func spec(o *options) job.Spec {
 		},
 		Run: func(ctx context.Context, env *job.Env) error { return run(ctx, env, o) },
 	}
-}
-
-func (o *options) chainClient() (*chain.Client, error) {
-	var endpoints []string
-	for _, e := range strings.Split(o.chainREST, ",") {
-		if e = strings.TrimSpace(e); e != "" {
-			endpoints = append(endpoints, e)
-		}
-	}
-	c := &chain.Client{Endpoints: endpoints, MarketVersion: o.marketAPI, Timeout: 15 * time.Second, Rounds: 2, PageLimit: o.pageLimit}
-	if err := c.Validate(); err != nil {
-		return nil, job.BadInput("--chain-rest: %v", err)
-	}
-	return c, nil
-}
-
-func (o *options) closer(c *chain.Client) (*leaseclose.TxCloser, error) {
-	armored, err := os.ReadFile(o.keyFile)
-	if err != nil {
-		return nil, job.BadInput("--key-file: %v", err)
-	}
-	pass, err := os.ReadFile(o.keyPassFile)
-	if err != nil {
-		return nil, job.BadInput("--key-pass-file: %v", err)
-	}
-	signer, err := chaintx.LoadKey(string(armored), string(pass))
-	if err != nil {
-		return nil, job.BadInput("--key-file %s: %v", o.keyFile, err)
-	}
-	if signer.Address != o.provider {
-		return nil, job.BadInput("--provider=%s, but the key is %s's: refusing to close for another provider", o.provider, signer.Address)
-	}
-	closer := &leaseclose.TxCloser{Chain: c, Signer: signer, ChainID: o.chainID, GasPrices: o.gasPrices, BatchSize: 10,
-		Memo: "akash-janitor dangling-deployments"}
-	if err := closer.Validate(); err != nil {
-		return nil, job.BadInput("%v", err)
-	}
-	return closer, nil
 }

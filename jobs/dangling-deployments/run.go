@@ -30,13 +30,13 @@ type candidate struct {
 }
 
 func run(ctx context.Context, env *job.Env, o *options) error {
-	if o.provider == "" || o.chainREST == "" {
+	if o.provider == "" || o.chain.REST == "" {
 		env.Log.Warn().Msg("no --provider or no --chain-rest: nothing to reconcile; this job waits for its input")
 		return nil
 	}
-	client, err := o.chainClient()
+	client, err := o.chain.Client()
 	if err != nil {
-		return err
+		return job.BadInput("%v", err)
 	}
 	cs, err := observeCluster(ctx, env, o.provider)
 	if err != nil {
@@ -148,9 +148,9 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	})
 	var errClose error
 	if len(closes) > 0 {
-		closer, err := o.closer(client)
+		closer, err := o.chain.TxCloser(client, o.provider, 10, "akash-janitor dangling-deployments")
 		if err != nil {
-			return errors.Join(errTeardown, err)
+			return errors.Join(errTeardown, job.BadInput("%v", err))
 		}
 		reason, _ := chain.ParseCloseReason(o.reason)
 		errClose = env.Actuator.ApplyBatched(ctx, closes, 10, func(ctx context.Context, batch []actuator.Action) []actuator.BatchResult {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -13,7 +11,6 @@ import (
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
 	"github.com/akash-janitor/akash-janitor/lib/chain"
 	"github.com/akash-janitor/akash-janitor/lib/chain/chaintest"
-	"github.com/akash-janitor/akash-janitor/lib/chaintx"
 	"github.com/akash-janitor/akash-janitor/lib/job/jobtest"
 	"github.com/akash-janitor/akash-janitor/lib/kube/kubetest"
 )
@@ -22,47 +19,30 @@ func TestMain(m *testing.M) {
 	kubetest.Main(m, akashtest.ClusterOptions(kubetest.Node{Name: "big", CPU: "64", Memory: "256Gi", Pods: 300}))
 }
 
-type provider struct {
-	key              *chaintx.Signer
-	keyFile, keyPass string
-	chain            *chaintest.Chain
-	url              string
-}
+type provider struct{ *chaintest.Provider }
 
-func newProvider(t *testing.T) provider {
-	t.Helper()
-	key, armor, err := chaintx.GenerateKey("s3cret")
-	require.NoError(t, err)
-	dir := t.TempDir()
-	p := provider{key: key, keyFile: filepath.Join(dir, "key.txt"), keyPass: filepath.Join(dir, "key-pass.txt"), chain: chaintest.New()}
-	require.NoError(t, os.WriteFile(p.keyFile, []byte(armor), 0o600))
-	require.NoError(t, os.WriteFile(p.keyPass, []byte("s3cret\n"), 0o600))
-	p.chain.AddAccount(key.Address)
-	p.url = p.chain.Start(t).URL
-	return p
-}
+func newProvider(t *testing.T) provider { return provider{chaintest.NewProvider(t)} }
 
 // lease creates a provider-shaped lease in the cluster and active on chain.
 func (p provider) lease(t *testing.T, b *akashtest.Builder, n int, images ...string) akash.LeaseID {
 	t.Helper()
-	id := akash.LeaseID{Owner: akashtest.LeaseID(n).Owner, DSeq: uint64(5000 + n), GSeq: 1, OSeq: 1, Provider: p.key.Address}
+	id := akash.LeaseID{Owner: akashtest.LeaseID(n).Owner, DSeq: uint64(5000 + n), GSeq: 1, OSeq: 1, Provider: p.Key.Address}
 	var services []akashtest.Service
 	for i, img := range images {
 		services = append(services, akashtest.Service{Name: string(rune('a'+i)) + "svc", Image: img, CPU: "10m", Memory: "16Mi"})
 	}
 	require.NoError(t, b.Create(context.Background(), akashtest.Lease{ID: id, Services: services}))
-	p.chain.Put(chain.Lease{ID: id, State: chain.StateActive, CreatedAt: 10})
+	p.Chain.Put(chain.Lease{ID: id, State: chain.StateActive, CreatedAt: 10})
 	return id
 }
 
 func (p provider) run(t *testing.T, c *kubetest.Cluster, args ...string) jobtest.Result {
 	t.Helper()
-	return jobtest.Run(t, jobtest.Build(t, "."), append([]string{"--kubeconfig", c.KubeconfigPath, "--chain-rest", p.url,
-		"--key-file", p.keyFile, "--key-pass-file", p.keyPass, "--chain-id", chaintest.ChainID}, args...)...)
+	return jobtest.Run(t, jobtest.Build(t, "."), append(append([]string{"--kubeconfig", c.KubeconfigPath}, p.Flags()...), args...)...)
 }
 
 func (p provider) state(id akash.LeaseID) string {
-	l, _ := p.chain.Get(id)
+	l, _ := p.Chain.Get(id)
 	return l.State
 }
 
@@ -75,7 +55,7 @@ func TestKillLeaseByImage(t *testing.T) {
 	otherRegistry := p.lease(t, b, 4, "evil.io/packetstream/psclient")
 	allowed := p.lease(t, b, 5, "ghcr.io/miner/xmrig:6.21")
 	closedAlready := p.lease(t, b, 6, "packetstream/psclient@sha256:4b9e1f7a6f1c0a6f0a6b3f4e2f6c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c")
-	p.chain.Close(closedAlready, "lease_closed_owner")
+	p.Chain.Close(closedAlready, "lease_closed_owner")
 	lists := []string{"--deny", "packetstream/psclient", "--deny", "regex:.*xmrig.*", "--allow", "ghcr.io/miner/xmrig"}
 
 	r := p.run(t, c, append(lists, "--dry-run")...)
@@ -101,9 +81,9 @@ func TestKillLeaseByImage(t *testing.T) {
 	for _, id := range []akash.LeaseID{nearMiss, otherRegistry, allowed} {
 		assert.Equal(t, chain.StateActive, p.state(id), "%s must stay", id)
 	}
-	l, _ := p.chain.Get(bare)
+	l, _ := p.Chain.Get(bare)
 	assert.Equal(t, "lease_closed_reason_unspecified", l.Reason)
-	applied := p.chain.Applied()
+	applied := p.Chain.Applied()
 	require.Len(t, applied, 1, "both closes in one transaction")
 	for _, a := range r.Actions(verbClose) {
 		if a["outcome"] == "done" {
@@ -111,7 +91,7 @@ func TestKillLeaseByImage(t *testing.T) {
 			assert.Equal(t, "tx", a["backend"])
 		}
 	}
-	assert.NotContains(t, r.Raw, "s3cret", "the passphrase is never logged")
+	assert.NotContains(t, r.Raw, "provider-passphrase", "the passphrase is never logged")
 }
 
 func TestKillLeaseByImageSafety(t *testing.T) {
@@ -136,11 +116,11 @@ func TestKillLeaseByImageSafety(t *testing.T) {
 	assert.Contains(t, r.Raw, "refusing to act for another provider")
 
 	// The chain does not answer: nothing closed, exit 1.
-	p.chain.Garble(true)
+	p.Chain.Garble(true)
 	r = p.run(t, c, "--deny", "packetstream/psclient")
 	assert.Equal(t, 1, r.Code)
 	assert.Contains(t, r.Raw, "nothing was closed")
-	p.chain.Garble(false)
+	p.Chain.Garble(false)
 	assert.Equal(t, chain.StateActive, p.state(first))
 
 	// The budget: one lease a run.

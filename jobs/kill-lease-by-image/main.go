@@ -15,10 +15,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/akash-janitor/akash-janitor/lib/chain"
-	"github.com/akash-janitor/akash-janitor/lib/chaintx"
 	"github.com/akash-janitor/akash-janitor/lib/imagematch"
 	"github.com/akash-janitor/akash-janitor/lib/job"
 	"github.com/akash-janitor/akash-janitor/lib/leaseclose"
@@ -30,20 +28,15 @@ func (l *listFlag) String() string     { return strings.Join(*l, " ") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 type options struct {
-	deny, allow          listFlag
-	denyFile, allowFile  string
-	chainREST            string
-	chainID              string
-	marketAPI            string
-	gasPrices            string
-	gasAdjustment        float64
-	batchSize            int
-	reason               string
-	keyFile, keyPassFile string
-	provider             string
-	closer               string
-	lists                imagematch.Lists
-	reasonCode           int32
+	deny, allow         listFlag
+	denyFile, allowFile string
+	chain               leaseclose.ChainFlags
+	batchSize           int
+	reason              string
+	provider            string
+	closer              string
+	lists               imagematch.Lists
+	reasonCode          int32
 }
 
 func main() { job.Main(spec(&options{})) }
@@ -58,15 +51,9 @@ func spec(o *options) job.Spec {
 			fs.Var(&o.allow, "allow", "an allowed image, winning over the denylist; repeat for more")
 			fs.StringVar(&o.denyFile, "deny-file", "", "a file of denylist entries, one per line (# comments)")
 			fs.StringVar(&o.allowFile, "allow-file", "", "a file of allowlist entries, one per line")
-			fs.StringVar(&o.chainREST, "chain-rest", "", "comma-separated REST endpoints of Akash nodes, tried in order")
-			fs.StringVar(&o.chainID, "chain-id", "akashnet-2", "the chain ID")
-			fs.StringVar(&o.marketAPI, "market-api", "v1beta5", "market API version of the nodes (v1beta5, or v1beta4 for older nodes)")
-			fs.StringVar(&o.gasPrices, "gas-prices", "0.025uakt", "gas price of the close transactions")
-			fs.Float64Var(&o.gasAdjustment, "gas-adjustment", 1.5, "multiplies the simulated gas")
+			o.chain.Register(fs)
 			fs.IntVar(&o.batchSize, "batch-size", 10, "leases closed per transaction")
 			fs.StringVar(&o.reason, "reason", "lease_closed_reason_unspecified", "close reason: 10000-10003 or its name")
-			fs.StringVar(&o.keyFile, "key-file", "/keys/key.txt", "the provider's armored key (the akash-provider-keys Secret's key.txt)")
-			fs.StringVar(&o.keyPassFile, "key-pass-file", "/keys/key-pass.txt", "its passphrase (key-pass.txt)")
 			fs.StringVar(&o.provider, "provider", "", "the provider's address; the key must be its (empty: the key's)")
 			fs.StringVar(&o.closer, "closer", "tx", "how leases are closed: tx (sign and broadcast with the key)")
 		},
@@ -127,36 +114,14 @@ func readList(path string) ([]string, error) {
 // setup builds the chain client and the closer; every problem is bad
 // configuration, reported without the key.
 func setup(o *options) (*chain.Client, *leaseclose.TxCloser, error) {
-	var endpoints []string
-	for _, e := range strings.Split(o.chainREST, ",") {
-		if e = strings.TrimSpace(e); e != "" {
-			endpoints = append(endpoints, e)
-		}
-	}
-	client := &chain.Client{Endpoints: endpoints, MarketVersion: o.marketAPI, Timeout: 10 * time.Second, Rounds: 2}
-	if err := client.Validate(); err != nil {
-		return nil, nil, job.BadInput("--chain-rest: %v", err)
-	}
-	armored, err := os.ReadFile(o.keyFile)
+	client, err := o.chain.Client()
 	if err != nil {
-		return nil, nil, job.BadInput("--key-file: %v", err)
-	}
-	pass, err := os.ReadFile(o.keyPassFile)
-	if err != nil {
-		return nil, nil, job.BadInput("--key-pass-file: %v", err)
-	}
-	signer, err := chaintx.LoadKey(string(armored), string(pass))
-	if err != nil {
-		return nil, nil, job.BadInput("--key-file %s: %v", o.keyFile, err)
-	}
-	if o.provider != "" && o.provider != signer.Address {
-		return nil, nil, job.BadInput("--provider=%s, but the key is %s's: refusing to act for another provider", o.provider, signer.Address)
-	}
-	o.provider = signer.Address
-	closer := &leaseclose.TxCloser{Chain: client, Signer: signer, ChainID: o.chainID, GasPrices: o.gasPrices,
-		GasAdjustment: o.gasAdjustment, BatchSize: o.batchSize, Memo: "akash-janitor kill-lease-by-image"}
-	if err := closer.Validate(); err != nil {
 		return nil, nil, job.BadInput("%v", err)
 	}
+	closer, err := o.chain.TxCloser(client, o.provider, o.batchSize, "akash-janitor kill-lease-by-image")
+	if err != nil {
+		return nil, nil, job.BadInput("%v", err)
+	}
+	o.provider = closer.Signer.Address
 	return client, closer, nil
 }
