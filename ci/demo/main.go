@@ -109,6 +109,9 @@ func run(bin string) error {
 	if err := d.killByImage(); err != nil {
 		return err
 	}
+	if err := d.dangling(); err != nil {
+		return err
+	}
 	say("Done. Every job is a binary in bin/ that runs the same way against a real provider:\n" +
 		"   bin/force-replicasets --kubeconfig ~/.kube/config --dry-run\n" +
 		"   bin/zombie-reaper --kubeconfig ~/.kube/config --node-name $(hostname) --once --dry-run   (as root, on a node)\n" +
@@ -222,6 +225,9 @@ func (d *demo) runJob(name string, args ...string) error {
 			}
 			fmt.Printf("     summary: planned %v, done %v, skipped %v, failed %v (dry_run=%v, %v API requests)\n",
 				l["planned"], l["done"], l["skipped"], l["failed"], l["dry_run"], l["api_requests"])
+			if l["error"] != nil {
+				fmt.Printf("     error: %v\n", l["error"])
+			}
 		}
 	}
 	if runErr != nil {
