@@ -426,6 +426,8 @@ func TestKillLeaseByImageWaitsForInput(t *testing.T) {
 	require.Len(t, pod.Volumes, 2)
 	assert.Equal(t, "akash-provider-keys", pod.Volumes[0].Secret.SecretName)
 	assert.True(t, *pod.Volumes[0].Secret.Optional)
+	assert.EqualValues(t, 0o440, *pod.Volumes[0].Secret.DefaultMode, "the key readable by the pod's group only")
+	assert.EqualValues(t, 65532, *pod.SecurityContext.FSGroup)
 	assert.True(t, *pod.SecurityContext.RunAsNonRoot)
 	role := typed[rbacv1.Role](t, objs["Role/"+name])
 	assert.Equal(t, "lease", role.Namespace)

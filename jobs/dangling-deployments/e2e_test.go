@@ -119,6 +119,9 @@ func TestDanglingBothWays(t *testing.T) {
 	reclaiming := w.lease(t, true, chain.StateReclaiming, 5000)
 	missingOld := w.lease(t, false, chain.StateActive, 2000)  // ~3h24m
 	missingYoung := w.lease(t, false, chain.StateActive, 100) // ~10 min
+	// A Manifest whose namespace went away (the provider may redeploy it).
+	manifestOnly := w.lease(t, true, chain.StateActive, 5000)
+	require.NoError(t, w.c.Kube.CoreV1().Namespaces().Delete(context.Background(), manifestOnly.Namespace(), metav1.DeleteOptions{}))
 	for i := 0; i < 16; i++ {
 		w.lease(t, true, chain.StateActive, 5000) // a healthy provider around them
 	}
@@ -132,12 +135,15 @@ func TestDanglingBothWays(t *testing.T) {
 		verbTeardown + " " + closedYoung.String(): "skipped",
 	}, got)
 	assert.Len(t, r.With("reason", "LeaseWithoutWorkload"), 2, "active leases with nothing here are reported")
+	assert.Len(t, r.With("reason", "LeaseWithoutNamespace"), 1, "a Manifest without its namespace is reported")
 	ns, m, h, i := w.present(t, closedOld)
 	assert.True(t, ns && m && h == 1 && i == 1, "dry-run removes nothing")
 
 	// For real, both ways.
 	r = w.run(t, "--close-missing")
 	require.Equal(t, 0, r.Code)
+	l, _ := w.chain.Get(manifestOnly)
+	assert.Equal(t, chain.StateActive, l.State, "only with --close-without-namespace")
 	got = outcomes(r)
 	assert.Equal(t, "done", got[verbTeardown+" "+closedOld.String()])
 	assert.Equal(t, "skipped", got[verbTeardown+" "+closedYoung.String()], "the provider goes first")
@@ -145,7 +151,7 @@ func TestDanglingBothWays(t *testing.T) {
 	assert.Equal(t, "skipped", got[verbClose+" "+missingYoung.String()], "the tenant may not have sent the manifest yet")
 	ns, m, h, i = w.present(t, closedOld)
 	assert.False(t, ns || m || h > 0 || i > 0, "namespace, Manifest, hosts and IPs all gone")
-	l, _ := w.chain.Get(missingOld)
+	l, _ = w.chain.Get(missingOld)
 	assert.Equal(t, chain.StateClosed, l.State)
 	assert.Equal(t, "lease_closed_reason_manifest_timeout", l.Reason)
 	for _, id := range []akash.LeaseID{active, broke, reclaiming, closedYoung} {
@@ -156,6 +162,11 @@ func TestDanglingBothWays(t *testing.T) {
 		l, _ := w.chain.Get(id)
 		assert.Equal(t, chain.StateActive, l.State)
 	}
+
+	r = w.run(t, "--close-without-namespace")
+	assert.Equal(t, "done", outcomes(r)[verbClose+" "+manifestOnly.String()])
+	l, _ = w.chain.Get(manifestOnly)
+	assert.Equal(t, chain.StateClosed, l.State)
 
 	// Idempotent: the next run has nothing to do there.
 	r = w.run(t)
@@ -212,6 +223,22 @@ func TestDanglingFailsClosed(t *testing.T) {
 	assert.Empty(t, r.Actions(verbTeardown))
 	untouched()
 	assert.NotEmpty(t, r.With("message", "lease labels do not parse; left alone"))
+
+	// A key that is not the provider's: nothing at all is done, teardowns
+	// included.
+	other := chaintest.NewProvider(t)
+	r = jobtest.Run(t, jobtest.Build(t, "."), "--kubeconfig", w.c.KubeconfigPath, "--provider", w.key.Address,
+		"--chain-rest", w.p.URL, "--close-missing", "--key-file", other.KeyFile, "--key-pass-file", other.KeyPassFile, "--max-share=1", "--max-count=100")
+	assert.Equal(t, 2, r.Code)
+	assert.Contains(t, r.Raw, "refusing to act for another provider")
+	assert.Empty(t, r.Actions(verbTeardown))
+	untouched()
+
+	// Report only: both directions off, the dangling leases are named.
+	r = w.run(t, "--teardown=false", "--max-share=1", "--max-count=100")
+	assert.Equal(t, 0, r.Code)
+	assert.Len(t, r.With("reason", "LeaseNotLiveOnChain"), len(ids))
+	untouched()
 
 	r = w.run(t, "--provider", "")
 	assert.Equal(t, 0, r.Code)

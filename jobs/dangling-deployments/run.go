@@ -15,6 +15,7 @@ import (
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/chain"
 	"github.com/akash-janitor/akash-janitor/lib/job"
+	"github.com/akash-janitor/akash-janitor/lib/leaseclose"
 )
 
 const (
@@ -38,6 +39,14 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	if err != nil {
 		return job.BadInput("%v", err)
 	}
+	// The key is checked before anything is done: a key that is not the
+	// provider's stops the whole run, teardowns included.
+	var closer *leaseclose.TxCloser
+	if o.closeMissing || o.closeNoWork {
+		if closer, err = o.chain.TxCloser(client, o.provider, 10, "akash-janitor dangling-deployments"); err != nil {
+			return job.BadInput("%v (nothing was done)", err)
+		}
+	}
 	cs, err := observeCluster(ctx, env, o.provider)
 	if err != nil {
 		return fmt.Errorf("observe the cluster (nothing was done): %w", err)
@@ -53,9 +62,19 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 
 	var cands []candidate
 	for _, l := range cs.leases {
-		if _, live := ch.live[l.id]; !live && o.teardown {
-			cands = append(cands, candidate{verb: verbTeardown, lc: l})
+		if _, live := ch.live[l.id]; live {
+			continue
 		}
+		if o.teardown {
+			cands = append(cands, candidate{verb: verbTeardown, lc: l})
+			continue
+		}
+		env.Log.Warn().Str("lease", l.id.String()).Str("reason", "LeaseNotLiveOnChain").
+			Msg("in the cluster but not active on chain (enable --teardown to remove it)")
+	}
+	states := map[string]int{}
+	for _, l := range ch.live {
+		states[l.State]++
 	}
 	var reported int
 	for id, l := range ch.live {
@@ -81,6 +100,8 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 		}
 	}
 	env.Log.Info().Int("cluster_leases", len(cs.leases)).Int("chain_live_leases", len(ch.live)).Int64("height", ch.height).
+		Int("chain_active", states[chain.StateActive]).Int("chain_insufficient_funds", states[chain.StateInsufficientFunds]).
+		Int("chain_reclaiming", states[chain.StateReclaiming]).
 		Int("dangling", len(cands)).Int("reported", reported).Msg("observed")
 
 	// The sanity limits: a short or empty chain answer must never look like
@@ -148,10 +169,6 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	})
 	var errClose error
 	if len(closes) > 0 {
-		closer, err := o.chain.TxCloser(client, o.provider, 10, "akash-janitor dangling-deployments")
-		if err != nil {
-			return errors.Join(errTeardown, job.BadInput("%v", err))
-		}
 		reason, _ := chain.ParseCloseReason(o.reason)
 		errClose = env.Actuator.ApplyBatched(ctx, closes, 10, func(ctx context.Context, batch []actuator.Action) []actuator.BatchResult {
 			var ls []chain.Lease

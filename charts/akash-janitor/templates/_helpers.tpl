@@ -49,6 +49,9 @@ app.kubernetes.io/component: {{ .component }}
 runAsNonRoot: true
 runAsUser: 65532
 runAsGroup: 65532
+# Mounted Secrets (the provider key) belong to this group, readable by it
+# only (defaultMode 0440).
+fsGroup: 65532
 seccompProfile:
   type: RuntimeDefault
 {{- end -}}
