@@ -52,7 +52,7 @@ demo: build ## run the product on a simulated provider cluster and say what it d
 
 .PHONY: bench
 bench: build ## force-replicasets at 100/1,000 leases; zombie-reaper over 10,000 processes; bid-price quotes
-	AKASH_JANITOR_TOOLS=$(TOOLS_DIR) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./jobs/force-replicasets/ ./jobs/zombie-reaper/ ./jobs/dangling-deployments/
+	AKASH_JANITOR_TOOLS=$(TOOLS_DIR) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./jobs/force-replicasets/ ./jobs/zombie-reaper/ ./jobs/dangling-deployments/ ./jobs/kill-lease-by-image/
 	AKASH_JANITOR_TOOLS=$(TOOLS_DIR) $(GO) test -run '^$$' -bench . -benchtime 2s -timeout 10m ./jobs/bid-price/
 
 .PHONY: images

@@ -200,6 +200,10 @@ func TestDanglingFailsClosed(t *testing.T) {
 	assert.Contains(t, r.Raw, "nothing was done")
 	w.chain.Garble(false)
 
+	r = jobtest.Run(t, jobtest.Build(t, "."), "--kubeconfig", w.c.KubeconfigPath, "--provider", w.key.Address, "--chain-rest", "http://127.0.0.1:1")
+	assert.Equal(t, 1, r.Code, "chain unreachable: exit 1")
+	assert.Contains(t, r.Raw, "nothing was done")
+
 	w.chain.LoopPages(true)
 	r = w.run(t)
 	assert.Equal(t, 1, r.Code)
