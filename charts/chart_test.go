@@ -420,7 +420,7 @@ func TestKillLeaseByImageWaitsForInput(t *testing.T) {
 	pod := cj.Spec.JobTemplate.Spec.Template.Spec
 	c = pod.Containers[0]
 	for _, want := range []string{"--dry-run=false", "--chain-rest=https://api.akashnet.net:443,https://akash-api.polkachu.com",
-		"--provider=akash1nxq8gmsw2vlz3m68qvyvcf3kh6q269ajvqw6y0", "--key-file=/keys/key.txt", "--deny-file=/lists/denylist"} {
+		"--provider=akash1nxq8gmsw2vlz3m68qvyvcf3kh6q269ajvqw6y0", "--key-file=/keys/key.txt", "--deny-file=/lists/denylist", "--authz=false"} {
 		assert.Contains(t, c.Args, want)
 	}
 	require.Len(t, pod.Volumes, 2)

@@ -64,7 +64,7 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	if err != nil {
 		return job.BadInput("%v", err)
 	}
-	id := akash.LeaseID{Owner: o.owner, DSeq: o.dseq, GSeq: uint32(o.gseq), OSeq: uint32(o.oseq), Provider: closer.Signer.Address}
+	id := akash.LeaseID{Owner: o.owner, DSeq: o.dseq, GSeq: uint32(o.gseq), OSeq: uint32(o.oseq), Provider: closer.Provider()}
 	reason, _ := chain.ParseCloseReason(o.reason)
 	l, err := client.Lease(ctx, id)
 	if err != nil {

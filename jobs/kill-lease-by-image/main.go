@@ -122,6 +122,6 @@ func setup(o *options) (*chain.Client, *leaseclose.TxCloser, error) {
 	if err != nil {
 		return nil, nil, job.BadInput("%v", err)
 	}
-	o.provider = closer.Signer.Address
+	o.provider = closer.Provider()
 	return client, closer, nil
 }

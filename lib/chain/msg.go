@@ -177,3 +177,65 @@ func eachField(b []byte, fn func(num protowire.Number, typ protowire.Type, bytes
 	}
 	return nil
 }
+
+// TypeURLMsgExec is authz's MsgExec: a grantee runs messages on a granter's
+// behalf (cosmos.authz.v1beta1).
+const TypeURLMsgExec = "/cosmos.authz.v1beta1.MsgExec"
+
+// AnyMsg is a message packed as google.protobuf.Any.
+type AnyMsg struct {
+	TypeURL string
+	Value   []byte
+}
+
+// MsgExec is cosmos.authz.v1beta1.MsgExec {grantee = 1; repeated Any msgs = 2}.
+type MsgExec struct {
+	Grantee string
+	Msgs    []AnyMsg
+}
+
+// Marshal is the protobuf encoding.
+func (m MsgExec) Marshal() []byte {
+	out := appendString(nil, 1, m.Grantee)
+	for _, a := range m.Msgs {
+		var any []byte
+		any = appendString(any, 1, a.TypeURL)
+		if len(a.Value) > 0 {
+			any = protowire.AppendTag(any, 2, protowire.BytesType)
+			any = protowire.AppendBytes(any, a.Value)
+		}
+		out = protowire.AppendTag(out, 2, protowire.BytesType)
+		out = protowire.AppendBytes(out, any)
+	}
+	return out
+}
+
+// UnmarshalMsgExec decodes a MsgExec.
+func UnmarshalMsgExec(b []byte) (MsgExec, error) {
+	var m MsgExec
+	err := eachField(b, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
+		switch {
+		case num == 1 && typ == protowire.BytesType:
+			m.Grantee = string(v)
+		case num == 2 && typ == protowire.BytesType:
+			var a AnyMsg
+			if err := eachField(v, func(num protowire.Number, typ protowire.Type, v []byte, _ uint64) error {
+				switch {
+				case num == 1 && typ == protowire.BytesType:
+					a.TypeURL = string(v)
+				case num == 2 && typ == protowire.BytesType:
+					a.Value = append([]byte(nil), v...)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			m.Msgs = append(m.Msgs, a)
+		}
+		return nil
+	})
+	if err != nil {
+		return MsgExec{}, fmt.Errorf("decode MsgExec: %w", err)
+	}
+	return m, nil
+}

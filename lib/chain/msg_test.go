@@ -4,6 +4,10 @@ import (
 	"encoding/hex"
 	"testing"
 
+	codectypes "github.com/cosmos/cosmos-sdk/codec/types"
+	"github.com/cosmos/cosmos-sdk/x/authz"
+	gogoproto "github.com/cosmos/gogoproto/proto"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
@@ -100,4 +104,18 @@ func TestParseCloseReason(t *testing.T) {
 		_, err := ParseCloseReason(bad)
 		assert.ErrorContains(t, err, "want 10000 (unstable)", bad)
 	}
+}
+
+// MsgExec held to cosmos-sdk's own authz type: the same bytes.
+func TestMsgExecMatchesCosmosSDK(t *testing.T) {
+	inner := MsgCloseBid{ID: BidID{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: 8438017, GSeq: 1, OSeq: 1, Provider: "akash1nxq8gmsw2vlz3m68qvyvcf3kh6q269ajvqw6y0"}, Reason: 10002}
+	m := MsgExec{Grantee: "akash1shdsmwcyn0pr2sat24ywe27jmq7zuzm5mayny3", Msgs: []AnyMsg{{TypeURL: TypeURLMsgCloseBid, Value: inner.Marshal()}, {TypeURL: TypeURLMsgCloseBid, Value: inner.Marshal()}}}
+	sdkMsg := authz.MsgExec{Grantee: m.Grantee, Msgs: []*codectypes.Any{{TypeUrl: TypeURLMsgCloseBid, Value: inner.Marshal()}, {TypeUrl: TypeURLMsgCloseBid, Value: inner.Marshal()}}}
+	want, err := sdkMsg.Marshal()
+	require.NoError(t, err)
+	assert.Equal(t, hex.EncodeToString(want), hex.EncodeToString(m.Marshal()))
+	back, err := UnmarshalMsgExec(want)
+	require.NoError(t, err)
+	assert.Equal(t, m, back)
+	assert.Equal(t, "/"+gogoproto.MessageName(&sdkMsg), TypeURLMsgExec)
 }

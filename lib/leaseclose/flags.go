@@ -21,6 +21,8 @@ type ChainFlags struct {
 	GasAdjustment float64
 	KeyFile       string
 	KeyPassFile   string
+	// Authz: the key is a grantee of the provider (authz MsgExec).
+	Authz bool
 }
 
 // Register adds the flags.
@@ -33,6 +35,7 @@ func (f *ChainFlags) Register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.GasAdjustment, "gas-adjustment", 1.5, "multiplies the simulated gas")
 	fs.StringVar(&f.KeyFile, "key-file", "/keys/key.txt", "the provider's armored key (the akash-provider-keys Secret's key.txt)")
 	fs.StringVar(&f.KeyPassFile, "key-pass-file", "/keys/key-pass.txt", "its passphrase (key-pass.txt)")
+	fs.BoolVar(&f.Authz, "authz", false, "the key is a dedicated grantee of --provider's MsgCloseBid grant (authz): closes go through MsgExec, never on the provider's account sequence")
 }
 
 // Client is the chain client of the flags.
@@ -65,11 +68,17 @@ func (f *ChainFlags) TxCloser(c *chain.Client, provider string, batchSize int, m
 	if err != nil {
 		return nil, fmt.Errorf("--key-file %s: %w", f.KeyFile, err)
 	}
-	if provider != "" && provider != signer.Address {
-		return nil, fmt.Errorf("--provider=%s, but the key is %s's: refusing to act for another provider", provider, signer.Address)
+	granter := ""
+	switch {
+	case f.Authz && provider == "":
+		return nil, fmt.Errorf("--authz needs --provider: the granter the key closes for")
+	case f.Authz:
+		granter = provider
+	case provider != "" && provider != signer.Address:
+		return nil, fmt.Errorf("--provider=%s, but the key is %s's: refusing to act for another provider (a grantee key needs --authz)", provider, signer.Address)
 	}
 	closer := &TxCloser{Chain: c, Signer: signer, ChainID: f.ChainID, GasPrices: f.GasPrices, GasAdjustment: f.GasAdjustment,
-		BatchSize: batchSize, Memo: memo}
+		BatchSize: batchSize, Memo: memo, Granter: granter}
 	if err := closer.Validate(); err != nil {
 		return nil, err
 	}

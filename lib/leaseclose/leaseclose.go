@@ -57,6 +57,19 @@ type TxCloser struct {
 	// WaitTimeout bounds the wait for inclusion (60 s if 0).
 	WaitTimeout time.Duration
 	Memo        string
+	// Granter, when set, is the provider the key closes for through an
+	// authz grant (MsgExec wrapping the closes): a dedicated janitor key
+	// that never shares the provider's account sequence.
+	Granter string
+}
+
+// Provider is whose leases the closer may close: the granter with authz,
+// else the key's account.
+func (t *TxCloser) Provider() string {
+	if t.Granter != "" {
+		return t.Granter
+	}
+	return t.Signer.Address
 }
 
 func (t *TxCloser) Backend() string { return "tx" }
@@ -99,8 +112,8 @@ func (t *TxCloser) Close(ctx context.Context, leases []chain.Lease, reason int32
 	for i, l := range leases {
 		results[i].Lease = l
 		switch {
-		case l.ID.Provider != t.Signer.Address:
-			results[i].Err = fmt.Errorf("lease %s belongs to provider %s, the key is %s's", l.ID, l.ID.Provider, t.Signer.Address)
+		case l.ID.Provider != t.Provider():
+			results[i].Err = fmt.Errorf("lease %s belongs to provider %s, the closer acts for %s", l.ID, l.ID.Provider, t.Provider())
 			continue
 		case l.State == chain.StateReclaiming && l.Reclamation != nil:
 			results[i].Err = fmt.Errorf("lease %s: %w until height %d", l.ID, ErrReclaiming, l.Reclamation.Deadline)
@@ -123,6 +136,13 @@ func (t *TxCloser) closeBatch(ctx context.Context, leases []chain.Lease, batch [
 	for _, i := range batch {
 		m := chain.MsgCloseBid{ID: chain.BidIDOf(leases[i]), Reason: reason}
 		msgs = append(msgs, chaintx.Msg{TypeURL: chain.TypeURLMsgCloseBid, Value: m.Marshal()})
+	}
+	if t.Granter != "" {
+		exec := chain.MsgExec{Grantee: t.Signer.Address}
+		for _, m := range msgs {
+			exec.Msgs = append(exec.Msgs, chain.AnyMsg{TypeURL: m.TypeURL, Value: m.Value})
+		}
+		msgs = []chaintx.Msg{{TypeURL: chain.TypeURLMsgExec, Value: exec.Marshal()}}
 	}
 	retries := t.SequenceRetries
 	if retries == 0 {

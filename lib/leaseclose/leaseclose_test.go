@@ -3,6 +3,8 @@ package leaseclose
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -76,4 +78,68 @@ func TestTxCloserFailsClearly(t *testing.T) {
 	require.Error(t, res[0].Err)
 	assert.Empty(t, res[0].TxHash)
 	assert.Contains(t, res[0].Err.Error(), "no chain endpoint answered")
+}
+
+// A dedicated janitor key closes the provider's leases through an authz
+// grant (MsgExec): the provider's own account and sequence are never used.
+func TestTxCloserWithAuthzGrant(t *testing.T) {
+	ctx := context.Background()
+	provider := "akash1nxq8gmsw2vlz3m68qvyvcf3kh6q269ajvqw6y0" // no key of it here
+	janitor, _, err := chaintx.GenerateKey("j")
+	require.NoError(t, err)
+	ch := chaintest.New()
+	ch.AddAccount(janitor.Address)
+	ids := []akash.LeaseID{
+		{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: 1, GSeq: 1, OSeq: 1, Provider: provider},
+		{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: 2, GSeq: 1, OSeq: 1, Provider: provider},
+	}
+	var leases []chain.Lease
+	for _, id := range ids {
+		l := chain.Lease{ID: id, State: chain.StateActive}
+		ch.Put(l)
+		leases = append(leases, l)
+	}
+	closer := &TxCloser{Chain: &chain.Client{Endpoints: []string{ch.Start(t).URL}}, Signer: janitor, Granter: provider,
+		ChainID: chaintest.ChainID, GasPrices: "0.025uakt", BatchSize: 10, WaitTimeout: 5 * time.Second}
+
+	// No grant yet: the chain refuses, nothing closes.
+	res := closer.Close(ctx, leases[:1], 10002)
+	require.Error(t, res[0].Err)
+	assert.Contains(t, res[0].Err.Error(), "authorization not found")
+
+	ch.Grant(provider, janitor.Address, chain.TypeURLMsgCloseBid)
+	res = closer.Close(ctx, leases, 10002)
+	for _, r := range res {
+		require.NoError(t, r.Err)
+		l, _ := ch.Get(r.Lease.ID)
+		assert.Equal(t, chain.StateClosed, l.State)
+	}
+	assert.Equal(t, res[0].TxHash, res[1].TxHash, "one MsgExec with both closes")
+	applied := ch.Applied()
+	assert.Equal(t, janitor.Address, applied[len(applied)-1].Signer)
+
+	// Flags: a grantee key needs --authz and --provider.
+	f := ChainFlags{KeyFile: writeKey(t), KeyPassFile: writePass(t), ChainID: chaintest.ChainID, GasPrices: "0.025uakt"}
+	_, err = f.TxCloser(closer.Chain, provider, 1, "")
+	assert.ErrorContains(t, err, "a grantee key needs --authz")
+	f.Authz = true
+	c, err := f.TxCloser(closer.Chain, provider, 1, "")
+	require.NoError(t, err)
+	assert.Equal(t, provider, c.Provider())
+}
+
+func writeKey(t *testing.T) string {
+	t.Helper()
+	_, armor, err := chaintx.GenerateKey("pw")
+	require.NoError(t, err)
+	p := filepath.Join(t.TempDir(), "key.txt")
+	require.NoError(t, os.WriteFile(p, []byte(armor), 0o600))
+	return p
+}
+
+func writePass(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "key-pass.txt")
+	require.NoError(t, os.WriteFile(p, []byte("pw\n"), 0o600))
+	return p
 }

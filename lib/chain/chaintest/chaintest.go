@@ -39,6 +39,7 @@ type Chain struct {
 	applied       []Applied
 	mismatchNext  int
 	failListAfter int
+	grants        map[grantKey]bool
 }
 
 // New returns an empty chain at height 1,000,000.

@@ -65,6 +65,18 @@ func (c *Chain) Advance(n int64) { c.mu.Lock(); c.Height += n; c.mu.Unlock() }
 // (0: never), as a node that errors halfway through.
 func (c *Chain) FailListAfter(n int) { c.mu.Lock(); c.failListAfter = n; c.mu.Unlock() }
 
+type grantKey struct{ granter, grantee, msgType string }
+
+// Grant records an authz grant: grantee may send msgType for granter.
+func (c *Chain) Grant(granter, grantee, msgType string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.grants == nil {
+		c.grants = map[grantKey]bool{}
+	}
+	c.grants[grantKey{granter, grantee, msgType}] = true
+}
+
 // MismatchNext makes the next n broadcasts meet an account whose sequence
 // another client has just used.
 func (c *Chain) MismatchNext(n int) { c.mu.Lock(); c.mismatchNext = n; c.mu.Unlock() }
@@ -194,22 +206,63 @@ func (c *Chain) broadcast(txBytes []byte) map[string]any {
 	applied := Applied{Hash: hash, Height: c.Height, Signer: d.Signer, Fee: d.Fee.String(), Gas: d.GasLimit}
 	var closes []*chain.Lease
 	var reasons []string
+	// Each close, and whom it acts for: the signer itself, or the granter
+	// of an authz grant it holds.
+	type closeBy struct {
+		msg   chain.MsgCloseBid
+		grant bool
+	}
+	var wanted []closeBy
 	for i, m := range d.Msgs {
-		if m.TypeURL != chain.TypeURLMsgCloseBid {
+		switch m.TypeURL {
+		case chain.TypeURLMsgCloseBid:
+			msg, err := chain.UnmarshalMsgCloseBid(m.Value)
+			if err != nil {
+				applied.Code, applied.Log = 2, err.Error()
+			}
+			wanted = append(wanted, closeBy{msg: msg})
+		case chain.TypeURLMsgExec:
+			exec, err := chain.UnmarshalMsgExec(m.Value)
+			if err != nil {
+				applied.Code, applied.Log = 2, err.Error()
+				break
+			}
+			if exec.Grantee != d.Signer {
+				applied.Code, applied.Log = 4, fmt.Sprintf("message %d: MsgExec grantee %s is not the signer %s", i, exec.Grantee, d.Signer)
+				break
+			}
+			for _, inner := range exec.Msgs {
+				if inner.TypeURL != chain.TypeURLMsgCloseBid {
+					applied.Code, applied.Log = 6, fmt.Sprintf("message %d: MsgExec of %s is not supported here", i, inner.TypeURL)
+					break
+				}
+				msg, err := chain.UnmarshalMsgCloseBid(inner.Value)
+				if err != nil {
+					applied.Code, applied.Log = 2, err.Error()
+					break
+				}
+				wanted = append(wanted, closeBy{msg: msg, grant: true})
+			}
+		default:
 			applied.Code, applied.Log = 6, fmt.Sprintf("message %d: unknown type URL %s", i, m.TypeURL)
+		}
+		if applied.Code != 0 {
 			break
 		}
-		msg, err := chain.UnmarshalMsgCloseBid(m.Value)
-		if err != nil {
-			applied.Code, applied.Log = 2, err.Error()
+	}
+	for i, w := range wanted {
+		if applied.Code != 0 {
 			break
 		}
+		msg := w.msg
 		l, ok := c.leases[msg.ID.LeaseID()]
 		switch {
 		case !ok:
 			applied.Code, applied.Log = 5, fmt.Sprintf("message %d: bid %s not found", i, msg.ID.LeaseID())
-		case l.ID.Provider != d.Signer:
+		case !w.grant && l.ID.Provider != d.Signer:
 			applied.Code, applied.Log = 4, fmt.Sprintf("message %d: %s may not close %s's bid", i, d.Signer, l.ID.Provider)
+		case w.grant && !c.grants[grantKey{l.ID.Provider, d.Signer, chain.TypeURLMsgCloseBid}]:
+			applied.Code, applied.Log = 4, fmt.Sprintf("message %d: authorization not found: %s has no grant from %s for MsgCloseBid", i, d.Signer, l.ID.Provider)
 		case l.State == chain.StateReclaiming && l.Reclamation != nil && c.Height < l.Reclamation.Deadline:
 			applied.Code, applied.Log = 17, fmt.Sprintf("message %d: lease %s is in its reclamation window until height %d", i, l.ID, l.Reclamation.Deadline)
 		case l.State == chain.StateClosed:
