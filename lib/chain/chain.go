@@ -7,6 +7,7 @@
 package chain
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -113,10 +114,29 @@ func (c *Client) Validate() error {
 	return nil
 }
 
-// get fetches path?query from the first endpoint that answers, and decodes
-// the JSON into out. A 404 whose body is a NotFound is ErrNotFound at once.
+// get fetches path?query from the first endpoint that answers, going
+// through the endpoints up to Rounds times, and decodes the JSON into out.
 func (c *Client) get(ctx context.Context, path string, query url.Values, out any) error {
-	rounds := max(c.Rounds, 1)
+	return c.do(ctx, http.MethodGet, path, query, nil, max(c.Rounds, 1), out)
+}
+
+// post sends JSON to the first endpoint that answers, one round only: a
+// transaction is not sent again and again.
+func (c *Client) post(ctx context.Context, path string, body any, out any) error {
+	payload, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	return c.do(ctx, http.MethodPost, path, nil, payload, 1, out)
+}
+
+// do is one request with failover: each endpoint in order, for rounds
+// rounds, with a growing pause between them. A 404 whose body is a gRPC
+// NotFound is ErrNotFound at once.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, payload []byte, rounds int, out any) error {
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
@@ -131,7 +151,7 @@ func (c *Client) get(ctx context.Context, path string, query url.Values, out any
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			err := c.getOnce(ctx, client, timeout, strings.TrimRight(base, "/")+path, query, out)
+			err := c.once(ctx, client, timeout, method, strings.TrimRight(base, "/")+path, query, payload, out)
 			if err == nil || errors.Is(err, ErrNotFound) {
 				return err
 			}
@@ -148,25 +168,32 @@ func (c *Client) get(ctx context.Context, path string, query url.Values, out any
 	return fmt.Errorf("no chain endpoint answered %s: %w", path, errors.Join(errs...))
 }
 
-func (c *Client) getOnce(ctx context.Context, client *http.Client, timeout time.Duration, u string, query url.Values, out any) error {
+func (c *Client) once(ctx context.Context, client *http.Client, timeout time.Duration, method, u string, query url.Values, payload []byte, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	full := u
 	if len(query) > 0 {
 		full += "?" + query.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, full, nil)
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, full, body)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	c.requests.Add(1)
 	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return fmt.Errorf("%s: read the answer: %w", u, err)
 	}
@@ -175,9 +202,9 @@ func (c *Client) getOnce(ctx context.Context, client *http.Client, timeout time.
 			Code    int    `json:"code"`
 			Message string `json:"message"`
 		}
-		_ = json.Unmarshal(body, &e)
+		_ = json.Unmarshal(answer, &e)
 		if e.Message == "" {
-			e.Message = fmt.Sprintf("%.200s", body)
+			e.Message = fmt.Sprintf("%.200s", answer)
 		}
 		// gRPC NotFound is code 5.
 		if resp.StatusCode == http.StatusNotFound && e.Code == 5 {
@@ -185,7 +212,7 @@ func (c *Client) getOnce(ctx context.Context, client *http.Client, timeout time.
 		}
 		return &Error{Endpoint: u, Status: resp.StatusCode, Code: e.Code, Message: e.Message}
 	}
-	if err := json.Unmarshal(body, out); err != nil {
+	if err := json.Unmarshal(answer, out); err != nil {
 		return fmt.Errorf("%s: the answer is not the expected JSON: %w", u, err)
 	}
 	return nil

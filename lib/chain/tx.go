@@ -1,16 +1,12 @@
 package chain
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -155,68 +151,6 @@ func (c *Client) WaitTx(ctx context.Context, hash string, every time.Duration) (
 		case <-time.After(every):
 		}
 	}
-}
-
-// post sends JSON to the first endpoint that answers.
-func (c *Client) post(ctx context.Context, path string, body any, out any) error {
-	payload, err := json.Marshal(body)
-	if err != nil {
-		return err
-	}
-	if err := c.Validate(); err != nil {
-		return err
-	}
-	client := c.HTTP
-	if client == nil {
-		client = http.DefaultClient
-	}
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	var errs []error
-	for _, base := range c.Endpoints {
-		err := func() error {
-			rctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
-			u := strings.TrimRight(base, "/") + path
-			req, err := http.NewRequestWithContext(rctx, http.MethodPost, u, bytes.NewReader(payload))
-			if err != nil {
-				return err
-			}
-			req.Header.Set("Content-Type", "application/json")
-			c.requests.Add(1)
-			resp, err := client.Do(req)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-			if err != nil {
-				return err
-			}
-			if resp.StatusCode != http.StatusOK {
-				var e struct {
-					Code    int    `json:"code"`
-					Message string `json:"message"`
-				}
-				_ = json.Unmarshal(b, &e)
-				if e.Message == "" {
-					e.Message = fmt.Sprintf("%.200s", b)
-				}
-				return &Error{Endpoint: u, Status: resp.StatusCode, Code: e.Code, Message: e.Message}
-			}
-			if err := json.Unmarshal(b, out); err != nil {
-				return fmt.Errorf("%s: the answer is not the expected JSON: %w", u, err)
-			}
-			return nil
-		}()
-		if err == nil {
-			return nil
-		}
-		errs = append(errs, err)
-	}
-	return fmt.Errorf("no chain endpoint answered %s: %w", path, errors.Join(errs...))
 }
 
 // BlockTime is the chain's average block time (the provider's price script
