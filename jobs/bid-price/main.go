@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/rs/zerolog"
 
 	"github.com/akash-janitor/akash-janitor/lib/job"
@@ -146,7 +148,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}()
 	}
-	if err := serveHTTP(ctx, l, s.handler()); err != nil {
+	if err := job.ServeHTTP(ctx, l, s.handler()); err != nil {
 		log.Error().Err(err).Msg("server stopped")
 		return 1
 	}
@@ -170,7 +172,7 @@ func audit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	lookup := envLookup
 	if !*fromEnv {
-		cm, err := clients.Kube.CoreV1().ConfigMaps(k.namespace).Get(ctx, k.configMap, metav1GetOptions)
+		cm, err := clients.Kube.CoreV1().ConfigMaps(k.namespace).Get(ctx, k.configMap, metav1.GetOptions{})
 		if err != nil {
 			fmt.Fprintf(stderr, "bid-price audit: read ConfigMap %s/%s: %v\n", k.namespace, k.configMap, err)
 			return 1
