@@ -307,16 +307,7 @@ func TestBidPriceServesWithItsOwnRBACThroughTheShim(t *testing.T) {
 		sh := exec.Command("sh", "-c", script)
 		sh.Env = append(os.Environ(), "AKASH_OWNER=akash1tenant")
 		sh.Stdin = strings.NewReader(order)
-		var stdout, stderr strings.Builder
-		sh.Stdout, sh.Stderr = &stdout, &stderr
-		err := sh.Run()
-		code := 0
-		if exit, ok := err.(*exec.ExitError); ok {
-			code = exit.ExitCode()
-		} else {
-			require.NoError(t, err)
-		}
-		return stdout.String(), stderr.String(), code
+		return jobtest.Output(t, sh)
 	}
 	order := `{"price":{"denom":"uakt","amount":"%s"},"resources":[{"cpu":1000,"memory":1073741824,"count":1,"storage":[{"class":"ephemeral","size":1073741824}],"gpu":{"units":1,"attributes":{"vendor":{"nvidia":{"model":"t4"}}}}}]}`
 	stdout, stderr, code := shim(fmt.Sprintf(order, "1000"))

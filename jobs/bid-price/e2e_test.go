@@ -66,16 +66,7 @@ func runCLI(t *testing.T, env map[string]string, stdin []byte) (string, string, 
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.Stdin = bytes.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if exit, ok := err.(*exec.ExitError); ok {
-		code = exit.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
-	return stdout.String(), stderr.String(), code
+	return jobtest.Output(t, cmd)
 }
 
 // The binary, run as the provider runs its script, answers the recorded

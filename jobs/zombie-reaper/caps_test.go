@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,17 +47,8 @@ func TestReaperNeedsOnlyCAPKILL(t *testing.T) {
 			Credential:  &syscall.Credential{Uid: 65532, Gid: 65532},
 			AmbientCaps: caps,
 		}
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		err := cmd.Run()
-		r := jobtest.Parse(t, out.String())
-		if exit, ok := err.(*exec.ExitError); ok {
-			r.Code = exit.ExitCode()
-		} else {
-			require.NoError(t, err)
-		}
-		t.Logf("as uid 65532 with capabilities %v -> exit %d\n%s", caps, r.Code, r.Raw)
-		return r
+		t.Logf("as uid 65532 with capabilities %v", caps)
+		return jobtest.RunCmd(t, cmd)
 	}
 
 	tree := proctabletest.Start(t, tools.UnderShim(tools.Spawn(2, "never", false)))

@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/akash-janitor/akash-janitor/lib/job/jobtest"
 )
 
 // The differential test: every case in testdata/script_golden.json was run
@@ -109,16 +111,7 @@ func recordGoldens(t *testing.T, script string) {
 			cmd.Env = append(cmd.Env, k+"="+v)
 		}
 		cmd.Stdin = bytes.NewReader(c.Input)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		c.Exit = 0
-		if exit, ok := err.(*exec.ExitError); ok {
-			c.Exit = exit.ExitCode()
-		} else {
-			require.NoError(t, err)
-		}
-		c.Stdout, c.Stderr = stdout.String(), stderr.String()
+		c.Stdout, c.Stderr, c.Exit = jobtest.Output(t, cmd)
 		g.Cases = append(g.Cases, c)
 	}
 	out, err := json.MarshalIndent(g, "", " ")

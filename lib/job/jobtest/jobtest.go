@@ -78,18 +78,39 @@ func Parse(t testing.TB, out string) Result {
 // Run runs bin with args to the end and parses its log.
 func Run(t testing.TB, bin string, args ...string) Result {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	return RunCmd(t, exec.Command(bin, args...))
+}
+
+// RunCmd is Run for a command prepared by the caller (environment,
+// credentials): its output, stdout and stderr merged, is parsed as the log.
+func RunCmd(t testing.TB, cmd *exec.Cmd) Result {
+	t.Helper()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
+	code := exitCode(t, cmd.Run())
 	r := Parse(t, out.String())
-	if exit, ok := err.(*exec.ExitError); ok {
-		r.Code = exit.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
-	t.Logf("%s %s -> exit %d\n%s", filepath.Base(bin), strings.Join(args, " "), r.Code, r.Raw)
+	r.Code = code
+	t.Logf("%s %s -> exit %d\n%s", filepath.Base(cmd.Path), strings.Join(cmd.Args[1:], " "), r.Code, r.Raw)
 	return r
+}
+
+// Output runs a command to the end and returns its stdout, its stderr and
+// its exit code; a command that cannot start fails the test.
+func Output(t testing.TB, cmd *exec.Cmd) (stdout, stderr string, code int) {
+	t.Helper()
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	code = exitCode(t, cmd.Run())
+	return o.String(), e.String(), code
+}
+
+func exitCode(t testing.TB, err error) int {
+	t.Helper()
+	if exit, ok := err.(*exec.ExitError); ok {
+		return exit.ExitCode()
+	}
+	require.NoError(t, err)
+	return 0
 }
 
 // Actions returns the audit lines of one verb.
