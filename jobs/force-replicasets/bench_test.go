@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -91,35 +90,18 @@ func BenchmarkForceReplicasets(b *testing.B) {
 // seed creates n leases from index from; the first stuck of them get an
 // update that cannot be scheduled.
 func seed(ctx context.Context, c *kubetest.Cluster, b *akashtest.Builder, from, n, stuck int, stuckPool string) error {
-	work := make(chan int)
-	errs := make(chan error, n)
-	var wg sync.WaitGroup
-	for w := 0; w < 16; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				l := akashtest.Lease{ID: akashtest.LeaseID(10_000 + i)}
-				svc := akashtest.Service{Name: "app", Image: "app:1", CPU: "10m", Memory: "32Mi", Count: 1,
-					NodeSelector: map[string]string{poolLabel: "bench"}}
-				if i-from < stuck {
-					l.Strategy = akashtest.SurgeStrategy()
-					svc.CPU, svc.NodeSelector = "1500m", map[string]string{poolLabel: stuckPool}
-				}
-				l.Services = []akashtest.Service{svc}
-				if err := b.Create(ctx, l); err != nil {
-					errs <- err
-				}
-			}
-		}()
-	}
-	for i := from; i < from+n; i++ {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+	err := b.CreateAll(ctx, from, from+n, func(i int) akashtest.Lease {
+		l := akashtest.Lease{ID: akashtest.LeaseID(10_000 + i)}
+		svc := akashtest.Service{Name: "app", Image: "app:1", CPU: "10m", Memory: "32Mi", Count: 1,
+			NodeSelector: map[string]string{poolLabel: "bench"}}
+		if i-from < stuck {
+			l.Strategy = akashtest.SurgeStrategy()
+			svc.CPU, svc.NodeSelector = "1500m", map[string]string{poolLabel: stuckPool}
+		}
+		l.Services = []akashtest.Service{svc}
+		return l
+	})
+	if err != nil {
 		return err
 	}
 	if err := waitRunning(ctx, c, from+n, 5*time.Minute); err != nil {

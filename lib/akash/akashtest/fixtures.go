@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -74,6 +75,10 @@ type Lease struct {
 	Hostnames []string
 	// LeasedIPs become ProviderLeasedIPs (external ports) for the first service.
 	LeasedIPs []int32
+	// NoWorkloads leaves out the Deployments, StatefulSets and Services:
+	// the Manifest, namespace, hosts and IPs only (what the chain-side jobs
+	// read), for benchmarks of many leases.
+	NoWorkloads bool
 }
 
 // SurgeStrategy is Kubernetes' default rolling update (25% surge, rounded up
@@ -136,6 +141,9 @@ func (b *Builder) Create(ctx context.Context, l Lease) error {
 		return fmt.Errorf("create namespace %s: %w", ns, err)
 	}
 	for _, svc := range l.Services {
+		if l.NoWorkloads {
+			break
+		}
 		if err := b.createWorkload(ctx, l, svc, rv); err != nil {
 			return err
 		}
@@ -146,6 +154,32 @@ func (b *Builder) Create(ctx context.Context, l Lease) error {
 		}
 	}
 	return nil
+}
+
+// CreateAll creates the leases lease(i) for i in [from, to), 16 at a
+// time: seeding many leases for a benchmark.
+func (b *Builder) CreateAll(ctx context.Context, from, to int, lease func(i int) Lease) error {
+	work := make(chan int)
+	errs := make(chan error, to-from)
+	var wg sync.WaitGroup
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				if err := b.Create(ctx, lease(i)); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	for i := from; i < to; i++ {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	return <-errs // the first error, if any
 }
 
 // WorkloadLabels are the labels the provider puts on a service's workload,
