@@ -423,10 +423,11 @@ func TestKillLeaseByImageWaitsForInput(t *testing.T) {
 		"--provider=akash1nxq8gmsw2vlz3m68qvyvcf3kh6q269ajvqw6y0", "--key-file=/keys/key.txt", "--deny-file=/lists/denylist", "--authz=false"} {
 		assert.Contains(t, c.Args, want)
 	}
-	require.Len(t, pod.Volumes, 2)
-	assert.Equal(t, "akash-provider-keys", pod.Volumes[0].Secret.SecretName)
-	assert.True(t, *pod.Volumes[0].Secret.Optional)
-	assert.EqualValues(t, 0o440, *pod.Volumes[0].Secret.DefaultMode, "the key readable by the pod's group only")
+	assert.Equal(t, []string{"lists", "keys"}, volumeNames(pod))
+	keys := pod.Volumes[1]
+	assert.Equal(t, "akash-provider-keys", keys.Secret.SecretName)
+	assert.True(t, *keys.Secret.Optional)
+	assert.EqualValues(t, 0o440, *keys.Secret.DefaultMode, "the key readable by the pod's group only")
 	assert.EqualValues(t, 65532, *pod.SecurityContext.FSGroup)
 	assert.True(t, *pod.SecurityContext.RunAsNonRoot)
 	role := typed[rbacv1.Role](t, objs["Role/"+name])
@@ -439,4 +440,109 @@ func TestKillLeaseByImageWaitsForInput(t *testing.T) {
 	assert.ErrorContains(t, err, "/provider/chain/rest/0")
 	_, _, err = render(t, map[string]any{"killLeaseByImage": map[string]any{"reason": "because"}})
 	assert.ErrorContains(t, err, "/killLeaseByImage/reason")
+}
+
+func volumeNames(pod corev1.PodSpec) []string {
+	var names []string
+	for _, v := range pod.Volumes {
+		names = append(names, v.Name)
+	}
+	return names
+}
+
+// The three ways to close, for both chain jobs.
+func TestChainJobsCloserModes(t *testing.T) {
+	const provider = "akash1nxq8gmsw2vlz3m68qvyvcf3kh6q269ajvqw6y0"
+	values := func(closer map[string]any) map[string]any {
+		p := map[string]any{"address": provider, "chain": map[string]any{"rest": []any{"https://api.akashnet.net:443"}}}
+		for k, v := range closer {
+			p[k] = v
+		}
+		return map[string]any{"provider": p, "danglingDeployments": map[string]any{"enabled": true},
+			"killLeaseByImage": map[string]any{"denylist": []any{"packetstream/psclient"}}}
+	}
+	jobs := []string{"kill-lease-by-image", "dangling-deployments"}
+
+	t.Run("tx", func(t *testing.T) {
+		objs, notes, err := render(t, values(nil))
+		require.NoError(t, err)
+		assert.Contains(t, notes, "Leases are closed by signed transactions (closer=tx) with the key of Secret akash-provider-keys.")
+		for _, job := range jobs {
+			name := "akash-janitor-" + job
+			pod := typed[batchv1.CronJob](t, objs["CronJob/"+name]).Spec.JobTemplate.Spec.Template.Spec
+			c := pod.Containers[0]
+			assert.Contains(t, c.Args, "--closer=tx")
+			assert.Contains(t, c.Args, "--gas-adjustment=1.5")
+			assert.Contains(t, c.Args, "--key-file=/keys/key.txt")
+			assert.Empty(t, pod.InitContainers)
+			assert.Nil(t, objs["Role/"+name+"-exec"], "no exec rights")
+		}
+	})
+
+	t.Run("cli", func(t *testing.T) {
+		_, _, err := render(t, values(map[string]any{"closer": "cli", "cli": map[string]any{"rpc": "https://rpc.akashnet.net:443"}}))
+		assert.ErrorContains(t, err, "provider.closer=cli needs provider.cli.image")
+		_, _, err = render(t, values(map[string]any{"closer": "cli", "cli": map[string]any{"image": "ghcr.io/akash-network/provider:0.10.0"}}))
+		assert.ErrorContains(t, err, "/provider/cli/rpc", "the CLI needs an RPC node")
+
+		objs, _, err := render(t, values(map[string]any{"closer": "cli", "cli": map[string]any{
+			"image": "ghcr.io/akash-network/provider:0.10.0", "rpc": "https://rpc.akashnet.net:443"}}))
+		require.NoError(t, err)
+		for _, job := range jobs {
+			name := "akash-janitor-" + job
+			pod := typed[batchv1.CronJob](t, objs["CronJob/"+name]).Spec.JobTemplate.Spec.Template.Spec
+			c := pod.Containers[0]
+			assert.Equal(t, "ghcr.io/akash-network/provider:0.10.0", c.Image, "the job runs where the CLI and its C library are")
+			assert.Equal(t, []string{"/janitor-bin/" + job}, c.Command)
+			for _, want := range []string{"--closer=cli", "--cli=provider-services", "--chain-rpc=https://rpc.akashnet.net:443",
+				"--cli-home=/keyring", "--key-file=/keys/key.txt", "--provider=" + provider} {
+				assert.Contains(t, c.Args, want)
+			}
+			require.Len(t, pod.InitContainers, 1)
+			ic := pod.InitContainers[0]
+			assert.Equal(t, "ghcr.io/akash-janitor/"+job+":0.1.0", ic.Image)
+			assert.Equal(t, []string{"--install-to=/janitor-bin"}, ic.Args)
+			for _, ctr := range []corev1.Container{c, ic} {
+				assert.True(t, *ctr.SecurityContext.ReadOnlyRootFilesystem, ctr.Name)
+				assert.False(t, *ctr.SecurityContext.AllowPrivilegeEscalation, ctr.Name)
+				assert.Equal(t, []corev1.Capability{"ALL"}, ctr.SecurityContext.Capabilities.Drop, ctr.Name)
+			}
+			var keyring *corev1.Volume
+			for i := range pod.Volumes {
+				if pod.Volumes[i].Name == "keyring" {
+					keyring = &pod.Volumes[i]
+				}
+			}
+			require.NotNil(t, keyring)
+			assert.Equal(t, corev1.StorageMediumMemory, keyring.EmptyDir.Medium, "the imported key never touches a disk")
+		}
+	})
+
+	t.Run("exec", func(t *testing.T) {
+		objs, notes, err := render(t, values(map[string]any{"closer": "exec"}))
+		require.NoError(t, err)
+		assert.Contains(t, notes, "Leases are closed by running provider-services in pod akash-services/akash-provider-0 (closer=exec; the key stays there)")
+		for _, job := range jobs {
+			name := "akash-janitor-" + job
+			pod := typed[batchv1.CronJob](t, objs["CronJob/"+name]).Spec.JobTemplate.Spec.Template.Spec
+			c := pod.Containers[0]
+			for _, want := range []string{"--closer=exec", "--cli=provider-services", "--provider-pod=akash-services/akash-provider-0", "--provider-container=provider"} {
+				assert.Contains(t, c.Args, want)
+			}
+			for _, a := range c.Args {
+				assert.NotContains(t, a, "--key-file", "no key outside the provider pod")
+			}
+			assert.NotContains(t, volumeNames(pod), "keys")
+			role := typed[rbacv1.Role](t, objs["Role/"+name+"-exec"])
+			assert.Equal(t, "akash-services", role.Namespace)
+			require.Len(t, role.Rules, 1)
+			assert.Equal(t, []string{"pods/exec"}, role.Rules[0].Resources)
+			assert.Equal(t, []string{"akash-provider-0"}, role.Rules[0].ResourceNames, "that one pod")
+			assert.Equal(t, []string{"create"}, role.Rules[0].Verbs)
+			rb := typed[rbacv1.RoleBinding](t, objs["RoleBinding/"+name+"-exec"])
+			assert.Equal(t, name, rb.Subjects[0].Name)
+		}
+		_, _, err = render(t, values(map[string]any{"closer": "ssh"}))
+		assert.ErrorContains(t, err, "/provider/closer")
+	})
 }

@@ -136,4 +136,20 @@ func TestInstallUnderPodSecurity(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, cronJobs.Items, 1, "a disabled component installs nothing")
 	assert.Equal(t, "node-akash-janitor-cert-expiry", cronJobs.Items[0].Name)
+
+	// The cli closer's pods (an init container copying the janitor into
+	// the provider's image) stay within restricted too.
+	install(t, c, "cli", "janitor-cli", "restricted", map[string]any{
+		"provider":            map[string]any{"closer": "cli", "cli": map[string]any{"image": "ghcr.io/akash-network/provider:0.10.0", "rpc": "https://rpc.akashnet.net:443"}},
+		"forceReplicasets":    map[string]any{"enabled": false},
+		"gpuDoctor":           map[string]any{"enabled": false},
+		"certExpiry":          map[string]any{"enabled": false},
+		"zombieReaper":        map[string]any{"enabled": false},
+		"danglingDeployments": map[string]any{"enabled": true},
+	})
+	for _, cronJob := range []string{"kill-lease-by-image", "dangling-deployments"} {
+		job := runCronJobNow(t, c, "janitor-cli", "cli-akash-janitor-"+cronJob)
+		ok, why := admitted(t, c, "janitor-cli", "job-name="+job, job)
+		assert.True(t, ok, "%s with the cli closer is admitted under restricted: %s", cronJob, why)
+	}
 }

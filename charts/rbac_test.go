@@ -22,6 +22,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -510,4 +511,51 @@ func TestDanglingDeploymentsRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 		"patch a namespace":            get(as.CoreV1().Namespaces().Patch(ctx, "akash-services", types.MergePatchType, []byte(`{}`), metav1.PatchOptions{})),
 	}
 	assertForbidden(t, forbidden)
+}
+
+// provider.closer=exec: the job closes through the provider pod with the
+// chart's exec Role, and may exec into no other pod.
+func TestKillLeaseByImageExecCloserWithItsOwnRBACAndNoMore(t *testing.T) {
+	c, b := akashtest.Shared(t)
+	ctx := context.Background()
+	objs, _, err := render(t, map[string]any{"provider": map[string]any{"closer": "exec"}})
+	require.NoError(t, err)
+	applyRBAC(t, c, objs)
+	name := "akash-janitor-kill-lease-by-image"
+	kubeconfig := impersonating(t, c, "akash-services", name)
+	args := typed[batchv1.CronJob](t, objs["CronJob/"+name]).Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args
+
+	p := chaintest.NewProvider(t)
+	cli := chaintest.BuildCLI(t)
+	require.NoError(t, b.ProviderPod(ctx))
+	require.NoError(t, c.AllowExec(ctx, akashtest.ProviderNamespace, akashtest.ProviderPod, akashtest.ProviderContainer, "", p.PodEnv(t, cli)))
+	id := akash.LeaseID{Owner: akashtest.LeaseID(21).Owner, DSeq: 20021, GSeq: 1, OSeq: 1, Provider: p.Key.Address}
+	require.NoError(t, b.Create(ctx, akashtest.Lease{ID: id, Services: []akashtest.Service{{Name: "p", Image: "packetstream/psclient", CPU: "10m",
+		NodeSelector: map[string]string{"janitor.test/pool": "small"}}}}))
+	p.Chain.Put(chain.Lease{ID: id, State: chain.StateActive})
+
+	// The chart's closer flags, with the test's CLI path and chain.
+	run := []string{"--kubeconfig", kubeconfig, "--chain-rest", p.URL, "--provider", p.Key.Address, "--deny", "packetstream/psclient", "--cli", cli}
+	for _, a := range args {
+		if strings.HasPrefix(a, "--closer=") || strings.HasPrefix(a, "--provider-pod=") || strings.HasPrefix(a, "--provider-container=") {
+			run = append(run, a)
+		}
+	}
+	require.Contains(t, run, "--closer=exec")
+	r := jobtest.Run(t, jobtest.Build(t, "../jobs/kill-lease-by-image"), run...)
+	require.Equal(t, 0, r.Code, "list Manifests, exec into the provider pod, record the Event: the chart's RBAC suffices")
+	l, _ := p.Chain.Get(id)
+	assert.Equal(t, chain.StateClosed, l.State)
+	assert.Equal(t, "exec", r.Actions("close-lease")[0]["backend"])
+
+	as := as(t, kubeconfig)
+	exec := func(ns, pod string) error {
+		return as.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource("exec").Do(ctx).Error()
+	}
+	assertForbidden(t, map[string]error{
+		"exec into another pod of akash-services": exec("akash-services", "akash-provider-1"),
+		"exec into a tenant pod":                  exec(id.Namespace(), "p-0"),
+		"read the provider key Secret":            get(as.CoreV1().Secrets("akash-services").Get(ctx, "akash-provider-keys", metav1.GetOptions{})),
+		"delete the provider pod":                 as.CoreV1().Pods("akash-services").Delete(ctx, akashtest.ProviderPod, metav1.DeleteOptions{}),
+	})
 }

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
@@ -70,5 +72,50 @@ func (d *demo) killByImage() error {
 	for _, a := range ch.Applied() {
 		fmt.Printf("   transaction %s: %d closes, fee %s, gas %d\n", a.Hash, len(a.Closed), a.Fee, a.Gas)
 	}
+	return d.killByImageExec(srv.URL, key.Address, filepath.Join(dir, "key.txt"), ch)
+}
+
+// killByImageExec closes a lease the runbook's way, without its script: the
+// CLI runs in the provider pod, through pods/exec, and the key stays there.
+func (d *demo) killByImageExec(node, provider, keyFile string, ch *chaintest.Chain) error {
+	dir, err := os.MkdirTemp("", "akash-janitor-demo-cli-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	// The official CLI cannot be built here: its stand-in (see
+	// lib/chain/chaintest/akashcli) plays it in the provider pod.
+	cli := filepath.Join(dir, "provider-services")
+	if out, err := exec.Command("go", "build", "-o", cli, "./lib/chain/chaintest/akashcli").CombinedOutput(); err != nil {
+		return fmt.Errorf("build the CLI stand-in: %v: %s", err, out)
+	}
+	home := filepath.Join(dir, "home")
+	imp := exec.Command(cli, "keys", "import", "provider", keyFile, "--keyring-backend", "test", "--home", home)
+	imp.Stdin = strings.NewReader("demo\n")
+	if out, err := imp.CombinedOutput(); err != nil {
+		return fmt.Errorf("import the key in the provider pod's keyring: %v: %s", err, out)
+	}
+	if err := d.builder.ProviderPod(d.ctx); err != nil {
+		return err
+	}
+	env := map[string]string{"AKASH_NODE": node, "AKASH_CHAIN_ID": chaintest.ChainID, "AKASH_FROM": "provider",
+		"AKASH_KEYRING_BACKEND": "test", "AKASH_HOME": home}
+	if err := d.cluster.AllowExec(d.ctx, akashtest.ProviderNamespace, akashtest.ProviderPod, akashtest.ProviderContainer, "", env); err != nil {
+		return err
+	}
+	id := akash.LeaseID{Owner: akashtest.LeaseID(10).Owner, DSeq: 9_000_010, GSeq: 1, OSeq: 1, Provider: provider}
+	if err := d.builder.Create(d.ctx, akashtest.Lease{ID: id, Services: []akashtest.Service{{Name: "svc0", Image: "packetstream/psclient", CPU: "10m", Memory: "16Mi"}}}); err != nil {
+		return err
+	}
+	ch.Put(chain.Lease{ID: id, State: chain.StateActive, CreatedAt: 100})
+	say("kill-lease-by-image --closer=exec: no key in the job; it runs provider-services in akash-services/akash-provider-0\n" +
+		"through pods/exec (the chart's Role allows create on pods/exec of that one pod). A new lease runs the denied image:\n" +
+		"   lease " + id.String())
+	if err := d.runJob("kill-lease-by-image", "--chain-rest", node, "--provider", provider, "--deny", "packetstream/psclient",
+		"--closer", "exec", "--cli", cli); err != nil {
+		return err
+	}
+	l, _ := ch.Get(id)
+	fmt.Printf("   lease %s  %s %s\n", id, l.State, l.Reason)
 	return nil
 }

@@ -1,7 +1,8 @@
 // close-lease closes one lease on chain, on the operator's demand, with the
 // same closer, checks, dry-run and audit as the jobs: the runbook's
-// "terminate the workload from the provider" without exec into the
-// provider pod and without sharing its sequence blindly.
+// "terminate the workload from the provider", by a signed transaction
+// (--closer=tx), the official CLI (cli), or, as the runbook does, the CLI in
+// the provider pod (exec).
 package main
 
 import (
@@ -60,7 +61,7 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	if err != nil {
 		return job.BadInput("%v", err)
 	}
-	closer, err := o.chain.TxCloser(client, o.provider, 1, "akash-janitor close-lease")
+	closer, err := o.chain.Closer(client, o.provider, 1, "akash-janitor close-lease", env.Clients.Config)
 	if err != nil {
 		return job.BadInput("%v", err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -68,5 +67,5 @@ func BenchmarkDanglingDeployments(b *testing.B) {
 }
 
 func leaseID(p *chaintest.Provider, i int) akash.LeaseID {
-	return akash.LeaseID{Owner: fmt.Sprintf("akash1tenant%031d", i%97), DSeq: uint64(100_000 + i), GSeq: 1, OSeq: 1, Provider: p.Key.Address}
+	return akash.LeaseID{Owner: akashtest.Owner(i % 97), DSeq: uint64(100_000 + i), GSeq: 1, OSeq: 1, Provider: p.Key.Address}
 }

@@ -41,9 +41,9 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	}
 	// The key is checked before anything is done: a key that is not the
 	// provider's stops the whole run, teardowns included.
-	var closer *leaseclose.TxCloser
+	var closer leaseclose.Closer
 	if o.closeMissing || o.closeNoWork {
-		if closer, err = o.chain.TxCloser(client, o.provider, 10, "akash-janitor dangling-deployments"); err != nil {
+		if closer, err = o.chain.Closer(client, o.provider, 10, "akash-janitor dangling-deployments", env.Clients.Config); err != nil {
 			return job.BadInput("%v (nothing was done)", err)
 		}
 	}

@@ -25,7 +25,7 @@ func BenchmarkKillLeaseByImage(b *testing.B) {
 	const manifests, denied = 1000, 50
 	start := time.Now()
 	err := builder.CreateAll(ctx, 0, manifests, func(i int) akashtest.Lease {
-		id := akash.LeaseID{Owner: fmt.Sprintf("akash1tenant%031d", i%89), DSeq: uint64(200_000 + i), GSeq: 1, OSeq: 1, Provider: p.Key.Address}
+		id := akash.LeaseID{Owner: akashtest.Owner(i % 89), DSeq: uint64(200_000 + i), GSeq: 1, OSeq: 1, Provider: p.Key.Address}
 		images := []string{"nginx:1.27", "redis:7", fmt.Sprintf("ghcr.io/tenant%d/api:1.%d", i, i%9)}
 		if i%(manifests/denied) == 0 {
 			images[2] = "packetstream/psclient:latest"

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -133,4 +135,65 @@ func TestKillLeaseByImageSafety(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1, closed)
+}
+
+// The two other ways to close: the official CLI in the job's container,
+// and the CLI in the provider pod through pods/exec.
+func TestKillLeaseByImageThroughTheCLI(t *testing.T) {
+	ctx := context.Background()
+	c, b := akashtest.Shared(t)
+	cli := chaintest.BuildCLI(t)
+
+	t.Run("cli", func(t *testing.T) {
+		p := newProvider(t)
+		bad := p.lease(t, b, 21, "packetstream/psclient")
+		good := p.lease(t, b, 22, "nginx:1.27")
+		r := p.run(t, c, "--deny", "packetstream/psclient", "--closer", "cli", "--cli", cli, "--chain-rpc", p.URL, "--cli-home", t.TempDir())
+		require.Equal(t, 0, r.Code, r.Raw)
+		assert.Equal(t, chain.StateClosed, p.state(bad))
+		assert.Equal(t, chain.StateActive, p.state(good))
+		acts := r.Actions(verbClose)
+		require.Len(t, acts, 1)
+		assert.Equal(t, "cli", acts[0]["backend"])
+		assert.Equal(t, p.Chain.Applied()[0].Hash, acts[0]["tx_hash"])
+		assert.NotContains(t, r.Raw, "provider-passphrase", "the passphrase is never logged")
+	})
+
+	t.Run("exec", func(t *testing.T) {
+		p := newProvider(t)
+		require.NoError(t, b.ProviderPod(ctx))
+		require.NoError(t, c.AllowExec(ctx, akashtest.ProviderNamespace, akashtest.ProviderPod, akashtest.ProviderContainer, "", p.PodEnv(t, cli)))
+		bad := p.lease(t, b, 31, "docker.io/packetstream/psclient:latest")
+		good := p.lease(t, b, 32, "nginx:1.27")
+		// No key here: only the provider's address.
+		args := []string{"--kubeconfig", c.KubeconfigPath, "--chain-rest", p.URL, "--provider", p.Key.Address,
+			"--deny", "packetstream/psclient", "--closer", "exec", "--cli", cli}
+		r := jobtest.Run(t, jobtest.Build(t, "."), args...)
+		require.Equal(t, 0, r.Code, r.Raw)
+		assert.Equal(t, chain.StateClosed, p.state(bad))
+		assert.Equal(t, chain.StateActive, p.state(good))
+		acts := r.Actions(verbClose)
+		require.Len(t, acts, 1)
+		assert.Equal(t, "exec", acts[0]["backend"])
+		assert.Equal(t, p.Chain.Applied()[0].Hash, acts[0]["tx_hash"])
+		assert.Equal(t, p.Key.Address, p.Chain.Applied()[0].Signer, "signed in the provider pod")
+	})
+}
+
+// With --closer=cli the chart runs the job in the provider's image, where
+// the CLI and its C library are: an init container copies the job there.
+func TestInstallToCopiesTheJob(t *testing.T) {
+	dir := t.TempDir()
+	stdout, stderr, code := jobtest.Output(t, exec.Command(jobtest.Build(t, "."), "--install-to", dir))
+	require.Equal(t, 0, code, stderr)
+	assert.Empty(t, stdout)
+	copied := filepath.Join(dir, "kill-lease-by-image")
+	assert.Contains(t, stderr, "installed "+copied)
+	stdout, _, code = jobtest.Output(t, exec.Command(copied, "--version"))
+	require.Equal(t, 0, code)
+	assert.Equal(t, "kill-lease-by-image dev\n", stdout)
+
+	_, stderr, code = jobtest.Output(t, exec.Command(jobtest.Build(t, "."), "--install-to", filepath.Join(dir, "absent")))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "--install-to")
 }

@@ -3,8 +3,9 @@
 // Every service image of every Manifest is normalized and compared with
 // the denylist (image references, or regex:<RE2>); the allowlist wins. A
 // lease with a matching service is confirmed active on chain by ID, then
-// closed with the provider's key (MsgCloseBid, batched). Without a
-// denylist it does nothing and says so.
+// closed: with the provider's key (MsgCloseBid, batched; --closer=tx), with
+// the official CLI and that key (cli), or with the CLI in the provider pod
+// (exec). Without a denylist it does nothing and says so.
 package main
 
 import (
@@ -34,7 +35,6 @@ type options struct {
 	batchSize           int
 	reason              string
 	provider            string
-	closer              string
 	lists               imagematch.Lists
 	reasonCode          int32
 }
@@ -55,7 +55,6 @@ func spec(o *options) job.Spec {
 			fs.IntVar(&o.batchSize, "batch-size", 10, "leases closed per transaction")
 			fs.StringVar(&o.reason, "reason", "lease_closed_reason_unspecified", "close reason: 10000-10003 or its name")
 			fs.StringVar(&o.provider, "provider", "", "the provider's address; the key must be its (empty: the key's)")
-			fs.StringVar(&o.closer, "closer", "tx", "how leases are closed: tx (sign and broadcast with the key)")
 		},
 		Validate: o.validate,
 		Run:      func(ctx context.Context, env *job.Env) error { return run(ctx, env, o) },
@@ -85,9 +84,6 @@ func (o *options) validate() error {
 	} else {
 		o.reasonCode = code
 	}
-	if o.closer != "tx" {
-		errs = append(errs, fmt.Errorf("--closer=%q: only tx is available in this version", o.closer))
-	}
 	if o.batchSize < 1 {
 		errs = append(errs, fmt.Errorf("--batch-size=%d: must be 1 or more", o.batchSize))
 	}
@@ -113,12 +109,12 @@ func readList(path string) ([]string, error) {
 
 // setup builds the chain client and the closer; every problem is bad
 // configuration, reported without the key.
-func setup(o *options) (*chain.Client, *leaseclose.TxCloser, error) {
+func setup(env *job.Env, o *options) (*chain.Client, leaseclose.Closer, error) {
 	client, err := o.chain.Client()
 	if err != nil {
 		return nil, nil, job.BadInput("%v", err)
 	}
-	closer, err := o.chain.TxCloser(client, o.provider, o.batchSize, "akash-janitor kill-lease-by-image")
+	closer, err := o.chain.Closer(client, o.provider, o.batchSize, "akash-janitor kill-lease-by-image", env.Clients.Config)
 	if err != nil {
 		return nil, nil, job.BadInput("%v", err)
 	}

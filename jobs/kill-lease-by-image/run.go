@@ -28,7 +28,7 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 		env.Log.Warn().Msg("no denylist (--deny, --deny-file): nothing to close; this job waits for its input")
 		return nil
 	}
-	client, closer, err := setup(o)
+	client, closer, err := setup(env, o)
 	if err != nil {
 		return err
 	}

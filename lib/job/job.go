@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -128,6 +129,7 @@ func Run(ctx context.Context, spec Spec, args []string, lookupEnv func(string) (
 		fs.StringVar(&c.PushgatewayURL, "pushgateway-url", "", "a Prometheus Pushgateway (http://host:9091) to push each run's summary to; empty: none")
 	}
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	installTo := fs.String("install-to", "", "copy this binary into the directory and exit: an init container so puts the job into another image (the provider's, for --closer=cli)")
 	if spec.Flags != nil {
 		spec.Flags(fs)
 	}
@@ -155,6 +157,15 @@ func Run(ctx context.Context, spec Spec, args []string, lookupEnv func(string) (
 	}
 	if *showVersion {
 		fmt.Fprintf(out, "%s %s\n", spec.Name, Version)
+		return ExitOK
+	}
+	if *installTo != "" {
+		path, err := installSelf(*installTo, spec.Name)
+		if err != nil {
+			fmt.Fprintf(logOut, "%s: --install-to: %v\n", spec.Name, err)
+			return ExitFailed
+		}
+		fmt.Fprintf(logOut, "%s: installed %s\n", spec.Name, path)
 		return ExitOK
 	}
 	c.Kube.QPS = float32(*qps)
@@ -300,4 +311,35 @@ func peakRSSMiB() (float64, bool) {
 		return 0, false
 	}
 	return math.Round(float64(st.VmHWM)/(1<<20)*10) / 10, true
+}
+
+// installSelf copies the running binary to dir/name, whole or not at all.
+func installSelf(dir, name string) (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	src, err := os.Open(self)
+	if err != nil {
+		return "", err
+	}
+	defer src.Close()
+	tmp, err := os.CreateTemp(dir, "."+name+"-")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, src); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Chmod(0o755); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	dst := filepath.Join(dir, name)
+	return dst, os.Rename(tmp.Name(), dst)
 }

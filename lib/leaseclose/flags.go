@@ -4,8 +4,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
+
+	sdk "github.com/cosmos/cosmos-sdk/types"
+	"k8s.io/client-go/rest"
 
 	"github.com/akash-janitor/akash-janitor/lib/chain"
 	"github.com/akash-janitor/akash-janitor/lib/chaintx"
@@ -23,6 +27,18 @@ type ChainFlags struct {
 	KeyPassFile   string
 	// Authz: the key is a grantee of the provider (authz MsgExec).
 	Authz bool
+
+	// Way is how leases are closed: tx, cli or exec (--closer).
+	Way string
+	// CLI is the official CLI the cli and exec closers run.
+	CLI string
+	// RPC is the CometBFT RPC the CLI talks to (cli closer).
+	RPC string
+	// CLIHome is where the cli closer makes its short-lived keyring.
+	CLIHome string
+	// ProviderPod (namespace/name) and ProviderContainer are where the
+	// exec closer runs the CLI.
+	ProviderPod, ProviderContainer string
 }
 
 // Register adds the flags.
@@ -36,6 +52,12 @@ func (f *ChainFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.KeyFile, "key-file", "/keys/key.txt", "the provider's armored key (the akash-provider-keys Secret's key.txt)")
 	fs.StringVar(&f.KeyPassFile, "key-pass-file", "/keys/key-pass.txt", "its passphrase (key-pass.txt)")
 	fs.BoolVar(&f.Authz, "authz", false, "the key is a dedicated grantee of --provider's MsgCloseBid grant (authz): closes go through MsgExec, never on the provider's account sequence")
+	fs.StringVar(&f.Way, "closer", "tx", "how leases are closed: tx (sign and broadcast in Go with the key), cli (run the official CLI here, with the key imported into a keyring that lives for the run), exec (run the CLI in the provider pod, whose key never leaves it)")
+	fs.StringVar(&f.CLI, "cli", "provider-services", "the official CLI (provider-services or akt) the cli and exec closers run: a name on PATH or a path")
+	fs.StringVar(&f.RPC, "chain-rpc", "", "CometBFT RPC of an Akash node, for the cli closer (e.g. https://rpc.akashnet.net:443)")
+	fs.StringVar(&f.CLIHome, "cli-home", "", "directory where the cli closer makes its keyring for the run (empty: the temp directory)")
+	fs.StringVar(&f.ProviderPod, "provider-pod", "akash-services/akash-provider-0", "namespace/name of the provider pod the exec closer runs the CLI in")
+	fs.StringVar(&f.ProviderContainer, "provider-container", "provider", "its container")
 }
 
 // Client is the chain client of the flags.
@@ -53,20 +75,93 @@ func (f *ChainFlags) Client() (*chain.Client, error) {
 	return c, nil
 }
 
-// TxCloser loads the key and returns the closer. The key must be
-// provider's when provider is given. Errors never hold the key.
-func (f *ChainFlags) TxCloser(c *chain.Client, provider string, batchSize int, memo string) (*TxCloser, error) {
+// Closer returns the closer --closer chose. The key (tx, cli) must be
+// provider's when provider is given; exec has no key here and needs
+// provider, and kube, the API server's config. Errors never hold the key.
+func (f *ChainFlags) Closer(c *chain.Client, provider string, batchSize int, memo string, kube *rest.Config) (Closer, error) {
+	switch f.Way {
+	case "tx":
+		return f.TxCloser(c, provider, batchSize, memo)
+	case "cli", "exec":
+	default:
+		return nil, fmt.Errorf("--closer=%q: want tx, cli or exec", f.Way)
+	}
+	if f.Authz {
+		return nil, fmt.Errorf("--authz works with --closer=tx only: the CLI closes the bids of its own key")
+	}
+	if strings.TrimSpace(f.CLI) == "" {
+		return nil, fmt.Errorf("--cli is empty")
+	}
+	if _, err := sdk.ParseDecCoin(f.GasPrices); err != nil {
+		return nil, fmt.Errorf("--gas-prices %q: %v", f.GasPrices, err)
+	}
+	cc := &CommandCloser{CLI: f.CLI, Chain: c, ProviderAddress: provider,
+		Flags: []string{"--gas", "auto", "--gas-adjustment", strconv.FormatFloat(f.GasAdjustment, 'f', -1, 64), "--gas-prices", f.GasPrices}}
+	if memo != "" {
+		cc.Flags = append(cc.Flags, "--note", memo)
+	}
+	if f.Way == "exec" {
+		ns, pod, ok := strings.Cut(f.ProviderPod, "/")
+		if !ok || ns == "" || pod == "" || strings.Contains(pod, "/") {
+			return nil, fmt.Errorf("--provider-pod=%q: want namespace/name", f.ProviderPod)
+		}
+		if provider == "" {
+			return nil, fmt.Errorf("--closer=exec needs --provider: the key is in the provider pod, not here")
+		}
+		if kube == nil {
+			return nil, fmt.Errorf("--closer=exec needs access to the API server")
+		}
+		cc.Runner = PodExecRunner{Config: kube, Namespace: ns, Pod: pod, Container: f.ProviderContainer}
+		return cc, nil
+	}
+	if f.RPC == "" {
+		return nil, fmt.Errorf("--closer=cli needs --chain-rpc: the CLI speaks CometBFT RPC, not REST")
+	}
+	signer, pass, err := f.loadKey()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkProvider(provider, signer.Address); err != nil {
+		return nil, err
+	}
+	cc.ProviderAddress = signer.Address
+	runner := LocalRunner{Home: f.CLIHome}
+	cc.Runner = runner
+	cc.Flags = append(cc.Flags, "--node", f.RPC, "--chain-id", f.ChainID)
+	cc.Setup = KeyImport(runner, f.CLI, f.CLIHome, "akash-janitor", f.KeyFile, pass)
+	return cc, nil
+}
+
+func checkProvider(provider, key string) error {
+	if provider != "" && provider != key {
+		return fmt.Errorf("--provider=%s, but the key is %s's: refusing to act for another provider (a grantee key needs --authz)", provider, key)
+	}
+	return nil
+}
+
+// loadKey reads and decrypts the key, returning its passphrase too.
+func (f *ChainFlags) loadKey() (*chaintx.Signer, []byte, error) {
 	armored, err := os.ReadFile(f.KeyFile)
 	if err != nil {
-		return nil, fmt.Errorf("--key-file: %w", err)
+		return nil, nil, fmt.Errorf("--key-file: %w", err)
 	}
 	pass, err := os.ReadFile(f.KeyPassFile)
 	if err != nil {
-		return nil, fmt.Errorf("--key-pass-file: %w", err)
+		return nil, nil, fmt.Errorf("--key-pass-file: %w", err)
 	}
 	signer, err := chaintx.LoadKey(string(armored), string(pass))
 	if err != nil {
-		return nil, fmt.Errorf("--key-file %s: %w", f.KeyFile, err)
+		return nil, nil, fmt.Errorf("--key-file %s: %w", f.KeyFile, err)
+	}
+	return signer, pass, nil
+}
+
+// TxCloser loads the key and returns the closer. The key must be
+// provider's when provider is given. Errors never hold the key.
+func (f *ChainFlags) TxCloser(c *chain.Client, provider string, batchSize int, memo string) (*TxCloser, error) {
+	signer, _, err := f.loadKey()
+	if err != nil {
+		return nil, err
 	}
 	granter := ""
 	switch {
@@ -74,8 +169,10 @@ func (f *ChainFlags) TxCloser(c *chain.Client, provider string, batchSize int, m
 		return nil, fmt.Errorf("--authz needs --provider: the granter the key closes for")
 	case f.Authz:
 		granter = provider
-	case provider != "" && provider != signer.Address:
-		return nil, fmt.Errorf("--provider=%s, but the key is %s's: refusing to act for another provider (a grantee key needs --authz)", provider, signer.Address)
+	default:
+		if err := checkProvider(provider, signer.Address); err != nil {
+			return nil, err
+		}
 	}
 	closer := &TxCloser{Chain: c, Signer: signer, ChainID: f.ChainID, GasPrices: f.GasPrices, GasAdjustment: f.GasAdjustment,
 		BatchSize: batchSize, Memo: memo, Granter: granter}

@@ -30,6 +30,8 @@ type Result struct {
 type Closer interface {
 	// Backend names the way it closes (tx, cli, exec), for the audit line.
 	Backend() string
+	// Provider is whose leases it can close.
+	Provider() string
 	// Close closes the leases, each with the reason; one Result per lease,
 	// in order.
 	Close(ctx context.Context, leases []chain.Lease, reason int32) []Result
@@ -111,15 +113,8 @@ func (t *TxCloser) Close(ctx context.Context, leases []chain.Lease, reason int32
 	size := max(t.BatchSize, 1)
 	for i, l := range leases {
 		results[i].Lease = l
-		switch {
-		case l.ID.Provider != t.Provider():
-			results[i].Err = fmt.Errorf("lease %s belongs to provider %s, the closer acts for %s", l.ID, l.ID.Provider, t.Provider())
-			continue
-		case l.State == chain.StateReclaiming && l.Reclamation != nil:
-			results[i].Err = fmt.Errorf("lease %s: %w until height %d", l.ID, ErrReclaiming, l.Reclamation.Deadline)
-			continue
-		case l.State == chain.StateClosed:
-			results[i].Err = fmt.Errorf("lease %s is already closed on chain", l.ID)
+		if err := precheck(l, t.Provider()); err != nil {
+			results[i].Err = err
 			continue
 		}
 		batch = append(batch, i)
@@ -131,10 +126,53 @@ func (t *TxCloser) Close(ctx context.Context, leases []chain.Lease, reason int32
 	return results
 }
 
+// precheck refuses a lease no closer may close: another provider's, one
+// inside its reclamation window, or one already closed.
+func precheck(l chain.Lease, provider string) error {
+	switch {
+	case l.ID.Provider != provider:
+		return fmt.Errorf("lease %s belongs to provider %s, the closer acts for %s", l.ID, l.ID.Provider, provider)
+	case l.State == chain.StateReclaiming && l.Reclamation != nil:
+		return fmt.Errorf("lease %s: %w until height %d", l.ID, ErrReclaiming, l.Reclamation.Deadline)
+	case l.State == chain.StateClosed:
+		return fmt.Errorf("lease %s is already closed on chain", l.ID)
+	}
+	return nil
+}
+
 func (t *TxCloser) closeBatch(ctx context.Context, leases []chain.Lease, batch []int, reason int32) (string, error) {
-	var msgs []chaintx.Msg
+	var ids []chain.BidID
 	for _, i := range batch {
-		m := chain.MsgCloseBid{ID: chain.BidIDOf(leases[i]), Reason: reason}
+		ids = append(ids, chain.BidIDOf(leases[i]))
+	}
+	resp, err := t.Broadcast(ctx, ids, reason)
+	if err != nil {
+		return resp.Hash, err
+	}
+	wait := t.WaitTimeout
+	if wait <= 0 {
+		wait = time.Minute
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	done, err := t.Chain.WaitTx(wctx, resp.Hash, time.Second)
+	if err != nil {
+		return resp.Hash, err
+	}
+	if !done.OK() {
+		return resp.Hash, fmt.Errorf("transaction %s failed in block %d (%s code %d): %s", done.Hash, done.Height, done.Codespace, done.Code, done.RawLog)
+	}
+	return resp.Hash, nil
+}
+
+// Broadcast signs one transaction closing the bids and broadcasts it,
+// reading the account again after a sequence mismatch (bounded). It does
+// not wait for inclusion. A refusal by the node is an error with the
+// response.
+func (t *TxCloser) Broadcast(ctx context.Context, ids []chain.BidID, reason int32) (chain.TxResponse, error) {
+	var msgs []chaintx.Msg
+	for _, id := range ids {
+		m := chain.MsgCloseBid{ID: id, Reason: reason}
 		msgs = append(msgs, chaintx.Msg{TypeURL: chain.TypeURLMsgCloseBid, Value: m.Marshal()})
 	}
 	if t.Granter != "" {
@@ -151,36 +189,23 @@ func (t *TxCloser) closeBatch(ctx context.Context, leases []chain.Lease, batch [
 	for attempt := 0; ; attempt++ {
 		acct, err := t.Chain.Account(ctx, t.Signer.Address)
 		if err != nil {
-			return "", err
+			return chain.TxResponse{}, err
 		}
 		raw, err := t.sign(ctx, msgs, acct)
 		if err != nil {
-			return "", err
+			return chain.TxResponse{}, err
 		}
 		resp, err := t.Chain.Broadcast(ctx, raw)
 		if err != nil {
-			return "", err
+			return chain.TxResponse{}, err
 		}
 		if resp.SequenceMismatch() && attempt < retries {
 			continue // another client used the account: read it again
 		}
 		if !resp.OK() {
-			return resp.Hash, fmt.Errorf("the node refused the transaction (%s code %d): %s", resp.Codespace, resp.Code, resp.RawLog)
+			return resp, fmt.Errorf("the node refused the transaction (%s code %d): %s", resp.Codespace, resp.Code, resp.RawLog)
 		}
-		wait := t.WaitTimeout
-		if wait <= 0 {
-			wait = time.Minute
-		}
-		wctx, cancel := context.WithTimeout(ctx, wait)
-		done, err := t.Chain.WaitTx(wctx, resp.Hash, time.Second)
-		cancel()
-		if err != nil {
-			return resp.Hash, err
-		}
-		if !done.OK() {
-			return resp.Hash, fmt.Errorf("transaction %s failed in block %d (%s code %d): %s", done.Hash, done.Height, done.Codespace, done.Code, done.RawLog)
-		}
-		return resp.Hash, nil
+		return resp, nil
 	}
 }
 

@@ -9,6 +9,9 @@ One CronJob for any component. Call with a dict:
     root-only files of the node)
   nodeNameEnv: (optional) JANITOR_NODE_NAME from the pod's node
   volumes, volumeMounts: (optional) more of them, as YAML text
+  initContainers: (optional) as YAML text
+  containerImage, command: (optional) run the job in another image (see
+    akash-janitor.chainSetup)
 */}}
 {{- define "akash-janitor.cronjob" -}}
 apiVersion: batch/v1
@@ -74,10 +77,18 @@ spec:
             {{- . | trim | nindent 12 }}
             {{- end }}
           {{- end }}
+          {{- with .initContainers }}
+          initContainers:
+            {{- . | trim | nindent 12 }}
+          {{- end }}
           containers:
             - name: {{ .component }}
-              image: {{ include "akash-janitor.image" . }}
+              image: {{ .containerImage | default (include "akash-janitor.image" .) }}
               imagePullPolicy: {{ .root.Values.global.image.pullPolicy }}
+              {{- with .command }}
+              command:
+                {{- toYaml . | nindent 16 }}
+              {{- end }}
               args:
                 {{- include "akash-janitor.commonArgs" . | nindent 16 }}
               {{- if or .hostPaths .volumeMounts }}

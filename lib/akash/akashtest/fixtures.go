@@ -2,6 +2,7 @@ package akashtest
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cosmos/cosmos-sdk/types/bech32"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -33,12 +35,23 @@ const ProviderAddress = "akash1janitortestprovider0000000000000000000"
 // LeaseID returns a distinct lease of ProviderAddress for n (n >= 1).
 func LeaseID(n int) akash.LeaseID {
 	return akash.LeaseID{
-		Owner:    fmt.Sprintf("akash1tenant%031d", n%7),
+		Owner:    Owner(n % 7),
 		DSeq:     uint64(1_000_000 + n),
 		GSeq:     1,
 		OSeq:     1,
 		Provider: ProviderAddress,
 	}
+}
+
+// Owner is tenant n's account address: valid bech32 (the official CLI
+// refuses anything else), the same for the same n.
+func Owner(n int) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("tenant-%d", n)))
+	addr, err := bech32.ConvertAndEncode("akash", sum[:20])
+	if err != nil {
+		panic(err) // 20 bytes and a fixed prefix always encode
+	}
+	return addr
 }
 
 // Service is one Manifest service and the workload the provider runs for it.

@@ -1,11 +1,14 @@
 package chaintest
 
 import (
+	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/akash-janitor/akash-janitor/lib/chaintx"
+	"github.com/akash-janitor/akash-janitor/lib/job/jobtest"
 )
 
 // Provider is a provider on a simulated chain: its key, written as the
@@ -42,4 +45,41 @@ func NewProvider(t testing.TB) *Provider {
 // Flags are the chain flags of a job run against this provider's chain.
 func (p *Provider) Flags() []string {
 	return []string{"--chain-rest", p.URL, "--chain-id", ChainID, "--key-file", p.KeyFile, "--key-pass-file", p.KeyPassFile}
+}
+
+// BuildCLI builds the stand-in of the official CLI (see akashcli), named
+// provider-services, once per test binary, and returns its path.
+func BuildCLI(t testing.TB) string {
+	t.Helper()
+	bin := jobtest.Build(t, "github.com/akash-janitor/akash-janitor/lib/chain/chaintest/akashcli")
+	named := filepath.Join(filepath.Dir(bin), "provider-services")
+	if _, err := os.Lstat(named); os.IsNotExist(err) {
+		if err := os.Symlink(bin, named); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return named
+}
+
+// ProviderKeyName is the key's name in the provider pod's keyring.
+const ProviderKeyName = "provider"
+
+// PodEnv imports the provider's key into a test-backend keyring with the
+// CLI, as the provider pod does when it starts, and returns the pod's
+// environment the CLI reads: AKASH_NODE, AKASH_CHAIN_ID, AKASH_FROM,
+// AKASH_KEYRING_BACKEND and AKASH_HOME.
+func (p *Provider) PodEnv(t testing.TB, cli string) map[string]string {
+	t.Helper()
+	home := t.TempDir()
+	pass, err := os.ReadFile(p.KeyPassFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(cli, "keys", "import", ProviderKeyName, p.KeyFile, "--keyring-backend", "test", "--home", home)
+	cmd.Stdin = bytes.NewReader(pass)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("import the provider key: %v: %s", err, out)
+	}
+	return map[string]string{"AKASH_NODE": p.URL, "AKASH_CHAIN_ID": ChainID, "AKASH_FROM": ProviderKeyName,
+		"AKASH_KEYRING_BACKEND": "test", "AKASH_HOME": home}
 }

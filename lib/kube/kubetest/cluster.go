@@ -21,6 +21,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
@@ -132,6 +133,9 @@ func (c *Cluster) startAPIServer(tools string) error {
 		return err
 	}
 	apiserver := &envtest.APIServer{CertDir: filepath.Join(c.Dir, "apiserver"), Out: apiLog, Err: apiLog}
+	// The nodes' kubelet is kwok's server on 127.0.0.1: reach it by address
+	// (the Hostname address, the node's name, resolves nowhere).
+	apiserver.Configure().Set("kubelet-preferred-address-types", "InternalIP")
 	etcd := &envtest.Etcd{DataDir: filepath.Join(c.Dir, "etcd"), Out: etcdLog, Err: etcdLog}
 	for _, d := range []string{apiserver.CertDir, etcd.DataDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -141,6 +145,7 @@ func (c *Cluster) startAPIServer(tools string) error {
 	c.env = &envtest.Environment{
 		BinaryAssetsDirectory:    tools,
 		ControlPlane:             envtest.ControlPlane{APIServer: apiserver, Etcd: etcd},
+		CRDInstallOptions:        envtest.CRDInstallOptions{CRDs: []*apiextensionsv1.CustomResourceDefinition{kwokExecCRD()}},
 		ControlPlaneStartTimeout: 60 * time.Second,
 		ControlPlaneStopTimeout:  30 * time.Second,
 	}
@@ -247,6 +252,11 @@ leaderElection:
 		"--node-lease-duration-seconds=40",
 		"--cidr=10.0.0.1/16",
 		fmt.Sprintf("--server-address=127.0.0.1:%d", kwokPort),
+		// kwok's server is the nodes' kubelet: pods/exec runs a local
+		// command, as an Exec object says (see AllowExec).
+		"--node-ip=127.0.0.1",
+		fmt.Sprintf("--node-port=%d", kwokPort),
+		"--enable-crds=Exec",
 	)
 	if err != nil {
 		return err

@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/akash-janitor/akash-janitor/lib/kube"
 )
 
 // The cluster's own test: the components together do what tests rely on,
@@ -56,6 +58,30 @@ func TestClusterRunsWorkloadsAndCleansUp(t *testing.T) {
 		d, err := c.Kube.AppsV1().Deployments("default").Get(ctx, "web", metav1.GetOptions{})
 		return err == nil && d.Status.ReadyReplicas == 1
 	}, time.Minute, 200*time.Millisecond, "the controller, scheduler and kwok bring a Deployment up")
+
+	// pods/exec goes through the API server to kwok, which runs the
+	// command here with the Exec object's environment.
+	pods, err := c.Kube.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+	require.NoError(t, err)
+	require.Len(t, pods.Items, 1)
+	pod := pods.Items[0].Name
+	_, err = kube.Exec(ctx, c.Config, "default", pod, "web", []string{"/bin/true"}, nil)
+	require.Error(t, err, "no Exec object: kwok refuses")
+	require.NoError(t, c.AllowExec(ctx, "default", pod, "web", "", map[string]string{"GREETING": "hello"}))
+	res, err := kube.Exec(ctx, c.Config, "default", pod, "web", []string{"/bin/sh", "-c", `read line; echo "$GREETING $line"; echo oops >&2`}, []byte("world\n"))
+	require.NoError(t, err)
+	assert.Equal(t, "hello world\n", string(res.Stdout), "stdin in, environment set, stdout back")
+	assert.Equal(t, "oops\n", string(res.Stderr))
+	assert.Equal(t, 0, res.ExitCode)
+	// A kubelet reports a non-zero exit as an exit code; kwok reports it as
+	// an error naming the status, after the streams.
+	res, err = kube.Exec(ctx, c.Config, "default", pod, "web", []string{"/bin/sh", "-c", "echo partial; echo why >&2; exit 3"}, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "exit status 3")
+	assert.Equal(t, "partial\n", string(res.Stdout))
+	assert.Equal(t, "why\n", string(res.Stderr))
+	_, err = kube.Exec(ctx, c.Config, "default", pod, "sidecar", []string{"/bin/true"}, nil)
+	require.Error(t, err, "a container the pod does not have")
 
 	dir := c.Dir
 	require.NoError(t, c.Stop())

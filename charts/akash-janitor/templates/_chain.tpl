@@ -1,0 +1,144 @@
+{{/*
+The chain side of a chain job (kill-lease-by-image, dangling-deployments):
+call with the component's dict once its own "args", "volumes" and
+"volumeMounts" are set. It appends the chain and closer flags, and the
+volumes the closer needs, and for provider.closer=cli it sets
+"initContainers", "containerImage" and "command". It prints nothing.
+
+  tx:   the key Secret is mounted; the job signs in Go.
+  cli:  the key Secret is mounted and imported, for the run only, into a
+        keyring on a memory-backed emptyDir. The official CLI is linked
+        against glibc and the janitor images have no C library, so the job
+        runs in the provider's image (provider.cli.image) instead: an init
+        container copies the static janitor binary there.
+  exec: no key here; the CLI runs in the provider pod (see
+        akash-janitor.execRBAC).
+*/}}
+{{- define "akash-janitor.chainSetup" -}}
+{{- $p := .root.Values.provider -}}
+{{- $args := concat .args (list
+  (printf "--chain-rest=%s" (join "," $p.chain.rest))
+  (printf "--chain-id=%s" $p.chain.chainID)
+  (printf "--market-api=%s" $p.chain.marketAPI)
+  (printf "--gas-prices=%s" $p.chain.gasPrices)
+  (printf "--gas-adjustment=%v" $p.chain.gasAdjustment)
+  (printf "--provider=%s" $p.address)
+  (printf "--closer=%s" $p.closer)) -}}
+{{- $volumes := .volumes | default "" -}}
+{{- $mounts := .volumeMounts | default "" -}}
+{{- if eq $p.closer "exec" -}}
+{{- $args = concat $args (list
+  (printf "--cli=%s" $p.cli.command)
+  (printf "--provider-pod=%s/%s" $p.exec.namespace $p.exec.pod)
+  (printf "--provider-container=%s" $p.exec.container)) -}}
+{{- else -}}
+{{- $args = concat $args (list
+  (printf "--authz=%v" $p.authz)
+  (printf "--key-file=/keys/%s" $p.keySecret.keyItem)
+  (printf "--key-pass-file=/keys/%s" $p.keySecret.passphraseItem)) -}}
+{{- /* The key is mounted from the provider's Secret by the kubelet: no
+RBAC on Secrets. optional: the pod starts without it, and the job, given
+its input, says the key is missing. */ -}}
+{{- $volumes = printf `%s
+- name: keys
+  secret:
+    secretName: %s
+    optional: true
+    defaultMode: 288 # 0440: the pod's fsGroup reads it, nobody else
+    items:
+      - key: %s
+        path: %s
+      - key: %s
+        path: %s
+` $volumes $p.keySecret.name $p.keySecret.keyItem $p.keySecret.keyItem $p.keySecret.passphraseItem $p.keySecret.passphraseItem -}}
+{{- $mounts = printf `%s
+- name: keys
+  mountPath: /keys
+  readOnly: true
+` $mounts -}}
+{{- end -}}
+{{- if eq $p.closer "cli" -}}
+{{- if not $p.cli.image -}}
+{{- fail "provider.closer=cli needs provider.cli.image: the provider's image, which has the CLI (e.g. ghcr.io/akash-network/provider:<the provider's version>)" -}}
+{{- end -}}
+{{- $args = concat $args (list
+  (printf "--cli=%s" $p.cli.command)
+  (printf "--chain-rpc=%s" $p.cli.rpc)
+  "--cli-home=/keyring") -}}
+{{- $volumes = printf `%s
+- name: janitor-bin
+  emptyDir:
+    sizeLimit: 256Mi
+# The keyring holds the key unencrypted for the run: memory, never disk.
+- name: keyring
+  emptyDir:
+    medium: Memory
+    sizeLimit: 16Mi
+` $volumes -}}
+{{- $mounts = printf `%s
+- name: janitor-bin
+  mountPath: /janitor-bin
+  readOnly: true
+- name: keyring
+  mountPath: /keyring
+` $mounts -}}
+{{- $_ := set . "initContainers" (printf `
+- name: install-janitor
+  image: %s
+  imagePullPolicy: %s
+  args: ["--install-to=/janitor-bin"]
+  volumeMounts:
+    - name: janitor-bin
+      mountPath: /janitor-bin
+  resources:
+    requests: {cpu: 10m, memory: 16Mi}
+    limits: {memory: 64Mi}
+  securityContext:
+    %s
+` (include "akash-janitor.image" .) .root.Values.global.image.pullPolicy (include "akash-janitor.restrictedContainerSecurity" . | nindent 4 | trim)) -}}
+{{- $_ := set . "containerImage" $p.cli.image -}}
+{{- $_ := set . "command" (list (printf "/janitor-bin/%s" .component)) -}}
+{{- end -}}
+{{- $_ := set . "args" $args -}}
+{{- $_ := set . "volumes" $volumes -}}
+{{- $_ := set . "volumeMounts" $mounts -}}
+{{- end -}}
+
+{{/*
+For provider.closer=exec: the job may run commands in the provider pod,
+that one pod by name and nothing else there.
+*/}}
+{{- define "akash-janitor.execRBAC" -}}
+{{- $p := .root.Values.provider -}}
+{{- if eq $p.closer "exec" }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: {{ include "akash-janitor.componentName" . }}-exec
+  namespace: {{ $p.exec.namespace }}
+  labels:
+    {{- include "akash-janitor.labels" . | nindent 4 }}
+rules:
+  - apiGroups: [""]
+    resources: [pods/exec]
+    resourceNames: [{{ $p.exec.pod | quote }}]
+    verbs: [create]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: {{ include "akash-janitor.componentName" . }}-exec
+  namespace: {{ $p.exec.namespace }}
+  labels:
+    {{- include "akash-janitor.labels" . | nindent 4 }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: {{ include "akash-janitor.componentName" . }}-exec
+subjects:
+  - kind: ServiceAccount
+    name: {{ include "akash-janitor.componentName" . }}
+    namespace: {{ .root.Release.Namespace }}
+{{- end }}
+{{- end -}}

@@ -1,0 +1,234 @@
+package leaseclose
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/akash-janitor/akash-janitor/lib/chain"
+)
+
+// Runner runs the official Akash CLI somewhere: in the job's own container
+// (LocalRunner) or in the provider pod (PodExecRunner).
+type Runner interface {
+	// Run runs argv (argv[0] is the CLI) with stdin, returning what it
+	// wrote. A non-zero exit is an *ExitError.
+	Run(ctx context.Context, argv []string, stdin []byte) (stdout, stderr []byte, err error)
+	// Backend is cli or exec, for the audit line.
+	Backend() string
+}
+
+// ExitError is a command that ran and exited non-zero.
+type ExitError struct {
+	Code   int
+	Stderr string
+}
+
+func (e *ExitError) Error() string {
+	msg := lastLine(e.Stderr)
+	if msg == "" {
+		msg = "no message on stderr"
+	}
+	return fmt.Sprintf("exit status %d: %s", e.Code, msg)
+}
+
+// lastLine is the last non-empty line: the CLI's "Error: ..." line comes
+// after any usage text or log lines.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// CommandCloser closes each lease by running the official CLI's
+// `tx market bid close` (provider-services, or akt which has the same
+// command), one lease per transaction as the CLI does, then waits on the
+// chain's REST API for the transaction to be included.
+//
+// The CLI signs for the key named by --from (or the provider pod's
+// AKASH_FROM), so it can only close the key's own bids: no authz, and no
+// bid sequence other than 0 (the command has no --bseq flag).
+type CommandCloser struct {
+	Runner Runner
+	// CLI is the command, a name on the runner's PATH or a path.
+	CLI string
+	// ProviderAddress is whose leases are closed: the key's account.
+	ProviderAddress string
+	// Chain confirms inclusion and is read before each close.
+	Chain *chain.Client
+	// Flags go after the command's own flags: gas, and with the local
+	// runner the key, node and chain ID (the provider pod has them in its
+	// environment).
+	Flags []string
+	// Setup runs once before the first close of each Close call (the local
+	// runner imports the key into a fresh keyring) and returns flags for
+	// the closes and its cleanup.
+	Setup func(ctx context.Context) (flags []string, cleanup func(), err error)
+	// Timeout bounds one CLI run (2 minutes if 0); WaitTimeout the wait
+	// for inclusion (60 s if 0).
+	Timeout, WaitTimeout time.Duration
+}
+
+func (c *CommandCloser) Backend() string  { return c.Runner.Backend() }
+func (c *CommandCloser) Provider() string { return c.ProviderAddress }
+
+// Argv is the command line closing one lease, extra flags last.
+func (c *CommandCloser) Argv(l chain.Lease, reason int32, extra ...string) []string {
+	id := l.ID
+	argv := []string{c.CLI, "tx", "market", "bid", "close",
+		"--owner", id.Owner, "--dseq", strconv.FormatUint(id.DSeq, 10),
+		"--gseq", strconv.FormatUint(uint64(id.GSeq), 10), "--oseq", strconv.FormatUint(uint64(id.OSeq), 10),
+		"--provider", id.Provider,
+		"--reason", strconv.FormatInt(int64(reason), 10),
+		"--broadcast-mode", "sync", "--output", "json", "--yes"}
+	argv = append(argv, c.Flags...)
+	return append(argv, extra...)
+}
+
+// Close closes the leases one by one. A lease that cannot be addressed, is
+// another provider's, closed or reclaiming is refused without running
+// anything.
+func (c *CommandCloser) Close(ctx context.Context, leases []chain.Lease, reason int32) []Result {
+	results := make([]Result, len(leases))
+	var todo []int
+	for i, l := range leases {
+		results[i].Lease = l
+		if err := precheck(l, c.ProviderAddress); err != nil {
+			results[i].Err = err
+			continue
+		}
+		if l.BSeq != 0 {
+			results[i].Err = fmt.Errorf("lease %s has bid sequence %d, which `%s tx market bid close` cannot address (it has no --bseq): use the tx closer", l.ID, l.BSeq, c.CLI)
+			continue
+		}
+		todo = append(todo, i)
+	}
+	if len(todo) == 0 {
+		return results
+	}
+	var extra []string
+	if c.Setup != nil {
+		flags, cleanup, err := c.Setup(ctx)
+		if err != nil {
+			for _, i := range todo {
+				results[i].Err = err
+			}
+			return results
+		}
+		defer cleanup()
+		extra = flags
+	}
+	for _, i := range todo {
+		results[i].TxHash, results[i].Err = c.closeOne(ctx, leases[i], reason, extra)
+	}
+	return results
+}
+
+func (c *CommandCloser) closeOne(ctx context.Context, l chain.Lease, reason int32, extra []string) (string, error) {
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = 2 * time.Minute
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	stdout, stderr, err := c.Runner.Run(rctx, c.Argv(l, reason, extra...), nil)
+	cancel()
+	var exit *ExitError
+	switch {
+	case errors.As(err, &exit):
+		return "", fmt.Errorf("%s (%s) refused to close lease %s: %w", c.CLI, c.Backend(), l.ID, err)
+	case err != nil && len(bytes.TrimSpace(stderr)) > 0:
+		return "", fmt.Errorf("run %s (%s) for lease %s: %w; it said: %s", c.CLI, c.Backend(), l.ID, err, lastLine(string(stderr)))
+	case err != nil:
+		return "", fmt.Errorf("run %s (%s) for lease %s: %w", c.CLI, c.Backend(), l.ID, err)
+	}
+	resp, err := parseTxResponse(stdout)
+	if err != nil {
+		return "", fmt.Errorf("%s (%s) for lease %s: %w (stderr: %q)", c.CLI, c.Backend(), l.ID, err, lastLine(string(stderr)))
+	}
+	if !resp.OK() {
+		return resp.Hash, fmt.Errorf("the node refused the transaction (%s code %d): %s", resp.Codespace, resp.Code, resp.RawLog)
+	}
+	wait := c.WaitTimeout
+	if wait <= 0 {
+		wait = time.Minute
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	done, err := c.Chain.WaitTx(wctx, resp.Hash, time.Second)
+	if err != nil {
+		return resp.Hash, err
+	}
+	if !done.OK() {
+		return resp.Hash, fmt.Errorf("transaction %s failed in block %d (%s code %d): %s", done.Hash, done.Height, done.Codespace, done.Code, done.RawLog)
+	}
+	return resp.Hash, nil
+}
+
+// parseTxResponse reads the CLI's `-o json` print of a cosmos-sdk
+// TxResponse (proto JSON: txhash, code, codespace, raw_log, uint64 fields
+// as strings). The CLI may print log lines before it; the response is the
+// last line that is a JSON object.
+func parseTxResponse(out []byte) (chain.TxResponse, error) {
+	lines := bytes.Split(bytes.TrimSpace(out), []byte("\n"))
+	for i := len(lines) - 1; i >= 0; i-- {
+		line := bytes.TrimSpace(lines[i])
+		if len(line) == 0 || line[0] != '{' {
+			continue
+		}
+		var w struct {
+			TxHash    string      `json:"txhash"`
+			Code      *uint32     `json:"code"`
+			Codespace string      `json:"codespace"`
+			RawLog    string      `json:"raw_log"`
+			Height    json.Number `json:"height"`
+		}
+		if err := json.Unmarshal(line, &w); err != nil {
+			return chain.TxResponse{}, fmt.Errorf("its output is not a transaction response: %v", err)
+		}
+		if w.TxHash == "" {
+			return chain.TxResponse{}, errors.New("its output has no txhash")
+		}
+		r := chain.TxResponse{Hash: w.TxHash, Codespace: w.Codespace, RawLog: w.RawLog}
+		if w.Code != nil {
+			r.Code = *w.Code
+		}
+		if w.Height != "" {
+			h, err := w.Height.Int64()
+			if err != nil {
+				return chain.TxResponse{}, fmt.Errorf("its output's height %q: %v", w.Height, err)
+			}
+			r.Height = h
+		}
+		return r, nil
+	}
+	return chain.TxResponse{}, errors.New("it printed no transaction response")
+}
+
+// KeyImport returns a Setup that imports the armored key into a fresh
+// test-backend keyring, in a new directory under parent (the OS's temp
+// directory if empty), as name, with `<cli> keys import`; the passphrase
+// goes on stdin, never on the command line. The closes get --from,
+// --keyring-backend and --home for it; the directory, which holds the key
+// unencrypted, is removed by the cleanup.
+func KeyImport(r Runner, cli, parent, name, keyFile string, pass []byte) func(ctx context.Context) ([]string, func(), error) {
+	return func(ctx context.Context) ([]string, func(), error) {
+		dir, err := os.MkdirTemp(parent, "akash-cli-")
+		if err != nil {
+			return nil, nil, fmt.Errorf("keyring directory for %s: %w", cli, err)
+		}
+		cleanup := func() { _ = os.RemoveAll(dir) }
+		keyring := []string{"--keyring-backend", "test", "--home", dir}
+		argv := append([]string{cli, "keys", "import", name, keyFile}, keyring...)
+		stdin := append(bytes.TrimRight(pass, "\r\n"), '\n')
+		if _, _, err := r.Run(ctx, argv, stdin); err != nil {
+			cleanup()
+			return nil, nil, fmt.Errorf("%s keys import %s: %w", cli, keyFile, err)
+		}
+		return append([]string{"--from", name}, keyring...), cleanup, nil
+	}
+}
