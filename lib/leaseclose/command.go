@@ -153,20 +153,7 @@ func (c *CommandCloser) closeOne(ctx context.Context, l chain.Lease, reason int3
 	if !resp.OK() {
 		return resp.Hash, fmt.Errorf("the node refused the transaction (%s code %d): %s", resp.Codespace, resp.Code, resp.RawLog)
 	}
-	wait := c.WaitTimeout
-	if wait <= 0 {
-		wait = time.Minute
-	}
-	wctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	done, err := c.Chain.WaitTx(wctx, resp.Hash, time.Second)
-	if err != nil {
-		return resp.Hash, err
-	}
-	if !done.OK() {
-		return resp.Hash, fmt.Errorf("transaction %s failed in block %d (%s code %d): %s", done.Hash, done.Height, done.Codespace, done.Code, done.RawLog)
-	}
-	return resp.Hash, nil
+	return resp.Hash, waitIncluded(ctx, c.Chain, resp.Hash, c.WaitTimeout)
 }
 
 // parseTxResponse reads the CLI's `-o json` print of a cosmos-sdk

@@ -149,20 +149,25 @@ func (t *TxCloser) closeBatch(ctx context.Context, leases []chain.Lease, batch [
 	if err != nil {
 		return resp.Hash, err
 	}
-	wait := t.WaitTimeout
-	if wait <= 0 {
-		wait = time.Minute
+	return resp.Hash, waitIncluded(ctx, t.Chain, resp.Hash, t.WaitTimeout)
+}
+
+// waitIncluded waits up to timeout (a minute if 0) for the transaction's
+// block; a transaction that failed there is an error.
+func waitIncluded(ctx context.Context, c *chain.Client, hash string, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = time.Minute
 	}
-	wctx, cancel := context.WithTimeout(ctx, wait)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	done, err := t.Chain.WaitTx(wctx, resp.Hash, time.Second)
+	done, err := c.WaitTx(ctx, hash, time.Second)
 	if err != nil {
-		return resp.Hash, err
+		return err
 	}
 	if !done.OK() {
-		return resp.Hash, fmt.Errorf("transaction %s failed in block %d (%s code %d): %s", done.Hash, done.Height, done.Codespace, done.Code, done.RawLog)
+		return fmt.Errorf("transaction %s failed in block %d (%s code %d): %s", done.Hash, done.Height, done.Codespace, done.Code, done.RawLog)
 	}
-	return resp.Hash, nil
+	return nil
 }
 
 // Broadcast signs one transaction closing the bids and broadcasts it,
