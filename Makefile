@@ -51,7 +51,7 @@ demo: build ## run the product on a simulated provider cluster and say what it d
 	AKASH_JANITOR_TOOLS=$(TOOLS_DIR) $(GO) run ./ci/demo --bin bin
 
 .PHONY: bench
-bench: build ## force-replicasets at 100/1,000 leases; zombie-reaper over 10,000 processes; bid-price quotes
+bench: build ## force-replicasets at 100/1,000 leases; zombie-reaper over 10,000 processes; dangling-deployments; kill-lease-by-image per closer; bid-price quotes
 	AKASH_JANITOR_TOOLS=$(TOOLS_DIR) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./jobs/force-replicasets/ ./jobs/zombie-reaper/ ./jobs/dangling-deployments/ ./jobs/kill-lease-by-image/
 	AKASH_JANITOR_TOOLS=$(TOOLS_DIR) $(GO) test -run '^$$' -bench . -benchtime 2s -timeout 10m ./jobs/bid-price/
 

@@ -458,7 +458,7 @@ func TestChainJobsCloserModes(t *testing.T) {
 		for k, v := range closer {
 			p[k] = v
 		}
-		return map[string]any{"provider": p, "danglingDeployments": map[string]any{"enabled": true},
+		return map[string]any{"provider": p, "danglingDeployments": map[string]any{"enabled": true, "closeMissing": true},
 			"killLeaseByImage": map[string]any{"denylist": []any{"packetstream/psclient"}}}
 	}
 	jobs := []string{"kill-lease-by-image", "dangling-deployments"}
@@ -544,5 +544,33 @@ func TestChainJobsCloserModes(t *testing.T) {
 		}
 		_, _, err = render(t, values(map[string]any{"closer": "ssh"}))
 		assert.ErrorContains(t, err, "/provider/closer")
+	})
+
+	t.Run("values that cannot work are refused", func(t *testing.T) {
+		_, _, err := render(t, values(map[string]any{"closer": "exec", "authz": true}))
+		assert.ErrorContains(t, err, "/provider/closer", "authz is tx only")
+		_, _, err = render(t, values(map[string]any{"closer": "cli", "authz": true, "cli": map[string]any{"image": "i", "rpc": "https://r"}}))
+		assert.ErrorContains(t, err, "/provider/closer")
+		_, _, err = render(t, map[string]any{"provider": map[string]any{"closer": "exec"}})
+		assert.ErrorContains(t, err, "/provider/address", "exec needs the provider's address")
+		_, _, err = render(t, values(map[string]any{"cli": map[string]any{"command": "/bin/provider-services --home /x"}}))
+		assert.ErrorContains(t, err, "/provider/cli/command")
+	})
+
+	t.Run("a job that closes nothing gets no key and no exec rights", func(t *testing.T) {
+		for _, closer := range []string{"tx", "exec"} {
+			v := values(map[string]any{"closer": closer})
+			v["danglingDeployments"] = map[string]any{"enabled": true}
+			objs, _, err := render(t, v)
+			require.NoError(t, err)
+			name := "akash-janitor-dangling-deployments"
+			pod := typed[batchv1.CronJob](t, objs["CronJob/"+name]).Spec.JobTemplate.Spec.Template.Spec
+			assert.Empty(t, pod.Volumes, closer)
+			for _, a := range pod.Containers[0].Args {
+				assert.NotContains(t, a, "--closer", closer)
+				assert.NotContains(t, a, "--key-file", closer)
+			}
+			assert.Nil(t, objs["Role/"+name+"-exec"], closer)
+		}
 	})
 }

@@ -518,7 +518,7 @@ func TestDanglingDeploymentsRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 func TestKillLeaseByImageExecCloserWithItsOwnRBACAndNoMore(t *testing.T) {
 	c, b := akashtest.Shared(t)
 	ctx := context.Background()
-	objs, _, err := render(t, map[string]any{"provider": map[string]any{"closer": "exec"}})
+	objs, _, err := render(t, map[string]any{"provider": map[string]any{"closer": "exec", "address": "akash1nxq8gmsw2vlz3m68qvyvcf3kh6q269ajvqw6y0"}})
 	require.NoError(t, err)
 	applyRBAC(t, c, objs)
 	name := "akash-janitor-kill-lease-by-image"

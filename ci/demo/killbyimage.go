@@ -18,7 +18,7 @@ import (
 // killByImage closes, on a simulated Akash chain, the leases that run a
 // denied image.
 func (d *demo) killByImage() error {
-	key, armor, err := chaintx.GenerateKey("demo")
+	key, armor, err := chaintx.GenerateKey("demo-passphrase")
 	if err != nil {
 		return err
 	}
@@ -30,7 +30,7 @@ func (d *demo) killByImage() error {
 	if err := os.WriteFile(filepath.Join(dir, "key.txt"), []byte(armor), 0o600); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "key-pass.txt"), []byte("demo"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "key-pass.txt"), []byte("demo-passphrase"), 0o600); err != nil {
 		return err
 	}
 	ch := chaintest.New()
@@ -91,7 +91,7 @@ func (d *demo) killByImageExec(node, provider, keyFile string, ch *chaintest.Cha
 	}
 	home := filepath.Join(dir, "home")
 	imp := exec.Command(cli, "keys", "import", "provider", keyFile, "--keyring-backend", "test", "--home", home)
-	imp.Stdin = strings.NewReader("demo\n")
+	imp.Stdin = strings.NewReader("demo-passphrase\n")
 	if out, err := imp.CombinedOutput(); err != nil {
 		return fmt.Errorf("import the key in the provider pod's keyring: %v: %s", err, out)
 	}

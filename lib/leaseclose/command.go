@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -72,6 +73,10 @@ type CommandCloser struct {
 	// Timeout bounds one CLI run (2 minutes if 0); WaitTimeout the wait
 	// for inclusion (60 s if 0).
 	Timeout, WaitTimeout time.Duration
+	// SequenceRetries bounds how often a close the node refused for a
+	// sequence mismatch is run again (2 if 0): the CLI resends once
+	// itself, and the provider daemon may keep using the account.
+	SequenceRetries int
 }
 
 func (c *CommandCloser) Backend() string  { return c.Runner.Backend() }
@@ -113,7 +118,9 @@ func (c *CommandCloser) Close(ctx context.Context, leases []chain.Lease, reason 
 	}
 	var extra []string
 	if c.Setup != nil {
-		flags, cleanup, err := c.Setup(ctx)
+		sctx, cancel := context.WithTimeout(ctx, c.timeout())
+		flags, cleanup, err := c.Setup(sctx)
+		cancel()
 		if err != nil {
 			for _, i := range todo {
 				results[i].Err = err
@@ -129,31 +136,54 @@ func (c *CommandCloser) Close(ctx context.Context, leases []chain.Lease, reason 
 	return results
 }
 
-func (c *CommandCloser) closeOne(ctx context.Context, l chain.Lease, reason int32, extra []string) (string, error) {
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = 2 * time.Minute
+func (c *CommandCloser) timeout() time.Duration {
+	if c.Timeout <= 0 {
+		return 2 * time.Minute
 	}
-	rctx, cancel := context.WithTimeout(ctx, timeout)
+	return c.Timeout
+}
+
+func (c *CommandCloser) closeOne(ctx context.Context, l chain.Lease, reason int32, extra []string) (string, error) {
+	retries := c.SequenceRetries
+	if retries == 0 {
+		retries = 2
+	}
+	for attempt := 0; ; attempt++ {
+		resp, err := c.run(ctx, l, reason, extra)
+		if err != nil {
+			return "", err
+		}
+		if resp.SequenceMismatch() && attempt < retries {
+			continue // the provider used its account meanwhile: run it again
+		}
+		if !resp.OK() {
+			return resp.Hash, fmt.Errorf("the node refused the transaction (%s code %d): %s", resp.Codespace, resp.Code, resp.RawLog)
+		}
+		return resp.Hash, waitIncluded(ctx, c.Chain, resp.Hash, c.WaitTimeout)
+	}
+}
+
+// run runs the close command once and reads the response it printed.
+func (c *CommandCloser) run(ctx context.Context, l chain.Lease, reason int32, extra []string) (chain.TxResponse, error) {
+	rctx, cancel := context.WithTimeout(ctx, c.timeout())
+	defer cancel()
 	stdout, stderr, err := c.Runner.Run(rctx, c.Argv(l, reason, extra...), nil)
-	cancel()
 	var exit *ExitError
 	switch {
+	case rctx.Err() != nil:
+		return chain.TxResponse{}, fmt.Errorf("%s (%s) for lease %s did not finish: %w; it may have broadcast the close: the next run reads the lease again", c.CLI, c.Backend(), l.ID, context.Cause(rctx))
 	case errors.As(err, &exit):
-		return "", fmt.Errorf("%s (%s) refused to close lease %s: %w", c.CLI, c.Backend(), l.ID, err)
+		return chain.TxResponse{}, fmt.Errorf("%s (%s) refused to close lease %s: %w", c.CLI, c.Backend(), l.ID, err)
 	case err != nil && len(bytes.TrimSpace(stderr)) > 0:
-		return "", fmt.Errorf("run %s (%s) for lease %s: %w; it said: %s", c.CLI, c.Backend(), l.ID, err, lastLine(string(stderr)))
+		return chain.TxResponse{}, fmt.Errorf("run %s (%s) for lease %s: %w; it said: %s", c.CLI, c.Backend(), l.ID, err, lastLine(string(stderr)))
 	case err != nil:
-		return "", fmt.Errorf("run %s (%s) for lease %s: %w", c.CLI, c.Backend(), l.ID, err)
+		return chain.TxResponse{}, fmt.Errorf("run %s (%s) for lease %s: %w", c.CLI, c.Backend(), l.ID, err)
 	}
 	resp, err := parseTxResponse(stdout)
 	if err != nil {
-		return "", fmt.Errorf("%s (%s) for lease %s: %w (stderr: %q)", c.CLI, c.Backend(), l.ID, err, lastLine(string(stderr)))
+		return chain.TxResponse{}, fmt.Errorf("%s (%s) for lease %s: %w (stderr: %q)", c.CLI, c.Backend(), l.ID, err, lastLine(string(stderr)))
 	}
-	if !resp.OK() {
-		return resp.Hash, fmt.Errorf("the node refused the transaction (%s code %d): %s", resp.Codespace, resp.Code, resp.RawLog)
-	}
-	return resp.Hash, waitIncluded(ctx, c.Chain, resp.Hash, c.WaitTimeout)
+	return resp, nil
 }
 
 // parseTxResponse reads the CLI's `-o json` print of a cosmos-sdk
@@ -211,11 +241,31 @@ func KeyImport(r Runner, cli, parent, name, keyFile string, pass []byte) func(ct
 		cleanup := func() { _ = os.RemoveAll(dir) }
 		keyring := []string{"--keyring-backend", "test", "--home", dir}
 		argv := append([]string{cli, "keys", "import", name, keyFile}, keyring...)
-		stdin := append(bytes.TrimRight(pass, "\r\n"), '\n')
+		stdin := slices.Concat(bytes.TrimRight(pass, "\r\n"), []byte{'\n'})
 		if _, _, err := r.Run(ctx, argv, stdin); err != nil {
 			cleanup()
 			return nil, nil, fmt.Errorf("%s keys import %s: %w", cli, keyFile, err)
 		}
 		return append([]string{"--from", name}, keyring...), cleanup, nil
+	}
+}
+
+// PodKeyCheck returns a Setup for the exec closer: the key the provider pod
+// signs with (its AKASH_FROM) must be provider's account, or nothing is
+// closed. The CLI builds the bid ID from that key, whatever --provider says.
+func PodKeyCheck(r Runner, cli, provider string) func(ctx context.Context) ([]string, func(), error) {
+	return func(ctx context.Context) ([]string, func(), error) {
+		argv := []string{"sh", "-c", `exec "$0" keys show "$AKASH_FROM" --address`, cli}
+		stdout, stderr, err := r.Run(ctx, argv, nil)
+		if err != nil {
+			if msg := lastLine(string(stderr)); msg != "" {
+				err = fmt.Errorf("%w; it said: %s", err, msg)
+			}
+			return nil, nil, fmt.Errorf("read the provider pod's key (%s keys show $AKASH_FROM): %w", cli, err)
+		}
+		if got := strings.TrimSpace(string(stdout)); got != provider {
+			return nil, nil, fmt.Errorf("the provider pod signs with %q (its AKASH_FROM), not --provider=%s: refusing to close with it", got, provider)
+		}
+		return nil, func() {}, nil
 	}
 }

@@ -2,6 +2,7 @@ package leaseclose
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,7 +53,10 @@ func TestCLICloserClosesThroughTheCommandLine(t *testing.T) {
 	assert.Equal(t, "cli", closer.Backend())
 	assert.Equal(t, p.Key.Address, closer.Provider(), "the provider is the key's")
 
-	p.Chain.MismatchNext(1) // the provider itself sends just before: the CLI retries
+	// The provider daemon sends from the account meanwhile, three times:
+	// the CLI resends once, then prints the refusal; the closer runs the
+	// command again.
+	p.Chain.MismatchNext(3)
 	results := closer.Close(ctx, append(append([]chain.Lease{}, leases...), bseq, reclaiming), 10001)
 	require.Len(t, results, 5)
 	for i, r := range results[:3] {
@@ -102,6 +106,11 @@ func TestCLICloserFailsClearly(t *testing.T) {
 		assert.ErrorContains(t, err, "refusing to act for another provider")
 
 		f = cliFlags(p, cli, "")
+		f.KeyFile, f.KeyPassFile = writeKey(t), writePass(t) // passphrase "pw"
+		_, err = f.Closer(client, "", 1, "", nil)
+		assert.ErrorContains(t, err, "refuses a passphrase shorter than 8 characters")
+
+		f = cliFlags(p, cli, "")
 		f.Way = "ssh"
 		_, err = f.Closer(client, "", 1, "", nil)
 		assert.ErrorContains(t, err, `--closer="ssh": want tx, cli or exec`)
@@ -125,6 +134,18 @@ func TestCLICloserFailsClearly(t *testing.T) {
 		assert.NotEmpty(t, res[0].TxHash, "the CLI broadcast it: the hash is reported")
 		assert.Contains(t, res[0].Err.Error(), "failed in block")
 		assert.Contains(t, res[0].Err.Error(), "not found")
+	})
+
+	t.Run("the node keeps refusing the transaction", func(t *testing.T) {
+		closer, err := cliFlags(p, cli, "").Closer(client, "", 1, "", nil)
+		require.NoError(t, err)
+		p.Chain.MismatchNext(100)
+		defer p.Chain.MismatchNext(0)
+		res := closer.Close(ctx, []chain.Lease{l}, 10002)
+		require.Error(t, res[0].Err)
+		assert.Contains(t, res[0].Err.Error(), "the node refused the transaction (sdk code 32): account sequence mismatch")
+		got, _ := p.Chain.Get(l.ID)
+		assert.Equal(t, chain.StateActive, got.State)
 	})
 
 	t.Run("the CLI refuses the command", func(t *testing.T) {
@@ -187,12 +208,22 @@ func TestArgvIsWhatTheRecordedCLIAccepts(t *testing.T) {
 	// the stand-in's cli-flags.json, from the CLI's source).
 	raw, err := os.ReadFile("../chain/chaintest/akashcli/cli-flags.json")
 	require.NoError(t, err)
+	var rec struct {
+		Persistent []struct{ Name string } `json:"persistent"`
+		Commands   map[string][]struct{ Name string }
+	}
+	require.NoError(t, json.Unmarshal(raw, &rec))
+	known := map[string]bool{}
+	for _, f := range append(rec.Persistent, rec.Commands["tx market bid close"]...) {
+		known[f.Name] = true
+	}
+	require.NotEmpty(t, rec.Commands["tx market bid close"])
 	c := &CommandCloser{CLI: "provider-services", Flags: []string{"--gas", "auto", "--gas-adjustment", "1.5", "--gas-prices", "0.025uakt", "--note", "m", "--node", "x", "--chain-id", "y"}}
 	argv := c.Argv(chain.Lease{ID: akash.LeaseID{Owner: owner, DSeq: 1, GSeq: 1, OSeq: 1, Provider: "p"}}, 10002, "--from", "k", "--keyring-backend", "test", "--home", "h")
 	assert.Equal(t, []string{"provider-services", "tx", "market", "bid", "close"}, argv[:5])
 	for _, a := range argv[5:] {
 		if strings.HasPrefix(a, "--") {
-			assert.Contains(t, string(raw), `"name": "`+strings.TrimPrefix(a, "--")+`"`, "flag %s", a)
+			assert.True(t, known[strings.TrimPrefix(a, "--")], "flag %s is not the command's", a)
 		}
 	}
 }
@@ -255,6 +286,18 @@ func TestExecCloserRunsTheCLIInTheProviderPod(t *testing.T) {
 		assert.Contains(t, res[0].Err.Error(), "Error: invalid --reason value")
 		got, _ := p.Chain.Get(l.ID)
 		assert.Equal(t, chain.StateActive, got.State)
+	})
+
+	t.Run("the pod's key is not --provider's", func(t *testing.T) {
+		other := "akash1nxq8gmsw2vlz3m68qvyvcf3kh6q269ajvqw6y0"
+		c, err := f.Closer(client, other, 1, "", asSA)
+		require.NoError(t, err)
+		l := chain.Lease{ID: akash.LeaseID{Owner: owner, DSeq: 312, GSeq: 1, OSeq: 1, Provider: other}, State: chain.StateActive}
+		p.Chain.Put(l)
+		res := c.Close(ctx, []chain.Lease{l}, 10002)
+		require.Error(t, res[0].Err)
+		assert.Contains(t, res[0].Err.Error(), "the provider pod signs with \""+p.Key.Address+"\" (its AKASH_FROM), not --provider="+other)
+		assert.Len(t, p.Chain.Applied(), 2, "nothing sent")
 	})
 
 	t.Run("no other pod", func(t *testing.T) {

@@ -1,6 +1,7 @@
 package leaseclose
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"os"
@@ -81,7 +82,11 @@ func (f *ChainFlags) Client() (*chain.Client, error) {
 func (f *ChainFlags) Closer(c *chain.Client, provider string, batchSize int, memo string, kube *rest.Config) (Closer, error) {
 	switch f.Way {
 	case "tx":
-		return f.TxCloser(c, provider, batchSize, memo)
+		t, err := f.TxCloser(c, provider, batchSize, memo)
+		if err != nil {
+			return nil, err
+		}
+		return t, nil
 	case "cli", "exec":
 	default:
 		return nil, fmt.Errorf("--closer=%q: want tx, cli or exec", f.Way)
@@ -111,7 +116,9 @@ func (f *ChainFlags) Closer(c *chain.Client, provider string, batchSize int, mem
 		if kube == nil {
 			return nil, fmt.Errorf("--closer=exec needs access to the API server")
 		}
-		cc.Runner = PodExecRunner{Config: kube, Namespace: ns, Pod: pod, Container: f.ProviderContainer}
+		runner := PodExecRunner{Config: kube, Namespace: ns, Pod: pod, Container: f.ProviderContainer}
+		cc.Runner = runner
+		cc.Setup = PodKeyCheck(runner, f.CLI, provider)
 		return cc, nil
 	}
 	if f.RPC == "" {
@@ -123,6 +130,9 @@ func (f *ChainFlags) Closer(c *chain.Client, provider string, batchSize int, mem
 	}
 	if err := checkProvider(provider, signer.Address); err != nil {
 		return nil, err
+	}
+	if len(bytes.TrimSpace(pass)) < 8 {
+		return nil, fmt.Errorf("--key-pass-file %s: the CLI's keys import refuses a passphrase shorter than 8 characters", f.KeyPassFile)
 	}
 	cc.ProviderAddress = signer.Address
 	runner := LocalRunner{Home: f.CLIHome}

@@ -13,6 +13,8 @@ volumes the closer needs, and for provider.closer=cli it sets
         container copies the static janitor binary there.
   exec: no key here; the CLI runs in the provider pod (see
         akash-janitor.execRBAC).
+With "closes" false in the dict (a job set to close nothing) it adds the
+chain flags only: no key, no CLI, no exec rights.
 */}}
 {{- define "akash-janitor.chainSetup" -}}
 {{- $p := .root.Values.provider -}}
@@ -22,11 +24,15 @@ volumes the closer needs, and for provider.closer=cli it sets
   (printf "--market-api=%s" $p.chain.marketAPI)
   (printf "--gas-prices=%s" $p.chain.gasPrices)
   (printf "--gas-adjustment=%v" $p.chain.gasAdjustment)
-  (printf "--provider=%s" $p.address)
-  (printf "--closer=%s" $p.closer)) -}}
+  (printf "--provider=%s" $p.address)) -}}
 {{- $volumes := .volumes | default "" -}}
 {{- $mounts := .volumeMounts | default "" -}}
-{{- if eq $p.closer "exec" -}}
+{{- $closer := include "akash-janitor.closer" . -}}
+{{- if $closer -}}
+{{- $args = append $args (printf "--closer=%s" $closer) -}}
+{{- end -}}
+{{- if not $closer -}}
+{{- else if eq $closer "exec" -}}
 {{- $args = concat $args (list
   (printf "--cli=%s" $p.cli.command)
   (printf "--provider-pod=%s/%s" $p.exec.namespace $p.exec.pod)
@@ -57,7 +63,7 @@ its input, says the key is missing. */ -}}
   readOnly: true
 ` $mounts -}}
 {{- end -}}
-{{- if eq $p.closer "cli" -}}
+{{- if eq $closer "cli" -}}
 {{- if not $p.cli.image -}}
 {{- fail "provider.closer=cli needs provider.cli.image: the provider's image, which has the CLI (e.g. ghcr.io/akash-network/provider:<the provider's version>)" -}}
 {{- end -}}
@@ -110,7 +116,7 @@ that one pod by name and nothing else there.
 */}}
 {{- define "akash-janitor.execRBAC" -}}
 {{- $p := .root.Values.provider -}}
-{{- if eq $p.closer "exec" }}
+{{- if eq (include "akash-janitor.closer" .) "exec" }}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
@@ -141,4 +147,9 @@ subjects:
     name: {{ include "akash-janitor.componentName" . }}
     namespace: {{ .root.Release.Namespace }}
 {{- end }}
+{{- end -}}
+
+{{/* The job's closer: provider.closer, or nothing when it closes nothing. */}}
+{{- define "akash-janitor.closer" -}}
+{{- if or (not (hasKey . "closes")) .closes -}}{{ .root.Values.provider.closer }}{{- end -}}
 {{- end -}}

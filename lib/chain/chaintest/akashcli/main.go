@@ -93,6 +93,8 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	switch name {
 	case "keys import":
 		return importKey(fs, stdin)
+	case "keys show":
+		return showKey(fs, stdout)
 	case "tx market bid close":
 		return closeBid(fs, stdin, stdout)
 	}
@@ -111,6 +113,8 @@ func define(fs *pflag.FlagSet, f flagSpec) error {
 		fs.Uint32P(f.Name, f.Shorthand, 0, "")
 	case "int32":
 		fs.Int32P(f.Name, f.Shorthand, 0, "")
+	case "int":
+		fs.IntP(f.Name, f.Shorthand, 0, "")
 	case "float64":
 		fs.Float64P(f.Name, f.Shorthand, 0, "")
 	case "duration":
@@ -173,14 +177,37 @@ func importKey(fs *pflag.FlagSet, stdin io.Reader) error {
 		return err
 	}
 	pass, err := bufio.NewReader(stdin).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
+	if err != nil && !(errors.Is(err, io.EOF) && pass != "") {
 		return err
+	}
+	if pass = strings.TrimSpace(pass); len(pass) < 8 {
+		return errors.New("password must be at least 8 characters")
 	}
 	kr, err := openKeyring(fs)
 	if err != nil {
 		return err
 	}
-	return kr.ImportPrivKey(name, string(armor), strings.TrimSpace(pass))
+	return kr.ImportPrivKey(name, string(armor), pass)
+}
+
+// showKey prints a key's address (--address), the one use the closer has.
+func showKey(fs *pflag.FlagSet, stdout io.Writer) error {
+	if fs.NArg() != 1 {
+		return fmt.Errorf("the stand-in shows one key, got %d", fs.NArg())
+	}
+	if addr, _ := fs.GetBool("address"); !addr {
+		return errors.New("the stand-in prints --address only")
+	}
+	kr, err := openKeyring(fs)
+	if err != nil {
+		return err
+	}
+	signer, err := loadSigner(kr, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, signer.Address)
+	return err
 }
 
 func closeBid(fs *pflag.FlagSet, stdin io.Reader, stdout io.Writer) error {
@@ -235,17 +262,17 @@ func closeBid(fs *pflag.FlagSet, stdin io.Reader, stdout io.Writer) error {
 	if err := client.Validate(); err != nil {
 		return fmt.Errorf("--node: %w", err)
 	}
-	closer := &leaseclose.TxCloser{Chain: client, Signer: signer, ChainID: chainID, GasPrices: prices, GasAdjustment: adj}
+	// A sequence mismatch is resent once, as the CLI's broadcaster does.
+	closer := &leaseclose.TxCloser{Chain: client, Signer: signer, ChainID: chainID, GasPrices: prices, GasAdjustment: adj, SequenceRetries: 1}
 	if err := closer.Validate(); err != nil {
 		return err
 	}
 	resp, err := closer.Broadcast(context.Background(), []chain.BidID{id}, reason)
-	if err != nil {
-		if resp.Hash != "" {
-			return errors.New(resp.RawLog)
-		}
+	if err != nil && resp.Hash == "" {
 		return err
 	}
+	// A transaction the node refused is printed, code and log, and the
+	// command succeeds: the caller reads the code.
 	return printTxResponse(stdout, resp)
 }
 
