@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
@@ -89,17 +88,13 @@ func (d *demo) killByImageExec(node, provider, keyFile string, ch *chaintest.Cha
 	if out, err := exec.Command("go", "build", "-o", cli, "./lib/chain/chaintest/akashcli").CombinedOutput(); err != nil {
 		return fmt.Errorf("build the CLI stand-in: %v: %s", err, out)
 	}
-	home := filepath.Join(dir, "home")
-	imp := exec.Command(cli, "keys", "import", "provider", keyFile, "--keyring-backend", "test", "--home", home)
-	imp.Stdin = strings.NewReader("demo-passphrase\n")
-	if out, err := imp.CombinedOutput(); err != nil {
-		return fmt.Errorf("import the key in the provider pod's keyring: %v: %s", err, out)
+	env, err := chaintest.ProviderPodEnv(cli, node, keyFile, []byte("demo-passphrase"), filepath.Join(dir, "home"))
+	if err != nil {
+		return err
 	}
 	if err := d.builder.ProviderPod(d.ctx); err != nil {
 		return err
 	}
-	env := map[string]string{"AKASH_NODE": node, "AKASH_CHAIN_ID": chaintest.ChainID, "AKASH_FROM": "provider",
-		"AKASH_KEYRING_BACKEND": "test", "AKASH_HOME": home}
 	if err := d.cluster.AllowExec(d.ctx, akashtest.ProviderNamespace, akashtest.ProviderPod, akashtest.ProviderContainer, "", env); err != nil {
 		return err
 	}

@@ -2,9 +2,11 @@ package chaintest
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/akash-janitor/akash-janitor/lib/chaintx"
@@ -66,20 +68,31 @@ const ProviderKeyName = "provider"
 
 // PodEnv imports the provider's key into a test-backend keyring with the
 // CLI, as the provider pod does when it starts, and returns the pod's
-// environment the CLI reads: AKASH_NODE, AKASH_CHAIN_ID, AKASH_FROM,
-// AKASH_KEYRING_BACKEND and AKASH_HOME.
+// environment the CLI reads (see ProviderPodEnv).
 func (p *Provider) PodEnv(t testing.TB, cli string) map[string]string {
 	t.Helper()
-	home := t.TempDir()
 	pass, err := os.ReadFile(p.KeyPassFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(cli, "keys", "import", ProviderKeyName, p.KeyFile, "--keyring-backend", "test", "--home", home)
-	cmd.Stdin = bytes.NewReader(pass)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("import the provider key: %v: %s", err, out)
+	env, err := ProviderPodEnv(cli, p.URL, p.KeyFile, pass, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
-	return map[string]string{"AKASH_NODE": p.URL, "AKASH_CHAIN_ID": ChainID, "AKASH_FROM": ProviderKeyName,
-		"AKASH_KEYRING_BACKEND": "test", "AKASH_HOME": home}
+	return env
+}
+
+// ProviderPodEnv does what the akash-provider chart's init does: pipes the
+// passphrase to `<cli> keys import` of keyFile into a test-backend keyring
+// under home. It returns the environment the provider pod gives the CLI:
+// AKASH_NODE (node), AKASH_CHAIN_ID, AKASH_FROM, AKASH_KEYRING_BACKEND and
+// AKASH_HOME.
+func ProviderPodEnv(cli, node, keyFile string, pass []byte, home string) (map[string]string, error) {
+	cmd := exec.Command(cli, "keys", "import", ProviderKeyName, keyFile, "--keyring-backend", "test", "--home", home)
+	cmd.Stdin = bytes.NewReader(slices.Concat(bytes.TrimRight(pass, "\r\n"), []byte{'\n'}))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("import the provider key: %v: %s", err, out)
+	}
+	return map[string]string{"AKASH_NODE": node, "AKASH_CHAIN_ID": ChainID, "AKASH_FROM": ProviderKeyName,
+		"AKASH_KEYRING_BACKEND": "test", "AKASH_HOME": home}, nil
 }
