@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/akash-janitor/akash-janitor/lib/job"
 	"github.com/akash-janitor/akash-janitor/lib/pricing"
 )
 
@@ -27,6 +28,15 @@ func script(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, look
 	cfg, err := loadConfig(lookup, true)
 	if err != nil {
 		return fail(err.Error())
+	}
+	if level, _ := lookup(keyLogLevel); level != "" {
+		// Off by default: the provider shows the script's stderr as the
+		// reason of a refused bid.
+		log, err := job.NewLogger(stderr, "json", level)
+		if err != nil {
+			return fail(keyLogLevel + ": " + err.Error())
+		}
+		cfg.oracle.Log = log.With().Str("job", "bid-price").Logger()
 	}
 	order, err := pricing.ParseOrder(body)
 	if err != nil {

@@ -27,7 +27,8 @@ const (
 	keySources   = "AKT_PRICE_SOURCES" // comma-separated, in order: dia, coingecko
 	keyDIAURL    = "AKT_DIA_URL"
 	keyCGURL     = "AKT_COINGECKO_URL"
-	keyCacheFile = "AKT_PRICE_CACHE" // the CLI's price file across runs
+	keyCacheFile = "AKT_PRICE_CACHE"     // the CLI's price file across runs
+	keyLogLevel  = "BID_PRICE_LOG_LEVEL" // the CLI's own log on stderr (debug, info, ...); none by default
 	keyFixStar   = "FIX_STAR_WILDCARD"
 	keyFixCount  = "FIX_COUNT_ENDPOINTS_AND_IPS"
 	keyFixAMD    = "FIX_AMD_MEMORY_AND_INTERFACE"
@@ -75,7 +76,8 @@ func loadConfig(lookup func(string) (string, bool), cacheFile bool) (*config, er
 		}
 		c.describe["akt_price"] = "sources " + names
 	}
-	if cacheFile {
+	if cacheFile && get(keyStatic) == "" {
+		// A static price is used as given: never cached, never read back.
 		o.CacheFile = or(get(keyCacheFile), filepath.Join(os.TempDir(), "akash-janitor-akt-price.json"))
 	}
 	return c, nil

@@ -46,6 +46,10 @@ type golden struct {
 		Stdout string            `json:"stdout"`
 		Stderr string            `json:"stderr"`
 		Exit   int               `json:"exit"`
+		Ours   *struct {
+			Exit   int    `json:"exit"`
+			Stderr string `json:"stderr_contains"`
+		} `json:"ours"`
 	} `json:"cases"`
 }
 
@@ -60,8 +64,15 @@ func goldens(t *testing.T) golden {
 
 func runCLI(t *testing.T, env map[string]string, stdin []byte) (string, string, int) {
 	t.Helper()
+	return runCLIIn(t, t.TempDir(), env, stdin)
+}
+
+// runCLIIn runs the drop-in with tmp as its TMPDIR: runs in one tmp are
+// runs on one machine, sharing its AKT price file.
+func runCLIIn(t *testing.T, tmp string, env map[string]string, stdin []byte) (string, string, int) {
+	t.Helper()
 	cmd := exec.Command(jobtest.Build(t, "."))
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + t.TempDir()}
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + tmp}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
@@ -82,6 +93,13 @@ func TestDropInAnswersAsTheScript(t *testing.T) {
 			env[k] = v
 		}
 		stdout, stderr, code := runCLI(t, env, c.Input)
+		if c.Ours != nil {
+			// Where the script misprices, the drop-in refuses.
+			assert.Equal(t, c.Ours.Exit, code, c.Name)
+			assert.Contains(t, stderr, c.Ours.Stderr, c.Name)
+			assert.Empty(t, stdout, c.Name)
+			continue
+		}
 		assert.Equal(t, c.Exit, code, c.Name)
 		assert.Equal(t, c.Stdout, stdout, c.Name)
 		assert.Equal(t, c.Stderr, stderr, c.Name)
@@ -113,6 +131,61 @@ func TestDropInAKTPriceSources(t *testing.T) {
 	_, stderr, code = runCLI(t, map[string]string{"PRICE_TARGET_GPU_MAPPINGS": "a100=lots"}, order)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, `PRICE_TARGET_GPU_MAPPINGS: pair "a100=lots"`)
+}
+
+// The operator's static price always wins: two runs on one machine, the
+// second with a new price, price with the new one; a price cached from one
+// set of sources is not used by another.
+func TestDropInStaticPriceAndCacheAcrossRuns(t *testing.T) {
+	order := []byte(`{"price":{"denom":"uakt","amount":"1000"},"resources":[{"cpu":1000,"memory":1073741824,"count":1,"storage":[{"class":"ephemeral","size":1073741824}]}]}`)
+	machine := t.TempDir()
+	quote := func(env map[string]string) string {
+		t.Helper()
+		stdout, stderr, code := runCLIIn(t, machine, env, order)
+		require.Equal(t, 0, code, stderr)
+		return stdout
+	}
+	// $2.42 a month / AKT price * 10^6 / 429909 blocks.
+	assert.Equal(t, "2.251639", quote(map[string]string{"AKT_PRICE_USD": "2.5"}))
+	assert.Equal(t, "11.258197", quote(map[string]string{"AKT_PRICE_USD": "0.5"}), "the new static price, not the first run's")
+	_, err := os.Stat(filepath.Join(machine, "akash-janitor-akt-price.json"))
+	assert.ErrorIs(t, err, os.ErrNotExist, "a static price writes no cache")
+
+	serveAt := func(body string) *httptest.Server {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, body) }))
+		t.Cleanup(s.Close)
+		return s
+	}
+	cg := serveAt(`{"akash-network":{"usd":2.5}}`)
+	dia := serveAt(`{"Symbol":"AKT","Price":0.5}`)
+	byCG := map[string]string{"AKT_PRICE_SOURCES": "coingecko", "AKT_COINGECKO_URL": cg.URL}
+	assert.Equal(t, "2.251639", quote(byCG))
+	assert.Equal(t, "11.258197", quote(map[string]string{"AKT_PRICE_USD": "0.5"}), "a cached price never beats the static one")
+	cg.Close()
+	assert.Equal(t, "2.251639", quote(byCG), "CoinGecko down: its own cached price is used")
+	assert.Equal(t, "11.258197", quote(map[string]string{"AKT_PRICE_SOURCES": "dia", "AKT_DIA_URL": dia.URL}),
+		"sources=dia asks DIA, never CoinGecko's cached price")
+
+	// A corrupt price file is ignored, said at debug, and replaced.
+	require.NoError(t, os.WriteFile(filepath.Join(machine, "akash-janitor-akt-price.json"), []byte("{garbage"), 0o644))
+	cg2 := serveAt(`{"akash-network":{"usd":1.25}}`)
+	stdout, stderr, code := runCLIIn(t, machine, map[string]string{"AKT_PRICE_SOURCES": "coingecko", "AKT_COINGECKO_URL": cg2.URL, "BID_PRICE_LOG_LEVEL": "debug"}, order)
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "4.503279", stdout)
+	assert.Contains(t, stderr, "AKT price cache ignored: not JSON")
+}
+
+// The spellings operators write that the script's bc reads, the drop-in
+// reads too, through the binary.
+func TestDropInReadsThePricesTheScriptReads(t *testing.T) {
+	order := []byte(`{"price":{"denom":"uact","amount":"1000000"},"resources":[{"cpu":1000,"memory":1073741824,"count":1,"storage":[{"class":"ephemeral","size":1073741824}],"gpu":{"units":1,"attributes":{"vendor":{"nvidia":{"model":"rtx4090"}}}}}]}`)
+	half, stderr, code := runCLI(t, map[string]string{"PRICE_TARGET_GPU_MAPPINGS": "rtx4090=.5"}, order)
+	require.Equal(t, 0, code, stderr)
+	same, _, _ := runCLI(t, map[string]string{"PRICE_TARGET_GPU_MAPPINGS": "rtx4090= 0.5 "}, order)
+	assert.Equal(t, half, same)
+	_, stderr, code = runCLI(t, map[string]string{"PRICE_TARGET_GPU_MAPPINGS": "rtx4090=+75"}, order)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, `PRICE_TARGET_GPU_MAPPINGS: pair "rtx4090=+75": price "+75" starts with '+'`)
 }
 
 // startServe runs `bid-price serve` against the cluster and returns its URL.

@@ -92,6 +92,7 @@ func (s *server) watchConfig(ctx context.Context, client kubernetes.Interface, n
 				Msg("the pricing configuration does not load; the previous one stays")
 			return
 		}
+		cfg.oracle.Log = s.log
 		if old := s.cfg.Load(); old != nil {
 			// Keep the AKT price already known across a reload.
 			cfg.oracle = old.oracle.Rebuilt(cfg.oracle)

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // The sources the script asks for AKT's price, in its order.
@@ -137,9 +139,13 @@ type Oracle struct {
 	Timeout time.Duration // per source; 3 s in the script
 	TTL     time.Duration // an hour in the script
 	// CacheFile, if set, keeps the price across processes (the drop-in CLI
-	// runs once per order).
+	// runs once per order). It records the sources it came from: a price
+	// from other sources than the configured ones is never used, and a
+	// static price is never read from nor written to it.
 	CacheFile string
 	Now       func() time.Time
+	// Log gets a debug line for each cache file ignored, and why.
+	Log zerolog.Logger
 
 	mu   sync.Mutex
 	last *AKTPrice
@@ -151,11 +157,15 @@ var ErrNoAKTPrice = errors.New("no AKT price: every source failed and none answe
 // Price returns the price and, if sources failed, why (with a price still
 // returned when an older one is kept).
 func (o *Oracle) Price(ctx context.Context) (AKTPrice, error) {
+	if s, ok := o.static(); ok {
+		// The operator's price, as given: nothing to cache, nothing to age.
+		return AKTPrice{USD: s.USD, Source: s.Name(), Fetched: o.now()}, nil
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	now := o.now()
 	if o.last == nil && o.CacheFile != "" {
-		o.last = readCache(o.CacheFile)
+		o.last = o.readCache()
 	}
 	if o.last != nil && now.Sub(o.last.Fetched) < o.TTL {
 		return *o.last, nil
@@ -171,7 +181,7 @@ func (o *Oracle) Price(ctx context.Context) (AKTPrice, error) {
 		}
 		o.last = &AKTPrice{USD: usd, Source: s.Name(), Fetched: now}
 		if o.CacheFile != "" {
-			if err := writeCache(o.CacheFile, *o.last); err != nil {
+			if err := writeCache(o.CacheFile, sourcesID(o.Sources), *o.last); err != nil {
 				return *o.last, fmt.Errorf("keep the AKT price in %s: %w", o.CacheFile, err)
 			}
 		}
@@ -198,32 +208,65 @@ func (o *Oracle) timeout() time.Duration {
 	return 3 * time.Second
 }
 
+// static returns the operator's static price when that is the only source.
+func (o *Oracle) static() (Static, bool) {
+	if len(o.Sources) != 1 {
+		return Static{}, false
+	}
+	s, ok := o.Sources[0].(Static)
+	return s, ok
+}
+
+// cacheKind marks the file as ours, so a file of the same name written by
+// something else is not read as a price.
+const cacheKind = "akash-janitor/akt-price/v2"
+
 type cacheFile struct {
+	Kind    string    `json:"kind"`
+	Sources string    `json:"sources"`
 	USD     string    `json:"usd"`
 	Source  string    `json:"source"`
 	Fetched time.Time `json:"fetched"`
 }
 
-func readCache(path string) *AKTPrice {
-	b, err := os.ReadFile(path)
-	if err != nil {
+// readCache returns the cached price if the file is ours, whole, and from
+// the sources configured now; otherwise nil, and a debug line says why.
+func (o *Oracle) readCache() *AKTPrice {
+	ignore := func(why string) *AKTPrice {
+		o.Log.Debug().Str("file", o.CacheFile).Msg("AKT price cache ignored: " + why)
 		return nil
 	}
-	var c cacheFile
-	if json.Unmarshal(b, &c) != nil {
+	b, err := os.ReadFile(o.CacheFile)
+	if errors.Is(err, os.ErrNotExist) {
 		return nil
+	}
+	if err != nil {
+		return ignore(err.Error())
+	}
+	var c cacheFile
+	if err := json.Unmarshal(b, &c); err != nil {
+		return ignore("not JSON: " + err.Error())
+	}
+	if c.Kind != cacheKind {
+		return ignore(fmt.Sprintf("kind %q is not %q (an older version's file, or not ours)", c.Kind, cacheKind))
+	}
+	if want := sourcesID(o.Sources); c.Sources != want {
+		return ignore(fmt.Sprintf("written for the sources %q, configured now %q", c.Sources, want))
 	}
 	usd, err := checkAKTPrice("cache", c.USD)
 	if err != nil {
-		return nil
+		return ignore(err.Error())
+	}
+	if c.Fetched.IsZero() || c.Fetched.After(o.now().Add(time.Minute)) {
+		return ignore(fmt.Sprintf("fetched at %s, which is not a past time", c.Fetched.Format(time.RFC3339)))
 	}
 	return &AKTPrice{USD: usd, Source: c.Source, Fetched: c.Fetched}
 }
 
 // writeCache replaces the file atomically, so a concurrent reader sees the
 // old price or the new one.
-func writeCache(path string, p AKTPrice) error {
-	b, _ := json.Marshal(cacheFile{USD: p.USD.String(), Source: p.Source, Fetched: p.Fetched})
+func writeCache(path, sources string, p AKTPrice) error {
+	b, _ := json.Marshal(cacheFile{Kind: cacheKind, Sources: sources, USD: p.USD.String(), Source: p.Source, Fetched: p.Fetched})
 	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*")
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package pricing
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -123,6 +125,82 @@ func TestOracleCacheFileAcrossProcesses(t *testing.T) {
 	_, err = third.Price(context.Background())
 	require.NoError(t, err, "a corrupt cache is ignored and replaced")
 	assert.EqualValues(t, 2, n.Load())
+}
+
+// A cached price is used only by the sources that wrote it; a file that is
+// not ours, or broken, is never trusted.
+func TestOracleCacheIsKeyedBySources(t *testing.T) {
+	cg, cgN := api(t, 200, recorded(t, "coingecko.json"), 0) // 2.61
+	dia, diaN := api(t, 200, recorded(t, "dia.json"), 0)     // 2.6139485127
+	file := filepath.Join(t.TempDir(), "akt.json")
+	byCG := &Oracle{Sources: []Source{CoinGecko(cg.URL)}, TTL: time.Hour, CacheFile: file}
+	_, err := byCG.Price(context.Background())
+	require.NoError(t, err)
+
+	byDIA := &Oracle{Sources: []Source{DIA(dia.URL)}, TTL: time.Hour, CacheFile: file}
+	p, err := byDIA.Price(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "dia", p.Source, "CoinGecko's cached price is not DIA's")
+	assert.Equal(t, "2.6139485127", p.USD.String())
+	assert.EqualValues(t, 1, diaN.Load())
+
+	// The same source at another URL is another source.
+	elsewhere, _ := api(t, 200, `{"akash-network":{"usd":9.99}}`, 0)
+	p, err = (&Oracle{Sources: []Source{CoinGecko(elsewhere.URL)}, TTL: time.Hour, CacheFile: file}).Price(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "9.99", p.USD.String())
+
+	// With every source down, a price cached by other sources is not kept.
+	down := DIA("http://127.0.0.1:1")
+	_, err = (&Oracle{Sources: []Source{down}, TTL: time.Hour, CacheFile: file, Timeout: 100 * time.Millisecond}).Price(context.Background())
+	assert.ErrorIs(t, err, ErrNoAKTPrice)
+
+	var debug bytes.Buffer
+	for name, body := range map[string]string{
+		"corrupt":      `{"kind":"akash-janitor/akt-price/v2","sources":`,
+		"foreign":      `{"usd":"0.01","source":"dia","fetched":"2026-11-30T00:00:00Z"}`,
+		"bad price":    `{"kind":"akash-janitor/akt-price/v2","sources":"coingecko=` + cg.URL + `;","usd":"-3","source":"coingecko","fetched":"2026-11-30T00:00:00Z"}`,
+		"future":       `{"kind":"akash-janitor/akt-price/v2","sources":"coingecko=` + cg.URL + `;","usd":"0.01","source":"coingecko","fetched":"2099-01-01T00:00:00Z"}`,
+		"unreadable":   "",
+		"the script's": "0.01\n",
+	} {
+		debug.Reset()
+		require.NoError(t, os.RemoveAll(file))
+		if name == "unreadable" {
+			require.NoError(t, os.Mkdir(file, 0o755))
+		} else {
+			require.NoError(t, os.WriteFile(file, []byte(body), 0o644))
+		}
+		before := cgN.Load()
+		o := &Oracle{Sources: []Source{CoinGecko(cg.URL)}, TTL: time.Hour, CacheFile: file, Log: zerolog.New(&debug).Level(zerolog.DebugLevel)}
+		p, err := o.Price(context.Background())
+		if name == "unreadable" {
+			assert.Error(t, err, "the price is good, the file cannot be replaced: said")
+		} else {
+			require.NoError(t, err, name)
+		}
+		assert.Equal(t, "2.61", p.USD.String(), name)
+		assert.Equal(t, before+1, cgN.Load(), "%s: the source was asked", name)
+		assert.Contains(t, debug.String(), "AKT price cache ignored", name)
+	}
+}
+
+func TestStaticPriceIsNeverCached(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "akt.json")
+	cg, _ := api(t, 200, recorded(t, "coingecko.json"), 0)
+	_, err := (&Oracle{Sources: []Source{CoinGecko(cg.URL)}, TTL: time.Hour, CacheFile: file}).Price(context.Background())
+	require.NoError(t, err)
+	for _, usd := range []string{"2.5", "0.5"} {
+		s, err := ParseStatic(usd)
+		require.NoError(t, err)
+		p, err := (&Oracle{Sources: []Source{s}, TTL: time.Hour, CacheFile: file}).Price(context.Background())
+		require.NoError(t, err)
+		assert.Equal(t, usd, p.USD.String(), "the static price, as given")
+		assert.Equal(t, "static", p.Source)
+	}
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"source":"coingecko"`, "a static price is never written")
 }
 
 func TestStaticPrice(t *testing.T) {

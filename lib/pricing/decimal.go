@@ -27,6 +27,47 @@ func ParseDec(s string) (Dec, error) {
 	return Dec{r}, nil
 }
 
+// targetPattern is what bc reads as a plain non-negative number where the
+// script puts a PRICE_TARGET_* value or a GPU mapping's price into its
+// arithmetic: blanks around it, digits with an optional point, a leading
+// point (".5") or a trailing one ("5.").
+var targetPattern = regexp.MustCompile(`^[ \t]*([0-9]+\.?[0-9]*|\.[0-9]+)[ \t]*$`)
+
+// ParseTarget reads a price an operator wrote for the script: every
+// spelling the script's bc reads as a number is read to the same value.
+// What bc reads as something else is refused, saying what the script would
+// have done with it, since each turns into a wrong bid: a leading "+" (a bc
+// syntax error: the script bids 0), a minus (a negative price), a lone
+// point, a word or a hex digit (bc reads "." and names as 0, uppercase
+// letters as hex digits), and a blank value.
+func ParseTarget(s string) (Dec, error) {
+	if m := targetPattern.FindStringSubmatch(s); m != nil {
+		r, ok := new(big.Rat).SetString(strings.TrimSuffix(m[1], "."))
+		if ok {
+			return Dec{r}, nil
+		}
+	}
+	t := strings.Trim(s, " \t")
+	var why string
+	switch {
+	case t == "":
+		why = "is blank (the script's bc fails on it and the bid comes out 0)"
+	case strings.HasPrefix(t, "+"):
+		why = "starts with '+', which bc does not read (the script's bid comes out 0); write it without the sign"
+	case strings.HasPrefix(t, "-"):
+		why = "is negative; a price must be 0 or more"
+	case t == ".":
+		why = "is a lone point (bc reads it as 0)"
+	case strings.IndexFunc(t, func(r rune) bool { return r >= 'a' && r <= 'z' }) >= 0:
+		why = "is not a number (bc reads a name as 0, pricing it at nothing)"
+	case strings.IndexFunc(t, func(r rune) bool { return r >= 'A' && r <= 'F' }) >= 0:
+		why = "is not a decimal number (bc reads uppercase letters as hex digits)"
+	default:
+		why = "is not a decimal number (digits with an optional point, as 1.60, .5 or 75)"
+	}
+	return Dec{}, fmt.Errorf("%q %s", s, why)
+}
+
 // MustDec is ParseDec for constants.
 func MustDec(s string) Dec {
 	d, err := ParseDec(s)

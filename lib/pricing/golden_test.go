@@ -38,6 +38,15 @@ type goldenCase struct {
 	Stdout string            `json:"stdout"`
 	Stderr string            `json:"stderr"`
 	Exit   int               `json:"exit"`
+	// Ours, when set, is where bid-price departs from the script on
+	// purpose: the script bid a wrong price (0, negative, a name read as 0)
+	// and we refuse, with a message holding Ours.Stderr.
+	Ours *departure `json:"ours,omitempty"`
+}
+
+type departure struct {
+	Exit   int    `json:"exit"`
+	Stderr string `json:"stderr_contains"`
 }
 
 type goldenFile struct {
@@ -53,13 +62,19 @@ func TestScriptGoldens(t *testing.T) {
 	require.NoError(t, err)
 	var g goldenFile
 	require.NoError(t, json.Unmarshal(b, &g))
-	require.GreaterOrEqual(t, len(g.Cases), 300)
+	require.GreaterOrEqual(t, len(g.Cases), 350)
 	t.Logf("%d cases recorded from %s", len(g.Cases), g.Script)
 	kinds := map[string]int{} // by denom and outcome: the set must cover them all
 	for _, c := range g.Cases {
 		lookup := func(k string) (string, bool) { v, ok := c.Env[k]; return v, ok }
 		akt := MustDec(c.AKTUSD)
 		got := AnswerScript(c.Input, lookup, akt)
+		if c.Ours != nil {
+			assert.Equal(t, c.Ours.Exit, got.Exit, "%s: exit (a departure)\nstderr %q", c.Name, got.Stderr)
+			assert.Contains(t, got.Stderr, c.Ours.Stderr, "%s: stderr (a departure)", c.Name)
+			kinds["refused where the script misprices"]++
+			continue
+		}
 		if !assert.Equal(t, c.Exit, got.Exit, "%s: exit\ninput %s\nenv %v\nstderr %q", c.Name, c.Input, c.Env, got.Stderr) {
 			continue
 		}
@@ -85,6 +100,7 @@ func TestScriptGoldens(t *testing.T) {
 	}
 	assert.Greater(t, kinds["legacy priced"], 50)
 	assert.Greater(t, kinds["uatom refused"], 10)
+	assert.GreaterOrEqual(t, kinds["refused where the script misprices"], 20)
 }
 
 // recordGoldens runs the script on generated cases and writes the golden
@@ -100,7 +116,7 @@ func recordGoldens(t *testing.T, script string) {
 		}
 	}
 	g := goldenFile{Script: "akash-provider chart price_script_generic.sh (" + version + ", with uact)"}
-	for _, c := range generateCases() {
+	for _, c := range append(generateCases(), spellingCases()...) {
 		// The script reads AKT's price from its one-hour cache file.
 		require.NoError(t, os.WriteFile("/tmp/aktprice.cache", []byte(c.AKTUSD+"\n"), 0o644))
 		now := time.Now()
@@ -118,6 +134,73 @@ func recordGoldens(t *testing.T, script string) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(goldenPath, append(out, '\n'), 0o644))
 	t.Logf("recorded %d cases", len(g.Cases))
+}
+
+// spellingCases are the ways operators write prices: each spelling the
+// script's bc reads as a number (a leading or trailing point, blanks) must be
+// priced as the script prices it; each it misreads (a '+' that makes bc fail
+// and the bid 0, a negative, a word or a lone point read as 0, a hex digit,
+// a blank) is refused, naming the variable and the pair.
+func spellingCases() []goldenCase {
+	orders := map[string]string{
+		"gpu uakt":   `{"price":{"denom":"uakt","amount":"1000000"},"resources":[{"cpu":1000,"memory":1073741824,"count":1,"storage":[{"class":"ephemeral","size":1073741824}],"endpoint_quantity":1,"ip_lease_quantity":1,"gpu":{"units":2,"attributes":{"vendor":{"nvidia":{"model":"a100"}}}}},{"cpu":500,"memory":536870912,"count":1,"storage":[{"class":"ephemeral","size":1073741824}],"gpu":{"units":1,"attributes":{"vendor":{"nvidia":{"model":"rtx4090","ram":"24Gi"}}}}}]}`,
+		"gpu uact":   `{"price":{"denom":"uact","amount":"1000000"},"resources":[{"cpu":2000,"memory":2147483648,"count":2,"storage":[{"class":"ephemeral","size":10737418240},{"class":"beta3","size":10737418240}],"gpu":{"units":1,"attributes":{"vendor":{"nvidia":{"model":"a100"}}}}}]}`,
+		"cpu legacy": `[{"cpu":4000,"memory":8589934592,"count":1,"storage":[{"class":"ephemeral","size":10737418240}],"endpoint_quantity":2,"ip_lease_quantity":1,"gpu":{"units":0}}]`,
+	}
+	type spelling struct {
+		key, value string
+		refused    string // empty: priced as the script prices it
+	}
+	spellings := []spelling{
+		{"PRICE_TARGET_GPU_MAPPINGS", "rtx4090=.5", ""},
+		{"PRICE_TARGET_GPU_MAPPINGS", "a100= 75", ""},
+		{"PRICE_TARGET_GPU_MAPPINGS", "a100=75 ", ""},
+		{"PRICE_TARGET_GPU_MAPPINGS", "a100=75.", ""},
+		{"PRICE_TARGET_GPU_MAPPINGS", "a100=\t075.50\t,rtx4090= .5 ", ""},
+		{"PRICE_TARGET_GPU_MAPPINGS", "a100=+75", `PRICE_TARGET_GPU_MAPPINGS: pair "a100=+75": price "+75" starts with '+'`},
+		{"PRICE_TARGET_GPU_MAPPINGS", "a100=-5", `PRICE_TARGET_GPU_MAPPINGS: pair "a100=-5": price "-5" is negative`},
+		{"PRICE_TARGET_GPU_MAPPINGS", "a100=lots", `PRICE_TARGET_GPU_MAPPINGS: pair "a100=lots": price "lots" is not a number`},
+		{"PRICE_TARGET_GPU_MAPPINGS", "a100=.", `PRICE_TARGET_GPU_MAPPINGS: pair "a100=.": price "." is a lone point`},
+		{"PRICE_TARGET_GPU_MAPPINGS", "a100=A", `PRICE_TARGET_GPU_MAPPINGS: pair "a100=A": price "A" is not a decimal number (bc reads uppercase`},
+		{"PRICE_TARGET_GPU_MAPPINGS", "a100= ", `PRICE_TARGET_GPU_MAPPINGS: pair "a100= ": price " " is blank`},
+		{"PRICE_TARGET_GPU_MAPPINGS", "a100=1.2.3", `PRICE_TARGET_GPU_MAPPINGS: pair "a100=1.2.3": price "1.2.3" is not a decimal number`},
+		{"PRICE_TARGET_CPU", ".5", ""},
+		{"PRICE_TARGET_CPU", " 1.6", ""},
+		{"PRICE_TARGET_CPU", "1.6 ", ""},
+		{"PRICE_TARGET_CPU", "2.", ""},
+		{"PRICE_TARGET_CPU", "007", ""},
+		{"PRICE_TARGET_MEMORY", ".35", ""},
+		{"PRICE_TARGET_IP", " 5 ", ""},
+		{"PRICE_TARGET_ENDPOINT", ".05", ""},
+		{"PRICE_TARGET_HD_EPHEMERAL", "0.", ""},
+		{"PRICE_TARGET_CPU", "+1.6", `PRICE_TARGET_CPU: "+1.6" starts with '+'`},
+		{"PRICE_TARGET_CPU", "-1", `PRICE_TARGET_CPU: "-1" is negative`},
+		{"PRICE_TARGET_CPU", "cheap", `PRICE_TARGET_CPU: "cheap" is not a number`},
+		{"PRICE_TARGET_CPU", ".", `PRICE_TARGET_CPU: "." is a lone point`},
+		{"PRICE_TARGET_CPU", " ", `PRICE_TARGET_CPU: " " is blank`},
+		{"PRICE_TARGET_MEMORY", "0,80", `PRICE_TARGET_MEMORY: "0,80" is not a decimal number`},
+	}
+	names := make([]string, 0, len(orders))
+	for n := range orders {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var cases []goldenCase
+	for i, sp := range spellings {
+		for _, n := range names {
+			c := goldenCase{
+				Name:   fmt.Sprintf("spelling %02d %s=%q, %s", i, sp.key, sp.value, n),
+				Env:    map[string]string{sp.key: sp.value},
+				AKTUSD: "3.17",
+				Input:  json.RawMessage(orders[n]),
+			}
+			if sp.refused != "" {
+				c.Ours = &departure{Exit: 1, Stderr: sp.refused}
+			}
+			cases = append(cases, c)
+		}
+	}
+	return cases
 }
 
 // generateCases makes the differential cases: well-defined orders of every

@@ -82,7 +82,7 @@ func TargetsFromEnv(lookup func(string) (string, bool)) (Targets, error) {
 		if v == "" {
 			v = defaultTargets[name]
 		}
-		d, err := ParseDec(v)
+		d, err := ParseTarget(v)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %v", name, err))
 			continue
@@ -115,8 +115,8 @@ type GPUMappings struct {
 
 // ParseGPUMappings reads comma-separated key=price pairs. Keys are taken as
 // they are, case and spaces included, as the script does; a pair with an
-// empty price is ignored, as the script does. A price that is not a
-// non-negative decimal is an error (the script's bc would fail on it).
+// empty price is ignored, as the script does. Prices are read as the
+// script's bc reads them (ParseTarget); one bc would misread is an error.
 func ParseGPUMappings(s string) (GPUMappings, error) {
 	m := GPUMappings{prices: map[string]Dec{}, Fallback: decInt(100)}
 	if s == "" {
@@ -130,7 +130,7 @@ func ParseGPUMappings(s string) (GPUMappings, error) {
 		if value == "" {
 			continue
 		}
-		price, err := ParseDec(value)
+		price, err := ParseTarget(value)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("pair %q: price %v", pair, err))
 			continue

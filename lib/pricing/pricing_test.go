@@ -38,7 +38,7 @@ func TestGPUMappingsLookup(t *testing.T) {
 
 	_, err = ParseGPUMappings("a100=120,t4=cheap")
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), `pair "t4=cheap": price "cheap" is not a non-negative decimal number`)
+	assert.Contains(t, err.Error(), `pair "t4=cheap": price "cheap" is not a number (bc reads a name as 0`)
 	_, err = ParseGPUMappings("a100=-5")
 	assert.Error(t, err)
 
@@ -58,7 +58,7 @@ func TestTargetsFromEnv(t *testing.T) {
 
 	_, err = TargetsFromEnv(env("PRICE_TARGET_CPU", "1,60", "PRICE_TARGET_MEMORY", "-1", "PRICE_TARGET_GPU_MAPPINGS", "a=b"))
 	require.Error(t, err)
-	for _, want := range []string{`PRICE_TARGET_CPU: "1,60" is not`, `PRICE_TARGET_MEMORY: "-1" is not`, `PRICE_TARGET_GPU_MAPPINGS: pair "a=b"`} {
+	for _, want := range []string{`PRICE_TARGET_CPU: "1,60" is not`, `PRICE_TARGET_MEMORY: "-1" is negative`, `PRICE_TARGET_GPU_MAPPINGS: pair "a=b"`} {
 		assert.Contains(t, err.Error(), want)
 	}
 }
