@@ -474,6 +474,9 @@ func TestKillLeaseByImageRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 		"delete a Namespace":           as.CoreV1().Namespaces().Delete(ctx, id.Namespace(), metav1.DeleteOptions{}),
 		"delete a Manifest":            as.RESTClient().Delete().AbsPath("/apis/akash.network/v2beta2/namespaces/lease/manifests/" + id.Namespace()).Do(ctx).Error(),
 		"exec into a pod":              as.CoreV1().RESTClient().Post().Resource("pods").Namespace("akash-services").Name("akash-provider-0").SubResource("exec").Do(ctx).Error(),
+		"read a pod":                   get(as.CoreV1().Pods(id.Namespace()).Get(ctx, "x", metav1.GetOptions{})),
+		"read a pod's logs":            as.CoreV1().Pods(id.Namespace()).GetLogs("x", &corev1.PodLogOptions{}).Do(ctx).Error(),
+		"delete a pod":                 as.CoreV1().Pods(id.Namespace()).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}),
 	}
 	assertForbidden(t, forbidden)
 }

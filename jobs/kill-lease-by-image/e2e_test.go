@@ -5,14 +5,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
 	"github.com/akash-janitor/akash-janitor/lib/chain"
 	"github.com/akash-janitor/akash-janitor/lib/chain/chaintest"
+	"github.com/akash-janitor/akash-janitor/lib/imagematch/imagematchtest"
 	"github.com/akash-janitor/akash-janitor/lib/job/jobtest"
 	"github.com/akash-janitor/akash-janitor/lib/kube/kubetest"
 )
@@ -94,6 +98,62 @@ func TestKillLeaseByImage(t *testing.T) {
 		}
 	}
 	assert.NotContains(t, r.Raw, "provider-passphrase", "the passphrase is never logged")
+}
+
+// runtimeReports sets what the runtime reports running in the lease's
+// pod, as a kubelet does once the container started: the image ID with the
+// digest it resolved.
+func runtimeReports(t *testing.T, c *kubetest.Cluster, id akash.LeaseID, imageID string) {
+	t.Helper()
+	ctx := context.Background()
+	pods := c.Kube.CoreV1().Pods(id.Namespace())
+	var pod *corev1.Pod
+	require.Eventually(t, func() bool {
+		l, err := pods.List(ctx, metav1.ListOptions{})
+		if err != nil || len(l.Items) == 0 || len(l.Items[0].Status.ContainerStatuses) == 0 {
+			return false
+		}
+		pod = &l.Items[0]
+		return true
+	}, time.Minute, 100*time.Millisecond, "the lease's pod runs")
+	for i := range pod.Status.ContainerStatuses {
+		pod.Status.ContainerStatuses[i].ImageID = imageID
+	}
+	_, err := pods.UpdateStatus(ctx, pod, metav1.UpdateOptions{})
+	require.NoError(t, err)
+}
+
+// One image, every name it is pulled by: Docker Hub's aliases, mirrors,
+// and what the runtime resolved whatever the tenant called the image.
+func TestKillLeaseByImageEveryName(t *testing.T) {
+	c, b := akashtest.Shared(t)
+	p := newProvider(t)
+	registry1 := p.lease(t, b, 41, "registry-1.docker.io/packetstream/psclient")
+	hub := p.lease(t, b, 42, "registry.hub.docker.com/packetstream/psclient:latest")
+	mirror := p.lease(t, b, 43, "mirror.gcr.io/traffmonetizer/cli:1.2")
+	renamed := p.lease(t, b, 44, "ghcr.io/innocent/app:1.0")
+	runtimeReports(t, c, renamed, "ghcr.io/innocent/app@"+imagematchtest.DigestDenied)
+	fine := p.lease(t, b, 45, "nginx:1.27")
+	runtimeReports(t, c, fine, "docker.io/library/nginx@"+imagematchtest.DigestOther)
+
+	r := p.run(t, c, "--deny", "packetstream/psclient", "--deny", "*/traffmonetizer/cli", "--deny", imagematchtest.DigestDenied, "--log-level=debug")
+	require.Equal(t, 0, r.Code, r.Raw)
+	for _, id := range []akash.LeaseID{registry1, hub, mirror, renamed} {
+		assert.Equal(t, chain.StateClosed, p.state(id), "%s", id)
+	}
+	assert.Equal(t, chain.StateActive, p.state(fine))
+	byLease := map[string]map[string]any{}
+	for _, a := range r.Actions(verbClose) {
+		byLease[a["lease"].(string)] = a
+	}
+	assert.Contains(t, byLease[registry1.String()]["message"], `service asvc runs docker.io/packetstream/psclient:latest (denied by "packetstream/psclient")`)
+	assert.Contains(t, byLease[mirror.String()]["message"], `(denied by "*/traffmonetizer/cli")`)
+	assert.Contains(t, byLease[renamed.String()]["message"], "service asvc runs ghcr.io/innocent/app@"+imagematchtest.DigestDenied+
+		" (container asvc of pod ")
+	assert.Contains(t, byLease[renamed.String()]["message"], `the runtime's image ID; denied by "`+imagematchtest.DigestDenied+`")`)
+	requests := r.RequestBreakdown()
+	assert.Contains(t, requests, "LIST manifests=1", "the Manifests in one LIST")
+	assert.Contains(t, requests, "LIST pods=1", "the tenant pods in one LIST, whatever the lease count")
 }
 
 func TestKillLeaseByImageSafety(t *testing.T) {

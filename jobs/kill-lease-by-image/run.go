@@ -4,24 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/akash-janitor/akash-janitor/lib/actuator"
-	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/chain"
-	"github.com/akash-janitor/akash-janitor/lib/imagematch"
 	"github.com/akash-janitor/akash-janitor/lib/job"
 )
 
 const verbClose = "close-lease"
-
-// match is one service of a lease running a denied image.
-type match struct {
-	service, image, entry string
-}
 
 func run(ctx context.Context, env *job.Env, o *options) error {
 	if len(o.lists.Deny) == 0 {
@@ -32,49 +22,35 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	if err != nil {
 		return err
 	}
-	ml, err := akash.ListManifests(ctx, env.Clients.Dynamic, akash.LeaseNamespace, metav1.ListOptions{})
+	obs, err := observe(ctx, env.Clients)
 	if err != nil {
-		return fmt.Errorf("list Manifests (nothing was closed): %w", err)
+		return err
 	}
-	for _, err := range ml.Invalid {
+	for _, err := range obs.invalid {
 		env.Log.Warn().Err(err).Msg("a Manifest that does not parse is skipped")
 	}
-	matches := map[akash.LeaseID][]match{}
-	for _, m := range ml.Manifests {
-		id, err := m.Spec.LeaseID.LeaseID()
-		if err != nil {
-			env.Log.Warn().Str("object", "Manifest/"+akash.LeaseNamespace+"/"+m.Name).Err(err).Msg("Manifest without a valid lease ID is skipped")
-			continue
+	denials, notes := plan(obs, o.lists, o.provider)
+	for _, n := range notes {
+		ev := env.Log.Warn().Err(n.err)
+		if n.object != "" {
+			ev = ev.Str("object", n.object)
 		}
-		if id.Provider != o.provider {
-			continue
+		if n.lease != "" {
+			ev = ev.Str("lease", n.lease).Str("service", n.service)
 		}
-		for _, svc := range m.Spec.Group.Services {
-			img, err := imagematch.ParseImage(svc.Image)
-			if err != nil {
-				env.Log.Warn().Str("lease", id.String()).Str("service", svc.Name).Err(err).Msg("service image does not parse; skipped")
-				continue
-			}
-			if e, denied := o.lists.Denied(img); denied {
-				matches[id] = append(matches[id], match{service: svc.Name, image: img.Normalized, entry: e.Text})
-			}
-		}
+		ev.Msg(n.msg)
 	}
-	ids := make([]akash.LeaseID, 0, len(matches))
-	for id := range matches {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
-	env.Log.Info().Int("manifests", len(ml.Manifests)).Int("leases_matching", len(ids)).Int("deny_entries", len(o.lists.Deny)).Msg("observed")
+	env.Log.Info().Int("manifests", len(obs.leases)).Int("leases_matching", len(denials)).Int("deny_entries", len(o.lists.Deny)).Msg("observed")
 
 	// Confirm each on chain by ID just before acting: a lease already
 	// closed, unknown, or in its reclamation window is left alone.
 	var actions []actuator.Action
 	leases := map[string]chain.Lease{}
-	for _, id := range ids {
+	for _, d := range denials {
+		id := d.id
 		var why []string
-		for _, m := range matches[id] {
-			why = append(why, fmt.Sprintf("service %s runs %s (denied by %q)", m.service, m.image, m.entry))
+		for _, m := range d.matches {
+			why = append(why, m.String())
 		}
 		a := actuator.Action{
 			Verb:    verbClose,

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/akash-janitor/akash-janitor/lib/akash"
+	"github.com/akash-janitor/akash-janitor/lib/kube"
+)
+
+// observed is what the plan decides from: each lease's Manifest, and what
+// its pods' runtimes report running.
+type observed struct {
+	leases []leaseImages
+	// invalid are the Manifests that do not parse, for the log.
+	invalid []error
+}
+
+// leaseImages are the images of one lease: its Manifest's, and its pods'.
+type leaseImages struct {
+	name     string // the Manifest's name: the lease namespace
+	id       akash.LeaseID
+	idErr    error // the Manifest holds no valid lease ID
+	services []akash.ManifestService
+	running  []runningImage
+}
+
+// runningImage is one container of a lease's pod as the runtime reports it:
+// the image it was started from and the digest it resolved.
+type runningImage struct {
+	pod, container, service string
+	image, imageID          string
+}
+
+// observe reads every Manifest, then every tenant pod, in two paginated
+// LISTs whatever the lease count.
+func observe(ctx context.Context, c *kube.Clients) (observed, error) {
+	var o observed
+	ml, err := akash.ListManifests(ctx, c.Dynamic, akash.LeaseNamespace, metav1.ListOptions{})
+	if err != nil {
+		return o, fmt.Errorf("list Manifests (nothing was closed): %w", err)
+	}
+	o.invalid = ml.Invalid
+	byNamespace := map[string]int{}
+	for _, m := range ml.Manifests {
+		id, err := m.Spec.LeaseID.LeaseID()
+		byNamespace[m.Name] = len(o.leases)
+		o.leases = append(o.leases, leaseImages{name: m.Name, id: id, idErr: err, services: m.Spec.Group.Services})
+	}
+	// Tenant pods carry the manifest-service label; the provider's own do not.
+	err = kube.Each(ctx, 0, metav1.ListOptions{LabelSelector: akash.LabelManifestService}, c.Kube.CoreV1().Pods("").List, func(p *corev1.Pod) error {
+		i, ok := byNamespace[p.Namespace]
+		if !ok {
+			return nil // a pod whose Manifest is gone: dangling-deployments' matter
+		}
+		service := p.Labels[akash.LabelManifestService]
+		for _, statuses := range [][]corev1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses, p.Status.EphemeralContainerStatuses} {
+			for _, s := range statuses {
+				o.leases[i].running = append(o.leases[i].running, runningImage{
+					pod: p.Name, container: s.Name, service: service, image: s.Image, imageID: s.ImageID})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return o, fmt.Errorf("list the tenant pods (nothing was closed): %w", err)
+	}
+	return o, nil
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/akash-janitor/akash-janitor/lib/akash"
+	"github.com/akash-janitor/akash-janitor/lib/imagematch"
+)
+
+// match is one service of a lease running a denied image.
+type match struct {
+	service, image, entry string
+	// running names the container when the match is what its runtime
+	// reports (its image or resolved digest), not the Manifest's image.
+	running string
+}
+
+func (m match) String() string {
+	if m.running != "" {
+		return fmt.Sprintf("service %s runs %s (%s; denied by %q)", m.service, m.image, m.running, m.entry)
+	}
+	return fmt.Sprintf("service %s runs %s (denied by %q)", m.service, m.image, m.entry)
+}
+
+// denial is a lease to close and every reason found for it.
+type denial struct {
+	id      akash.LeaseID
+	matches []match
+}
+
+// note is something the plan skipped, for the log.
+type note struct {
+	object, lease, service string
+	err                    error
+	msg                    string
+}
+
+// plan finds the provider's leases running a denied image: in a Manifest
+// service's image, or in what a pod's runtime reports it started (the image
+// and the digest it resolved, so a digest entry catches the image whatever
+// the tenant called it). Pure: the same observation gives the same plan.
+func plan(o observed, lists imagematch.Lists, provider string) ([]denial, []note) {
+	var out []denial
+	var notes []note
+	for _, l := range o.leases {
+		if l.idErr != nil {
+			notes = append(notes, note{object: "Manifest/" + akash.LeaseNamespace + "/" + l.name, err: l.idErr,
+				msg: "Manifest without a valid lease ID is skipped"})
+			continue
+		}
+		if l.id.Provider != provider {
+			continue
+		}
+		var matches []match
+		seen := map[match]bool{}
+		add := func(m match) {
+			if !seen[m] {
+				seen[m] = true
+				matches = append(matches, m)
+			}
+		}
+		for _, svc := range l.services {
+			img, err := imagematch.ParseImage(svc.Image)
+			if err != nil {
+				notes = append(notes, note{lease: l.id.String(), service: svc.Name, err: err, msg: "service image does not parse; skipped"})
+				continue
+			}
+			if e, denied := lists.Denied(img); denied {
+				add(match{service: svc.Name, image: img.Normalized, entry: e.Text})
+			}
+		}
+		for _, r := range l.running {
+			where := fmt.Sprintf("container %s of pod %s", r.container, r.pod)
+			for _, ref := range []struct{ text, kind string }{{r.image, "image"}, {r.imageID, "image ID"}} {
+				if ref.text == "" {
+					continue
+				}
+				img, err := imagematch.ParseImageID(ref.text)
+				if err != nil {
+					notes = append(notes, note{lease: l.id.String(), service: r.service, err: err, msg: "the runtime's " + ref.kind + " does not parse; skipped"})
+					continue
+				}
+				if e, denied := lists.Denied(img); denied {
+					add(match{service: r.service, image: img.Normalized, entry: e.Text, running: where + ", the runtime's " + ref.kind})
+				}
+			}
+		}
+		if len(matches) > 0 {
+			out = append(out, denial{id: l.id, matches: matches})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id.String() < out[j].id.String() })
+	return out, notes
+}
