@@ -26,7 +26,8 @@ test: tools lint ## lint, then every test, the simulated cluster included
 	AKASH_JANITOR_TOOLS=$(TOOLS_DIR) $(GO) test -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
 
 .PHONY: lint
-lint: ## gofmt, go vet, staticcheck, go mod tidy
+lint: ## no tracked binaries or big files, gofmt, go vet, staticcheck, go mod tidy
+	ci/check-tracked.sh
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...

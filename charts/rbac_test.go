@@ -489,7 +489,7 @@ func TestDanglingDeploymentsRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	applyRBAC(t, c, objs)
 	kubeconfig := impersonating(t, c, "akash-services", "akash-janitor-dangling-deployments")
 
-	provider := "akash1danglingtestprovider000000000000000000"
+	provider := "akash1938lujwstgg3tlwdeal4tddkdhka4z6sgluwvd"
 	id := akash.LeaseID{Owner: akashtest.LeaseID(30).Owner, DSeq: 30030, GSeq: 1, OSeq: 1, Provider: provider}
 	require.NoError(t, b.Create(ctx, akashtest.Lease{ID: id, Hostnames: []string{"dangling.example.com"}, LeasedIPs: []int32{443},
 		Services: []akashtest.Service{{Name: "web", Image: "nginx", CPU: "10m", NodeSelector: map[string]string{"janitor.test/pool": "small"}}}}))

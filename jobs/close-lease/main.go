@@ -57,6 +57,9 @@ func spec(o *options) job.Spec {
 }
 
 func run(ctx context.Context, env *job.Env, o *options) error {
+	if err := chain.ValidateAddress(o.owner); err != nil {
+		return job.BadInput("--owner: %v (nothing was done)", err)
+	}
 	client, err := o.chain.Client()
 	if err != nil {
 		return job.BadInput("%v", err)
@@ -65,6 +68,7 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	if err != nil {
 		return job.BadInput("%v", err)
 	}
+	leaseclose.LogNode(ctx, client, env.Log)
 	id := akash.LeaseID{Owner: o.owner, DSeq: o.dseq, GSeq: uint32(o.gseq), OSeq: uint32(o.oseq), Provider: closer.Provider()}
 	reason, _ := chain.ParseCloseReason(o.reason)
 	l, err := client.Lease(ctx, id)

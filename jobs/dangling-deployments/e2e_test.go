@@ -108,15 +108,30 @@ func outcomes(r jobtest.Result) map[string]string {
 	return out
 }
 
+// Both ways, against a node as recorded (2.0.1: no reclamation, the
+// reclaiming filter refused) and one with reclamation (2.1).
 func TestDanglingBothWays(t *testing.T) {
+	t.Run("node 2.0.1", func(t *testing.T) { danglingBothWays(t, false) })
+	t.Run("node 2.1 with reclamation", func(t *testing.T) { danglingBothWays(t, true) })
+}
+
+func danglingBothWays(t *testing.T, reclamation bool) {
 	w := newWorld(t)
+	if reclamation {
+		w.chain.WithReclamation()
+	}
 	closedOld := w.lease(t, true, chain.StateActive, 5000)
 	w.closeOnChain(closedOld, 1000) // ~1h42m ago
 	closedYoung := w.lease(t, true, chain.StateActive, 5000)
 	w.closeOnChain(closedYoung, 5) // 30 s ago
 	active := w.lease(t, true, chain.StateActive, 5000)
 	broke := w.lease(t, true, chain.StateInsufficientFunds, 5000)
-	reclaiming := w.lease(t, true, chain.StateReclaiming, 5000)
+	var reclaiming akash.LeaseID
+	if reclamation {
+		reclaiming = w.lease(t, true, chain.StateReclaiming, 5000)
+	} else {
+		reclaiming = w.lease(t, true, chain.StateActive, 5000)
+	}
 	missingOld := w.lease(t, false, chain.StateActive, 2000)  // ~3h24m
 	missingYoung := w.lease(t, false, chain.StateActive, 100) // ~10 min
 	// A Manifest whose namespace went away (the provider may redeploy it).
@@ -127,8 +142,12 @@ func TestDanglingBothWays(t *testing.T) {
 	}
 
 	// Report only (the default: teardown on, close-missing off), dry-run.
-	r := w.run(t, "--dry-run")
-	require.Equal(t, 0, r.Code)
+	r := w.run(t, "--dry-run", "--log-level=debug")
+	require.Equal(t, 0, r.Code, r.Raw)
+	assert.Equal(t, w.chain.Version, r.Message("chain node")["node_version"], "the node's version, once a run")
+	if !reclamation {
+		assert.NotNil(t, r.Message("the node knows no reclaiming state: no lease is reclaiming"))
+	}
 	got := outcomes(r)
 	assert.Equal(t, map[string]string{
 		verbTeardown + " " + closedOld.String():   "planned",

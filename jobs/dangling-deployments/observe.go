@@ -2,16 +2,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/rs/zerolog"
+
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/chain"
 	"github.com/akash-janitor/akash-janitor/lib/job"
 	"github.com/akash-janitor/akash-janitor/lib/kube"
+	"github.com/akash-janitor/akash-janitor/lib/leaseclose"
 )
 
 // inCluster is what the cluster holds of one lease.
@@ -87,10 +91,18 @@ type chainState struct {
 	height int64
 }
 
-func observeChain(ctx context.Context, c *chain.Client, provider string) (chainState, error) {
+func observeChain(ctx context.Context, c *chain.Client, provider string, log zerolog.Logger) (chainState, error) {
 	st := chainState{live: map[akash.LeaseID]chain.Lease{}}
+	leaseclose.LogNode(ctx, c, log) // the listings below say what the node knows anyway
 	for _, state := range []string{chain.StateActive, chain.StateInsufficientFunds, chain.StateReclaiming} {
 		leases, err := c.Leases(ctx, provider, state)
+		if state == chain.StateReclaiming && errors.Is(err, chain.ErrStateUnknown) {
+			// A node before lease reclamation (2.1) has no reclaiming
+			// leases and refuses the filter; any other state refused is
+			// an error below, never an empty list.
+			log.Debug().Err(err).Msg("the node knows no reclaiming state: no lease is reclaiming")
+			continue
+		}
 		if err != nil {
 			return st, err
 		}

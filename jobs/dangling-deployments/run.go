@@ -35,6 +35,9 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 		env.Log.Warn().Msg("no --provider or no --chain-rest: nothing to reconcile; this job waits for its input")
 		return nil
 	}
+	if err := chain.ValidateAddress(o.provider); err != nil {
+		return job.BadInput("--provider: %v (nothing was done)", err)
+	}
 	client, err := o.chain.Client()
 	if err != nil {
 		return job.BadInput("%v", err)
@@ -54,7 +57,7 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	for _, b := range cs.broken {
 		env.Log.Warn().Str("object", b).Msg("lease labels do not parse; left alone")
 	}
-	ch, err := observeChain(ctx, client, o.provider)
+	ch, err := observeChain(ctx, client, o.provider, env.Log)
 	if err != nil {
 		return fmt.Errorf("read the provider's leases on chain (nothing was done): %w", err)
 	}

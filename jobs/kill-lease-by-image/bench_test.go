@@ -15,7 +15,8 @@ import (
 
 // BenchmarkKillLeaseByImage: 1,000 Manifests of three services each, 50
 // with a denied image; one run closing them, as a process, with each
-// closer: tx (batches of 10), cli (the CLI stand-in in the job's process
+// closer: tx (batches of 10; and again while the provider's account sends
+// a transaction every block), cli (the CLI stand-in in the job's process
 // tree, one transaction a lease) and exec (the stand-in run through
 // pods/exec, as in the provider pod). Wall time, requests to each side,
 // transactions, the job's peak RSS.
@@ -58,12 +59,18 @@ func BenchmarkKillLeaseByImage(b *testing.B) {
 	for _, closer := range []struct {
 		name string
 		args []string
+		// busy: the provider's daemon sends a transaction every block, so
+		// its account's committed sequence is always one behind.
+		busy bool
 	}{
-		{"tx", nil},
-		{"cli", []string{"--closer", "cli", "--cli", cli, "--chain-rpc", p.URL, "--cli-home", b.TempDir()}},
-		{"exec", []string{"--closer", "exec", "--cli", cli}},
+		{"tx", nil, false},
+		{"tx-provider-busy", nil, true},
+		{"cli", []string{"--closer", "cli", "--cli", cli, "--chain-rpc", p.URL, "--cli-home", b.TempDir()}, false},
+		{"exec", []string{"--closer", "exec", "--cli", cli}, false},
 	} {
 		b.Run(closer.name, func(b *testing.B) {
+			p.Chain.Busy(p.Key.Address, closer.busy)
+			defer p.Chain.Busy(p.Key.Address, false)
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
 				for i := 0; i < manifests; i += manifests / denied { // the denied leases, active again

@@ -9,6 +9,7 @@ import (
 	"github.com/akash-janitor/akash-janitor/lib/actuator"
 	"github.com/akash-janitor/akash-janitor/lib/chain"
 	"github.com/akash-janitor/akash-janitor/lib/job"
+	"github.com/akash-janitor/akash-janitor/lib/leaseclose"
 )
 
 const verbClose = "close-lease"
@@ -22,6 +23,7 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	if err != nil {
 		return err
 	}
+	leaseclose.LogNode(ctx, client, env.Log)
 	obs, err := observe(ctx, env.Clients)
 	if err != nil {
 		return err

@@ -90,6 +90,21 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s: HTTP %d, code %d: %s", e.Endpoint, e.Status, e.Code, e.Message)
 }
 
+// definitive tells a node's answer about the request itself (HTTP 400: a
+// bad filter, a bad address; a refused simulation), which another endpoint
+// or another round would answer the same, from a failure worth failing over.
+func definitive(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	return e.Status == http.StatusBadRequest || (e.Status == http.StatusInternalServerError && e.Code == 2)
+}
+
+// ErrStateUnknown is a lease state the node does not know as a filter: a
+// node before 2.1 (no lease reclamation) refuses "reclaiming".
+var ErrStateUnknown = errors.New("the node does not know this lease state")
+
 func (c *Client) version() string {
 	if c.MarketVersion == "" {
 		return "v1beta5"
@@ -152,7 +167,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 				return err
 			}
 			err := c.once(ctx, client, timeout, method, strings.TrimRight(base, "/")+path, query, payload, out)
-			if err == nil || errors.Is(err, ErrNotFound) {
+			if err == nil || errors.Is(err, ErrNotFound) || definitive(err) {
 				return err
 			}
 			errs = append(errs, err)
@@ -331,6 +346,9 @@ func (c *Client) Leases(ctx context.Context, provider, state string) ([]Lease, e
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	if err := ValidateAddress(provider); err != nil {
+		return nil, fmt.Errorf("list the leases of %q: %w", provider, err)
+	}
 	path := "/akash/market/" + c.version() + "/leases/list"
 	limit := c.PageLimit
 	if limit <= 0 {
@@ -345,6 +363,10 @@ func (c *Client) Leases(ctx context.Context, provider, state string) ([]Lease, e
 	for page := 0; page < maxPages; page++ {
 		var resp wireLeasesResponse
 		if err := c.get(ctx, path, q, &resp); err != nil {
+			var e *Error
+			if page == 0 && state != "" && errors.As(err, &e) && e.Status == http.StatusBadRequest && e.Code == 3 && strings.Contains(e.Message, "invalid state value") {
+				return nil, fmt.Errorf("list the %s leases of %s: %w (%s)", state, provider, ErrStateUnknown, e.Message)
+			}
 			return nil, fmt.Errorf("list the leases of %s (page %d): %w", provider, page+1, err)
 		}
 		if resp.Leases == nil {
@@ -377,11 +399,23 @@ func (c *Client) Leases(ctx context.Context, provider, state string) ([]Lease, e
 
 // Lease returns one lease by ID; ErrNotFound if the chain has none.
 func (c *Client) Lease(ctx context.Context, id akash.LeaseID) (Lease, error) {
+	return c.LeaseBid(ctx, id, 0)
+}
+
+// LeaseBid returns one lease by ID and bid sequence (part of the node's
+// lookup key since v1beta5); ErrNotFound if the chain has none.
+func (c *Client) LeaseBid(ctx context.Context, id akash.LeaseID, bseq uint32) (Lease, error) {
 	if err := c.Validate(); err != nil {
 		return Lease{}, err
 	}
+	if err := errors.Join(ValidateAddress(id.Owner), ValidateAddress(id.Provider)); err != nil {
+		return Lease{}, fmt.Errorf("read lease %s: %w", id, err)
+	}
 	q := url.Values{"id.owner": {id.Owner}, "id.dseq": {strconv.FormatUint(id.DSeq, 10)},
 		"id.gseq": {strconv.FormatUint(uint64(id.GSeq), 10)}, "id.oseq": {strconv.FormatUint(uint64(id.OSeq), 10)}, "id.provider": {id.Provider}}
+	if c.version() == "v1beta5" {
+		q.Set("id.bseq", strconv.FormatUint(uint64(bseq), 10))
+	}
 	var resp wireLeaseResponse
 	if err := c.get(ctx, "/akash/market/"+c.version()+"/leases/info", q, &resp); err != nil {
 		return Lease{}, fmt.Errorf("read lease %s: %w", id, err)

@@ -91,6 +91,17 @@ func (w wireTxResponse) response() (TxResponse, error) {
 	return TxResponse{Hash: r.TxHash, Height: h, Code: r.Code, Codespace: r.Codespace, RawLog: r.RawLog, GasUsed: g}, nil
 }
 
+// Mismatch returns the sequence mismatch a refusal is, if it is one.
+func (r TxResponse) Mismatch() (*SequenceMismatch, bool) {
+	if !r.SequenceMismatch() {
+		return nil, false
+	}
+	if m, ok := parseSequenceMismatch(r.RawLog); ok {
+		return m, true
+	}
+	return &SequenceMismatch{Message: r.RawLog}, true
+}
+
 // Simulate asks a node what the transaction would use in gas.
 func (c *Client) Simulate(ctx context.Context, txBytes []byte) (uint64, error) {
 	var resp struct {
@@ -99,6 +110,14 @@ func (c *Client) Simulate(ctx context.Context, txBytes []byte) (uint64, error) {
 		} `json:"gas_info"`
 	}
 	if err := c.post(ctx, "/cosmos/tx/v1beta1/simulate", map[string]any{"tx_bytes": base64.StdEncoding.EncodeToString(txBytes)}, &resp); err != nil {
+		// The node runs the transaction on its check state, pending
+		// transactions included: a sequence behind them is refused here.
+		var e *Error
+		if errors.As(err, &e) && e.Code == 2 {
+			if m, ok := parseSequenceMismatch(e.Message); ok {
+				return 0, fmt.Errorf("simulate the transaction: %w", m)
+			}
+		}
 		return 0, fmt.Errorf("simulate the transaction: %w", err)
 	}
 	if resp.GasInfo == nil {

@@ -125,15 +125,14 @@ func TestCLICloserFailsClearly(t *testing.T) {
 		assert.Contains(t, res[0].Err.Error(), "no such file or directory")
 	})
 
-	t.Run("the transaction fails in its block", func(t *testing.T) {
+	t.Run("the node refuses it at simulate", func(t *testing.T) {
 		closer, err := cliFlags(p, cli, "").Closer(client, "", 1, "", nil)
 		require.NoError(t, err)
 		gone := chain.Lease{ID: akash.LeaseID{Owner: owner, DSeq: 8, GSeq: 1, OSeq: 1, Provider: p.Key.Address}, State: chain.StateActive}
 		res := closer.Close(ctx, []chain.Lease{gone}, 10002) // the chain has no such bid
 		require.Error(t, res[0].Err)
-		assert.NotEmpty(t, res[0].TxHash, "the CLI broadcast it: the hash is reported")
-		assert.Contains(t, res[0].Err.Error(), "failed in block")
-		assert.Contains(t, res[0].Err.Error(), "not found")
+		assert.Empty(t, res[0].TxHash, "refused before broadcast (--gas auto simulates): no transaction")
+		assert.Contains(t, res[0].Err.Error(), "HTTP 500, code 2: failed to execute message; message index: 0: unknown bid")
 	})
 
 	t.Run("the node keeps refusing the transaction", func(t *testing.T) {

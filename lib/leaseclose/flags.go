@@ -2,6 +2,7 @@ package leaseclose
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
+	"github.com/rs/zerolog"
 	"k8s.io/client-go/rest"
 
 	"github.com/akash-janitor/akash-janitor/lib/chain"
@@ -80,6 +82,11 @@ func (f *ChainFlags) Client() (*chain.Client, error) {
 // provider's when provider is given; exec has no key here and needs
 // provider, and kube, the API server's config. Errors never hold the key.
 func (f *ChainFlags) Closer(c *chain.Client, provider string, batchSize int, memo string, kube *rest.Config) (Closer, error) {
+	if provider != "" {
+		if err := chain.ValidateAddress(provider); err != nil {
+			return nil, fmt.Errorf("--provider: %w", err)
+		}
+	}
 	switch f.Way {
 	case "tx":
 		t, err := f.TxCloser(c, provider, batchSize, memo)
@@ -190,4 +197,17 @@ func (f *ChainFlags) TxCloser(c *chain.Client, provider string, batchSize int, m
 		return nil, err
 	}
 	return closer, nil
+}
+
+// LogNode reads the node's version once and logs it (a chain job's first
+// line about the chain); a node that does not say is a warning, not a
+// failure: the requests that follow fail closed on their own.
+func LogNode(ctx context.Context, c *chain.Client, log zerolog.Logger) (chain.NodeInfo, bool) {
+	node, err := c.NodeInfo(ctx)
+	if err != nil {
+		log.Warn().Err(err).Msg("the node's version is unknown")
+		return node, false
+	}
+	log.Info().Str("node_version", node.AppVersion).Str("chain_id", node.Network).Bool("reclamation", node.KnowsReclamation()).Msg("chain node")
+	return node, true
 }

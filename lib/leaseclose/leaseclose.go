@@ -58,7 +58,10 @@ type TxCloser struct {
 	SequenceRetries int
 	// WaitTimeout bounds the wait for inclusion (60 s if 0).
 	WaitTimeout time.Duration
-	Memo        string
+	// BlockPoll is how often the height is read while waiting for the next
+	// block after a mismatch that named no sequence (1 s if 0).
+	BlockPoll time.Duration
+	Memo      string
 	// Granter, when set, is the provider the key closes for through an
 	// authz grant (MsgExec wrapping the closes): a dedicated janitor key
 	// that never shares the provider's account sequence.
@@ -191,26 +194,81 @@ func (t *TxCloser) Broadcast(ctx context.Context, ids []chain.BidID, reason int3
 	if retries == 0 {
 		retries = 3
 	}
+	acct, err := t.Chain.Account(ctx, t.Signer.Address)
+	if err != nil {
+		return chain.TxResponse{}, err
+	}
+	var resp chain.TxResponse // the last broadcast's answer
 	for attempt := 0; ; attempt++ {
-		acct, err := t.Chain.Account(ctx, t.Signer.Address)
-		if err != nil {
-			return chain.TxResponse{}, err
-		}
 		raw, err := t.sign(ctx, msgs, acct)
-		if err != nil {
+		var mismatch *chain.SequenceMismatch
+		if err == nil {
+			resp, err = t.Chain.Broadcast(ctx, raw)
+			if err != nil {
+				return chain.TxResponse{}, err
+			}
+			m, isMismatch := resp.Mismatch()
+			if !isMismatch {
+				if !resp.OK() {
+					return resp, fmt.Errorf("the node refused the transaction (%s code %d): %s", resp.Codespace, resp.Code, resp.RawLog)
+				}
+				return resp, nil
+			}
+			mismatch, err = m, fmt.Errorf("the node refused the transaction (%s code %d): %s", resp.Codespace, resp.Code, resp.RawLog)
+		} else if !errors.As(err, &mismatch) {
+			return chain.TxResponse{}, err
+		} else {
+			resp = chain.TxResponse{} // refused at simulate: nothing was broadcast
+		}
+		// The account moved on: the provider's own daemon has a
+		// transaction in the mempool (simulate and CheckTx count it; the
+		// account query does not), or just had one included.
+		if attempt >= retries {
+			return resp, fmt.Errorf("gave up after %d sequence mismatches: %w", attempt+1, err)
+		}
+		if mismatch.Named && mismatch.Expected != acct.Sequence {
+			acct.Sequence = mismatch.Expected // the sequence the node named
+			continue
+		}
+		// No usable sequence named: wait for the next block, read again.
+		if err := t.nextBlock(ctx); err != nil {
 			return chain.TxResponse{}, err
 		}
-		resp, err := t.Chain.Broadcast(ctx, raw)
-		if err != nil {
+		if acct, err = t.Chain.Account(ctx, t.Signer.Address); err != nil {
 			return chain.TxResponse{}, err
 		}
-		if resp.SequenceMismatch() && attempt < retries {
-			continue // another client used the account: read it again
+	}
+}
+
+func (t *TxCloser) pollEvery() time.Duration {
+	if t.BlockPoll > 0 {
+		return t.BlockPoll
+	}
+	return time.Second
+}
+
+// nextBlock waits until the chain is past the height it is at now (at
+// most a minute).
+func (t *TxCloser) nextBlock(ctx context.Context) error {
+	start, err := t.Chain.LatestHeight(ctx)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the block after %d: %w", start, ctx.Err())
+		case <-time.After(t.pollEvery()):
 		}
-		if !resp.OK() {
-			return resp, fmt.Errorf("the node refused the transaction (%s code %d): %s", resp.Codespace, resp.Code, resp.RawLog)
+		h, err := t.Chain.LatestHeight(ctx)
+		if err != nil {
+			return err
 		}
-		return resp, nil
+		if h > start {
+			return nil
+		}
 	}
 }
 

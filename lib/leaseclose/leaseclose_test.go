@@ -57,9 +57,75 @@ func TestTxCloserBatchesRetriesAndReports(t *testing.T) {
 
 	applied := ch.Applied()
 	require.Len(t, applied, 3, "the sequence mismatch was retried, not counted as a transaction")
-	// Batch of two: 110,000 gas simulated x 1.5 = 165,000; x 0.025uakt = 4125uakt.
-	assert.Equal(t, uint64(165000), applied[0].Gas)
-	assert.Equal(t, "4125uakt", applied[0].Fee)
+	// Batch of two, the recorded node's gas: a fee-less probe uses
+	// 44,864 + 2 x 196,450 - 18,062 = 419,702; x 1.5 = 629,553 gas;
+	// x 0.025uakt = 15,739uakt.
+	assert.Equal(t, uint64(629553), applied[0].Gas)
+	assert.Equal(t, "15739uakt", applied[0].Fee)
+}
+
+// A bidding provider's daemon always has a transaction of its account in
+// the mempool: the account query answers one sequence behind, and simulate
+// (which counts the mempool) refuses with HTTP 500 code 2, naming the
+// sequence it expects, as the recorded node does. The closer signs again
+// with that sequence and closes, block after block.
+func TestTxCloserWhileTheProviderIsBusy(t *testing.T) {
+	ctx := context.Background()
+	key, _, err := chaintx.GenerateKey("p")
+	require.NoError(t, err)
+	ch := chaintest.New()
+	ch.AddAccount(key.Address)
+	ch.Busy(key.Address, true)
+	var leases []chain.Lease
+	for i := 1; i <= 6; i++ {
+		l := chain.Lease{ID: akash.LeaseID{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: uint64(i), GSeq: 1, OSeq: 1, Provider: key.Address}, State: chain.StateActive}
+		ch.Put(l)
+		leases = append(leases, l)
+	}
+	client := &chain.Client{Endpoints: []string{ch.Start(t).URL}}
+	acct, err := client.Account(ctx, key.Address)
+	require.NoError(t, err)
+	probe, err := key.Sign(chaintx.Tx{Msgs: []chaintx.Msg{{TypeURL: chain.TypeURLMsgCloseBid,
+		Value: (&chain.MsgCloseBid{ID: chain.BidID{Owner: leases[0].ID.Owner, DSeq: 1, GSeq: 1, OSeq: 1, Provider: key.Address}}).Marshal()}},
+		ChainID: chaintest.ChainID, AccountNumber: acct.Number, Sequence: acct.Sequence, Fee: "0uakt"})
+	require.NoError(t, err)
+	_, err = client.Simulate(ctx, probe)
+	var mismatch *chain.SequenceMismatch
+	require.ErrorAs(t, err, &mismatch, "the committed sequence is one behind the mempool's")
+	assert.Equal(t, acct.Sequence+1, mismatch.Expected)
+
+	closer := &TxCloser{Chain: client, Signer: key, ChainID: chaintest.ChainID, GasPrices: "0.025uakt", BatchSize: 2, WaitTimeout: 5 * time.Second}
+	for i, r := range closer.Close(ctx, leases, 10002) {
+		require.NoError(t, r.Err, "lease %d", i)
+		l, _ := ch.Get(r.Lease.ID)
+		assert.Equal(t, chain.StateClosed, l.State)
+	}
+	assert.Len(t, ch.Applied(), 3, "three batches of two, each once")
+}
+
+// With no sequence named, the closer waits for the next block and reads
+// the account again.
+func TestTxCloserWaitsABlockWhenNoSequenceIsNamed(t *testing.T) {
+	ctx := context.Background()
+	key, _, err := chaintx.GenerateKey("p")
+	require.NoError(t, err)
+	ch := chaintest.New()
+	ch.AddAccount(key.Address)
+	ch.Busy(key.Address, true)
+	ch.UnnamedMismatches(true)
+	l := chain.Lease{ID: akash.LeaseID{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: 1, GSeq: 1, OSeq: 1, Provider: key.Address}, State: chain.StateActive}
+	ch.Put(l)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		ch.Busy(key.Address, false) // the daemon's bid is included, and it rests
+		ch.Advance(1)
+	}()
+	closer := &TxCloser{Chain: &chain.Client{Endpoints: []string{ch.Start(t).URL}}, Signer: key, ChainID: chaintest.ChainID,
+		GasPrices: "0.025uakt", WaitTimeout: 5 * time.Second, BlockPoll: 50 * time.Millisecond}
+	r := closer.Close(ctx, []chain.Lease{l}, 10002)
+	require.NoError(t, r[0].Err)
+	got, _ := ch.Get(l.ID)
+	assert.Equal(t, chain.StateClosed, got.State)
 }
 
 func TestTxCloserFailsClearly(t *testing.T) {

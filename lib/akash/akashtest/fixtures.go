@@ -30,7 +30,7 @@ import (
 const LabelResourceVersion = "akash.network/manifest.resource.version"
 
 // ProviderAddress is the provider every fixture lease belongs to.
-const ProviderAddress = "akash1janitortestprovider0000000000000000000"
+const ProviderAddress = "akash174yssdm075y6jm8679dkmexec8jaxgt7pdsml5"
 
 // LeaseID returns a distinct lease of ProviderAddress for n (n >= 1).
 func LeaseID(n int) akash.LeaseID {

@@ -27,6 +27,10 @@ type Chain struct {
 	leases map[akash.LeaseID]*chain.Lease
 	// Height is the current block height.
 	Height int64
+	// Version is the node's application version: 2.0.1 (the recorded
+	// node: no lease reclamation, the reclaiming filter refused) or 2.1.0
+	// and on (reclamation).
+	Version string
 
 	failNext  int
 	failCode  int
@@ -35,16 +39,19 @@ type Chain struct {
 	loopPages bool
 	requests  int
 
-	accounts      map[string]*account
-	applied       []Applied
-	mismatchNext  int
-	failListAfter int
-	grants        map[grantKey]bool
+	accounts     map[string]*account
+	applied      []Applied
+	mismatchNext int
+	// unnamedMismatch: sequence refusals name no sequence.
+	unnamedMismatch bool
+	failListAfter   int
+	grants          map[grantKey]bool
 }
 
-// New returns an empty chain at height 1,000,000.
+// New returns an empty chain at height 1,000,000, a node of version 2.0.1
+// as recorded in shared/akash-node; WithReclamation makes it a 2.1 node.
 func New() *Chain {
-	return &Chain{leases: map[akash.LeaseID]*chain.Lease{}, Height: 1_000_000}
+	return &Chain{leases: map[akash.LeaseID]*chain.Lease{}, Height: 1_000_000, Version: "2.0.1"}
 }
 
 // Start serves the chain until the test ends; the URL is the REST endpoint.
@@ -52,6 +59,13 @@ func (c *Chain) Start(t interface{ Cleanup(func()) }) *httptest.Server {
 	s := httptest.NewServer(c)
 	t.Cleanup(s.Close)
 	return s
+}
+
+// WithReclamation makes the node one with lease reclamation (2.1).
+func (c *Chain) WithReclamation() *Chain { c.Version = "2.1.0"; return c }
+
+func (c *Chain) knowsReclamation() bool {
+	return (chain.NodeInfo{AppVersion: c.Version}).KnowsReclamation()
 }
 
 // Put adds or replaces a lease.
@@ -138,6 +152,10 @@ func (c *Chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch r.URL.Path {
+	case "/cosmos/base/tendermint/v1beta1/node_info":
+		writeJSON(w, http.StatusOK, map[string]any{
+			"default_node_info":   map[string]any{"network": ChainID, "version": "0.38.19", "moniker": "chaintest"},
+			"application_version": map[string]any{"name": "akash", "app_name": "akash", "version": c.Version}})
 	case "/akash/market/v1beta5/leases/list":
 		c.list(w, r)
 	case "/akash/market/v1beta5/leases/info":
@@ -162,6 +180,17 @@ func (c *Chain) list(w http.ResponseWriter, r *http.Request) {
 		}
 	} else {
 		k = pageKey{Provider: q.Get("filters.provider"), Owner: q.Get("filters.owner"), State: q.Get("filters.state")}
+		switch k.State {
+		case "", chain.StateActive, chain.StateInsufficientFunds, chain.StateClosed:
+		case chain.StateReclaiming:
+			if !c.knowsReclamation() {
+				writeJSON(w, http.StatusBadRequest, map[string]any{"code": 3, "message": "invalid state value", "details": []any{}})
+				return
+			}
+		default:
+			writeJSON(w, http.StatusBadRequest, map[string]any{"code": 3, "message": "invalid state value", "details": []any{}})
+			return
+		}
 	}
 	limit := 100
 	if l, err := strconv.Atoi(q.Get("pagination.limit")); err == nil && l > 0 {

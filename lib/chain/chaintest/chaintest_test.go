@@ -20,7 +20,7 @@ func TestCloseBidsOnTheSimulatedChain(t *testing.T) {
 	ctx := context.Background()
 	provider, _, err := chaintx.GenerateKey("p")
 	require.NoError(t, err)
-	ch := chaintest.New()
+	ch := chaintest.New().WithReclamation()
 	ch.AddAccount(provider.Address)
 	lease := func(dseq uint64, state string) akash.LeaseID {
 		id := akash.LeaseID{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: dseq, GSeq: 1, OSeq: 1, Provider: provider.Address}
@@ -50,7 +50,7 @@ func TestCloseBidsOnTheSimulatedChain(t *testing.T) {
 	raw := sign(provider, a, b)
 	gas, err := c.Simulate(ctx, raw)
 	require.NoError(t, err)
-	assert.Equal(t, uint64(110000), gas)
+	assert.Equal(t, uint64(44864+2*196450), gas, "two closes with a fee, as the recorded node charges")
 	resp, err := c.Broadcast(ctx, raw)
 	require.NoError(t, err)
 	require.True(t, resp.OK(), resp.RawLog)

@@ -17,7 +17,44 @@ import (
 // ChainID is the simulated chain's ID.
 const ChainID = "akashnet-2"
 
-type account struct{ number, sequence uint64 }
+// account is an account's committed state (what the accounts query
+// answers) and what the mempool holds of it (what simulate and CheckTx
+// count): a provider's daemon with a bid in flight is one ahead.
+type account struct {
+	number, sequence uint64
+	pending          uint64 // transactions of the account in the mempool
+	busy             bool   // a new one arrives with every block
+}
+
+func (a *account) checkSequence() uint64 { return a.sequence + a.pending }
+
+// Busy makes the account's owner send a transaction every block, as a
+// bidding provider's daemon does: one is always pending, so the sequence
+// the accounts query answers is one behind what simulate and broadcast
+// expect.
+func (c *Chain) Busy(address string, on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if a, ok := c.accounts[address]; ok {
+		a.busy = on
+		if on && a.pending == 0 {
+			a.pending = 1
+		}
+	}
+}
+
+// commitBlock makes a block: every pending transaction is included; a busy
+// account sends its next one.
+func (c *Chain) commitBlock() {
+	c.Height++
+	for _, a := range c.accounts {
+		a.sequence += a.pending
+		a.pending = 0
+		if a.busy {
+			a.pending = 1
+		}
+	}
+}
 
 // Applied is a transaction the chain ran.
 type Applied struct {
@@ -59,7 +96,13 @@ func (c *Chain) UseSequence(address string) {
 }
 
 // Advance moves the chain n blocks on.
-func (c *Chain) Advance(n int64) { c.mu.Lock(); c.Height += n; c.mu.Unlock() }
+func (c *Chain) Advance(n int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := int64(0); i < n; i++ {
+		c.commitBlock()
+	}
+}
 
 // FailListAfter makes lease listings fail (HTTP 500) from their page n on
 // (0: never), as a node that errors halfway through.
@@ -75,6 +118,17 @@ func (c *Chain) Grant(granter, grantee, msgType string) {
 		c.grants = map[grantKey]bool{}
 	}
 	c.grants[grantKey{granter, grantee, msgType}] = true
+}
+
+// UnnamedMismatches makes sequence refusals say no sequence, as a node
+// behind a proxy that trims messages might.
+func (c *Chain) UnnamedMismatches(on bool) { c.mu.Lock(); c.unnamedMismatch = on; c.mu.Unlock() }
+
+func (c *Chain) mismatchText(want, got uint64) string {
+	if c.unnamedMismatch {
+		return "account sequence mismatch: incorrect account sequence"
+	}
+	return fmt.Sprintf("account sequence mismatch, expected %d, got %d: incorrect account sequence", want, got)
 }
 
 // MismatchNext makes the next n broadcasts meet an account whose sequence
@@ -116,13 +170,8 @@ func (c *Chain) serveTx(w http.ResponseWriter, r *http.Request) bool {
 		if !ok {
 			return true
 		}
-		d, err := chaintx.Verify(txBytes, ChainID, c.accountNumber)
-		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]any{"code": 3, "message": err.Error(), "details": []any{}})
-			return true
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"gas_info": map[string]any{"gas_wanted": "0",
-			"gas_used": strconv.Itoa(60000 + 25000*len(d.Msgs))}, "result": map[string]any{"log": ""}})
+		status, body := c.simulate(txBytes)
+		writeJSON(w, status, body)
 	case r.Method == http.MethodPost && r.URL.Path == "/cosmos/tx/v1beta1/txs":
 		txBytes, ok := txBytesOf(w, r)
 		if !ok {
@@ -148,6 +197,51 @@ func (c *Chain) serveTx(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	return true
+}
+
+// Gas as the recorded node charges it (shared/akash-node, 2.0.1): one
+// MsgCloseBid 241,314 with a fee, three 634,214; an authz MsgExec wrapping
+// one 257,876; a probe without a fee about 18,062 less (223,252).
+const (
+	gasBase     = 44_864
+	gasPerClose = 196_450
+	gasExec     = 16_562
+	gasNoFee    = 18_062
+	// gasSequence is what the ante handler has used when it finds the
+	// sequence wrong.
+	gasSequence = 31_326
+)
+
+// simulate answers /cosmos/tx/v1beta1/simulate as the node does: it checks
+// the signature and runs the messages on the check state (pending
+// transactions counted), changing nothing; a refusal is HTTP 500 code 2.
+func (c *Chain) simulate(txBytes []byte) (int, map[string]any) {
+	refuse := func(msg string, gas int) (int, map[string]any) {
+		return http.StatusInternalServerError, map[string]any{"code": 2, "details": []any{},
+			"message": fmt.Sprintf("%s with gas used: '%d'", msg, gas)}
+	}
+	d, err := chaintx.Verify(txBytes, ChainID, c.accountNumber)
+	if err != nil {
+		return http.StatusBadRequest, map[string]any{"code": 3, "message": err.Error(), "details": []any{}}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if want := c.accounts[d.Signer].checkSequence(); d.Sequence != want {
+		return refuse(c.mismatchText(want, d.Sequence), gasSequence)
+	}
+	closes, exec, code, log := c.execute(d.Signer, d.Msgs)
+	gas := gasBase + gasPerClose*max(len(closes), 1)
+	if exec {
+		gas += gasExec
+	}
+	if d.Fee.IsZero() {
+		gas -= gasNoFee
+	}
+	if code != 0 {
+		return refuse("failed to execute message; "+log, gas/4)
+	}
+	return http.StatusOK, map[string]any{"gas_info": map[string]any{"gas_wanted": "18446744073709551615",
+		"gas_used": strconv.Itoa(gas)}, "result": map[string]any{"data": "", "log": "", "events": []any{}}}
 }
 
 func txBytesOf(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
@@ -198,94 +292,98 @@ func (c *Chain) broadcast(txBytes []byte) map[string]any {
 		c.mismatchNext--
 		a.sequence++
 	}
-	if d.Sequence != a.sequence {
-		return txResponse(hash, 0, "sdk", 32, fmt.Sprintf("account sequence mismatch, expected %d, got %d: incorrect account sequence", a.sequence, d.Sequence))
+	if want := a.checkSequence(); d.Sequence != want {
+		return txResponse(hash, 0, "sdk", 32, c.mismatchText(want, d.Sequence))
 	}
-	a.sequence++
-	c.Height++
+	a.pending++ // in the mempool until the block
+	c.commitBlock()
 	applied := Applied{Hash: hash, Height: c.Height, Signer: d.Signer, Fee: d.Fee.String(), Gas: d.GasLimit}
-	var closes []*chain.Lease
-	var reasons []string
-	// Each close, and whom it acts for: the signer itself, or the granter
-	// of an authz grant it holds.
-	type closeBy struct {
-		msg   chain.MsgCloseBid
-		grant bool
-	}
-	var wanted []closeBy
-	for i, m := range d.Msgs {
-		switch m.TypeURL {
-		case chain.TypeURLMsgCloseBid:
-			msg, err := chain.UnmarshalMsgCloseBid(m.Value)
-			if err != nil {
-				applied.Code, applied.Log = 2, err.Error()
-			}
-			wanted = append(wanted, closeBy{msg: msg})
-		case chain.TypeURLMsgExec:
-			exec, err := chain.UnmarshalMsgExec(m.Value)
-			if err != nil {
-				applied.Code, applied.Log = 2, err.Error()
-				break
-			}
-			if exec.Grantee != d.Signer {
-				applied.Code, applied.Log = 4, fmt.Sprintf("message %d: MsgExec grantee %s is not the signer %s", i, exec.Grantee, d.Signer)
-				break
-			}
-			for _, inner := range exec.Msgs {
-				if inner.TypeURL != chain.TypeURLMsgCloseBid {
-					applied.Code, applied.Log = 6, fmt.Sprintf("message %d: MsgExec of %s is not supported here", i, inner.TypeURL)
-					break
-				}
-				msg, err := chain.UnmarshalMsgCloseBid(inner.Value)
-				if err != nil {
-					applied.Code, applied.Log = 2, err.Error()
-					break
-				}
-				wanted = append(wanted, closeBy{msg: msg, grant: true})
-			}
-		default:
-			applied.Code, applied.Log = 6, fmt.Sprintf("message %d: unknown type URL %s", i, m.TypeURL)
-		}
-		if applied.Code != 0 {
-			break
-		}
-	}
-	for i, w := range wanted {
-		if applied.Code != 0 {
-			break
-		}
-		msg := w.msg
-		l, ok := c.leases[msg.ID.LeaseID()]
-		switch {
-		case !ok:
-			applied.Code, applied.Log = 5, fmt.Sprintf("message %d: bid %s not found", i, msg.ID.LeaseID())
-		case !w.grant && l.ID.Provider != d.Signer:
-			applied.Code, applied.Log = 4, fmt.Sprintf("message %d: %s may not close %s's bid", i, d.Signer, l.ID.Provider)
-		case w.grant && !c.grants[grantKey{l.ID.Provider, d.Signer, chain.TypeURLMsgCloseBid}]:
-			applied.Code, applied.Log = 4, fmt.Sprintf("message %d: authorization not found: %s has no grant from %s for MsgCloseBid", i, d.Signer, l.ID.Provider)
-		case l.State == chain.StateReclaiming && l.Reclamation != nil && c.Height < l.Reclamation.Deadline:
-			applied.Code, applied.Log = 17, fmt.Sprintf("message %d: lease %s is in its reclamation window until height %d", i, l.ID, l.Reclamation.Deadline)
-		case l.State == chain.StateClosed:
-			applied.Code, applied.Log = 8, fmt.Sprintf("message %d: lease %s is not active", i, l.ID)
-		}
-		if applied.Code != 0 {
-			break
-		}
-		closes = append(closes, l)
-		reasons = append(reasons, reasonName(msg.Reason))
-		applied.Closed = append(applied.Closed, msg.ID)
-	}
-	if applied.Code == 0 {
-		for i, l := range closes {
-			l.State, l.Reason, l.ClosedOn = chain.StateClosed, reasons[i], c.Height
+	closes, _, code, log := c.execute(d.Signer, d.Msgs)
+	applied.Code, applied.Log = code, log
+	if code == 0 {
+		for _, cl := range closes {
+			cl.lease.State, cl.lease.Reason, cl.lease.ClosedOn = chain.StateClosed, cl.reason, c.Height
+			applied.Closed = append(applied.Closed, cl.id)
 		}
 	} else {
-		applied.Closed = nil
 		applied.Log = "failed to execute message; " + applied.Log
 	}
 	c.applied = append(c.applied, applied)
 	// Sync broadcast answers CheckTx: passed; the result is in the block.
 	return txResponse(hash, 0, "", 0, "")
+}
+
+// closing is one lease a transaction closes.
+type closing struct {
+	lease  *chain.Lease
+	id     chain.BidID
+	reason string
+}
+
+// execute runs the messages on the current state without changing it, as
+// the market module would: the leases they close, whether they came in an
+// authz MsgExec, or the first failure's code and log (market codes: 6
+// unknown bid, 10 lease not active).
+func (c *Chain) execute(signer string, msgs []chaintx.Msg) (closes []closing, exec bool, code uint32, log string) {
+	fail := func(i int, c uint32, format string, args ...any) ([]closing, bool, uint32, string) {
+		return nil, exec, c, fmt.Sprintf("message index: %d: ", i) + fmt.Sprintf(format, args...)
+	}
+	// Each close, and whom it acts for: the signer itself, or the granter
+	// of an authz grant it holds.
+	type closeBy struct {
+		index int
+		msg   chain.MsgCloseBid
+		grant bool
+	}
+	var wanted []closeBy
+	for i, m := range msgs {
+		switch m.TypeURL {
+		case chain.TypeURLMsgCloseBid:
+			msg, err := chain.UnmarshalMsgCloseBid(m.Value)
+			if err != nil {
+				return fail(i, 2, "%v", err)
+			}
+			wanted = append(wanted, closeBy{index: i, msg: msg})
+		case chain.TypeURLMsgExec:
+			exec = true
+			x, err := chain.UnmarshalMsgExec(m.Value)
+			if err != nil {
+				return fail(i, 2, "%v", err)
+			}
+			if x.Grantee != signer {
+				return fail(i, 4, "MsgExec grantee %s is not the signer %s", x.Grantee, signer)
+			}
+			for _, inner := range x.Msgs {
+				if inner.TypeURL != chain.TypeURLMsgCloseBid {
+					return fail(i, 6, "MsgExec of %s is not supported here", inner.TypeURL)
+				}
+				msg, err := chain.UnmarshalMsgCloseBid(inner.Value)
+				if err != nil {
+					return fail(i, 2, "%v", err)
+				}
+				wanted = append(wanted, closeBy{index: i, msg: msg, grant: true})
+			}
+		default:
+			return fail(i, 6, "unknown type URL %s", m.TypeURL)
+		}
+	}
+	for _, w := range wanted {
+		l, ok := c.leases[w.msg.ID.LeaseID()]
+		switch {
+		case !ok:
+			return fail(w.index, 6, "unknown bid")
+		case !w.grant && l.ID.Provider != signer:
+			return fail(w.index, 4, "%s may not close %s's bid", signer, l.ID.Provider)
+		case w.grant && !c.grants[grantKey{l.ID.Provider, signer, chain.TypeURLMsgCloseBid}]:
+			return fail(w.index, 4, "authorization not found: %s has no grant from %s for MsgCloseBid", signer, l.ID.Provider)
+		case l.State == chain.StateReclaiming && l.Reclamation != nil && c.Height < l.Reclamation.Deadline:
+			return fail(w.index, 17, "lease %s is in its reclamation window until height %d", l.ID, l.Reclamation.Deadline)
+		case l.State == chain.StateClosed:
+			return fail(w.index, 10, "lease not active")
+		}
+		closes = append(closes, closing{lease: l, id: w.msg.ID, reason: reasonName(w.msg.Reason)})
+	}
+	return closes, exec, 0, ""
 }
 
 // Codespace of a failed run (the market module's).
