@@ -69,19 +69,27 @@ func TestTxCloserBatchesRetriesAndReports(t *testing.T) {
 // (which counts the mempool) refuses with HTTP 500 code 2, naming the
 // sequence it expects, as the recorded node does. The closer signs again
 // with that sequence and closes, block after block.
-func TestTxCloserWhileTheProviderIsBusy(t *testing.T) {
-	ctx := context.Background()
+// busyProvider is a provider's key and a chain where its account is busy
+// every block, with n active leases of it.
+func busyProvider(t *testing.T, n int) (*chaintx.Signer, *chaintest.Chain, []chain.Lease) {
+	t.Helper()
 	key, _, err := chaintx.GenerateKey("p")
 	require.NoError(t, err)
 	ch := chaintest.New()
 	ch.AddAccount(key.Address)
 	ch.Busy(key.Address, true)
 	var leases []chain.Lease
-	for i := 1; i <= 6; i++ {
+	for i := 1; i <= n; i++ {
 		l := chain.Lease{ID: akash.LeaseID{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: uint64(i), GSeq: 1, OSeq: 1, Provider: key.Address}, State: chain.StateActive}
 		ch.Put(l)
 		leases = append(leases, l)
 	}
+	return key, ch, leases
+}
+
+func TestTxCloserWhileTheProviderIsBusy(t *testing.T) {
+	ctx := context.Background()
+	key, ch, leases := busyProvider(t, 6)
 	client := &chain.Client{Endpoints: []string{ch.Start(t).URL}}
 	acct, err := client.Account(ctx, key.Address)
 	require.NoError(t, err)
@@ -107,14 +115,9 @@ func TestTxCloserWhileTheProviderIsBusy(t *testing.T) {
 // the account again.
 func TestTxCloserWaitsABlockWhenNoSequenceIsNamed(t *testing.T) {
 	ctx := context.Background()
-	key, _, err := chaintx.GenerateKey("p")
-	require.NoError(t, err)
-	ch := chaintest.New()
-	ch.AddAccount(key.Address)
-	ch.Busy(key.Address, true)
+	key, ch, leases := busyProvider(t, 1)
 	ch.UnnamedMismatches(true)
-	l := chain.Lease{ID: akash.LeaseID{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: 1, GSeq: 1, OSeq: 1, Provider: key.Address}, State: chain.StateActive}
-	ch.Put(l)
+	l := leases[0]
 	go func() {
 		time.Sleep(300 * time.Millisecond)
 		ch.Busy(key.Address, false) // the daemon's bid is included, and it rests
