@@ -350,7 +350,7 @@ func TestSchemaAcceptsDocumentedExamples(t *testing.T) {
 func TestBidPriceRender(t *testing.T) {
 	objs, notes, err := render(t, map[string]any{"bidPrice": map[string]any{"enabled": true,
 		"targets":          map[string]any{"cpu": "2.10", "ip": 4},
-		"gpuPriceMappings": map[string]any{"a100": "120", "a100.80Gi.sxm": 1000, "t4": "80.5"},
+		"gpuPriceMappings": map[string]any{"a100": "120", "a100.80Gi.sxm": 1000, "t4": "80.5", "rtx4090": ".5", "h100": " 75"},
 		"fixes":            map[string]any{"starWildcard": true}}})
 	require.NoError(t, err)
 	name := "akash-janitor-bid-price"
@@ -358,13 +358,13 @@ func TestBidPriceRender(t *testing.T) {
 	assert.Equal(t, "2.10", data["PRICE_TARGET_CPU"])
 	assert.Equal(t, "4", data["PRICE_TARGET_IP"])
 	assert.Equal(t, "0.80", data["PRICE_TARGET_MEMORY"], "the script's defaults")
-	assert.Equal(t, "a100=120,a100.80Gi.sxm=1000,t4=80.5", data["PRICE_TARGET_GPU_MAPPINGS"])
+	assert.Equal(t, "a100=120,a100.80Gi.sxm=1000,h100= 75,rtx4090=.5,t4=80.5", data["PRICE_TARGET_GPU_MAPPINGS"], "the spellings the script's bc reads")
 	assert.Equal(t, "true", data["FIX_STAR_WILDCARD"])
 	assert.Equal(t, "dia,coingecko", data["AKT_PRICE_SOURCES"])
 	// What the chart renders is what the pricing reads.
 	targets, err := pricing.TargetsFromEnv(func(k string) (string, bool) { v, ok := data[k].(string); return v, ok })
 	require.NoError(t, err)
-	assert.Equal(t, []string{"a100", "a100.80Gi.sxm", "t4"}, targets.GPU.Keys())
+	assert.Equal(t, []string{"a100", "a100.80Gi.sxm", "h100", "rtx4090", "t4"}, targets.GPU.Keys())
 	assert.Equal(t, "1000", targets.GPU.Fallback.String())
 
 	d := typed[appsv1.Deployment](t, objs["Deployment/"+name])
@@ -381,10 +381,12 @@ func TestBidPriceRender(t *testing.T) {
 	assert.Equal(t, map[string]bool{"/configmaps:get": true, "/configmaps:list": true, "/configmaps:watch": true}, grants(&rbacv1.ClusterRole{Rules: role.Rules}))
 	assert.Equal(t, map[string]bool{"/nodes:list": true}, grants(typed[rbacv1.ClusterRole](t, objs["ClusterRole/"+name])))
 	assert.Contains(t, notes, "helm -n akash-services upgrade akash-provider akash/provider --reuse-values")
-	assert.Contains(t, notes, "3 GPU price mappings")
+	assert.Contains(t, notes, "5 GPU price mappings")
 
 	for name, values := range map[string]map[string]any{
 		"price with a comma":  {"targets": map[string]any{"cpu": "1,60"}},
+		"price with a plus":   {"targets": map[string]any{"cpu": "+1.60"}},
+		"a lone point":        {"gpuPriceMappings": map[string]any{"a100": "."}},
 		"negative price":      {"gpuPriceMappings": map[string]any{"a100": -5}},
 		"key with a comma":    {"gpuPriceMappings": map[string]any{"a100,t4": "100"}},
 		"unknown AKT source":  {"aktPrice": map[string]any{"sources": []any{"binance"}}},
