@@ -98,11 +98,23 @@ func definitive(err error) bool {
 	if !errors.As(err, &e) {
 		return false
 	}
-	return e.Status == http.StatusBadRequest || (e.Status == http.StatusInternalServerError && e.Code == 2)
+	return e.Status == http.StatusBadRequest || e.Status == http.StatusNotImplemented ||
+		(e.Status == http.StatusInternalServerError && e.Code == 2)
 }
 
-// ErrStateUnknown is a lease state the node does not know as a filter: a
-// node before 2.1 (no lease reclamation) refuses "reclaiming".
+// explain adds what to do to a node's answer an operator can fix: a market
+// API the node does not serve (node 2.0 answers v1beta4 with 501).
+func (c *Client) explain(err error) error {
+	var e *Error
+	if errors.As(err, &e) && e.Status == http.StatusNotImplemented {
+		return fmt.Errorf("%w: the node does not serve the %s market API; nodes since 1.0 serve v1beta5 (--market-api, chart provider.marketAPI)", err, c.version())
+	}
+	return err
+}
+
+// ErrStateUnknown is the reclaiming state refused as a filter by a node
+// before 2.1 (no lease reclamation); any other state refused is an error
+// of its own.
 var ErrStateUnknown = errors.New("the node does not know this lease state")
 
 func (c *Client) version() string {
@@ -364,10 +376,10 @@ func (c *Client) Leases(ctx context.Context, provider, state string) ([]Lease, e
 		var resp wireLeasesResponse
 		if err := c.get(ctx, path, q, &resp); err != nil {
 			var e *Error
-			if page == 0 && state != "" && errors.As(err, &e) && e.Status == http.StatusBadRequest && e.Code == 3 && strings.Contains(e.Message, "invalid state value") {
+			if page == 0 && state == StateReclaiming && errors.As(err, &e) && e.Status == http.StatusBadRequest && e.Code == 3 && strings.Contains(e.Message, "invalid state value") {
 				return nil, fmt.Errorf("list the %s leases of %s: %w (%s)", state, provider, ErrStateUnknown, e.Message)
 			}
-			return nil, fmt.Errorf("list the leases of %s (page %d): %w", provider, page+1, err)
+			return nil, fmt.Errorf("list the leases of %s (page %d): %w", provider, page+1, c.explain(err))
 		}
 		if resp.Leases == nil {
 			return nil, fmt.Errorf("list the leases of %s (page %d): the answer has no \"leases\" field", provider, page+1)
@@ -418,7 +430,7 @@ func (c *Client) LeaseBid(ctx context.Context, id akash.LeaseID, bseq uint32) (L
 	}
 	var resp wireLeaseResponse
 	if err := c.get(ctx, "/akash/market/"+c.version()+"/leases/info", q, &resp); err != nil {
-		return Lease{}, fmt.Errorf("read lease %s: %w", id, err)
+		return Lease{}, fmt.Errorf("read lease %s: %w", id, c.explain(err))
 	}
 	if resp.Lease == nil {
 		return Lease{}, fmt.Errorf("read lease %s: the answer has no \"lease\" field", id)
