@@ -80,8 +80,9 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	switch {
 	case l.State == chain.StateClosed:
 		a.Hold = "already closed on chain"
-	case l.State == chain.StateReclaiming && l.Reclamation != nil:
-		a.Hold = fmt.Sprintf("in its reclamation window until height %d", l.Reclamation.Deadline)
+	}
+	if deadline, in := l.InReclamationWindow(env.Now()); in {
+		a.Hold = "in its reclamation window until " + chain.WindowText(deadline)
 	}
 	return env.Actuator.ApplyBatched(ctx, []actuator.Action{a}, 1, func(ctx context.Context, batch []actuator.Action) []actuator.BatchResult {
 		r := closer.Close(ctx, []chain.Lease{l}, reason)[0]

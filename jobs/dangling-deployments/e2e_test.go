@@ -57,7 +57,7 @@ func (w *world) lease(t *testing.T, inCluster bool, state string, createdAgo int
 	if state != "" {
 		l := chain.Lease{ID: id, State: state, CreatedAt: w.chain.Height - createdAgo}
 		if state == chain.StateReclaiming {
-			l.Reclamation = &chain.Reclamation{Window: time.Hour, StartedAt: w.chain.Height, Deadline: w.chain.Height + 600}
+			l.Reclamation = &chain.Reclamation{Window: time.Hour, StartedAt: w.chain.Height, Deadline: time.Now().Add(time.Hour)}
 		}
 		w.chain.Put(l)
 	}

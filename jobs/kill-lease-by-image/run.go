@@ -69,8 +69,9 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 			return fmt.Errorf("confirm lease %s on chain (nothing was closed): %w", id, err)
 		case l.State == chain.StateClosed:
 			a.Hold = "already closed on chain (the provider will tear it down)"
-		case l.State == chain.StateReclaiming:
-			a.Hold = "in its reclamation window; it cannot be closed before its deadline"
+		}
+		if deadline, in := l.InReclamationWindow(env.Now()); err == nil && in {
+			a.Hold = "in its reclamation window; it cannot be closed before its deadline, " + chain.WindowText(deadline)
 		}
 		leases[id.String()] = l
 		actions = append(actions, a)

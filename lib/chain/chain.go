@@ -47,11 +47,38 @@ type Lease struct {
 	Reclamation *Reclamation
 }
 
+// InReclamationWindow tells whether the lease is reclaiming and its
+// deadline has not passed at now: the chain refuses to close it until then
+// (ErrReclamationWindowNotElapsed). A reclaiming lease whose window the
+// node did not state is taken as inside it.
+func (l Lease) InReclamationWindow(now time.Time) (deadline time.Time, inside bool) {
+	if l.State != StateReclaiming {
+		return time.Time{}, false
+	}
+	if l.Reclamation == nil {
+		return time.Time{}, true
+	}
+	return l.Reclamation.Deadline, now.Before(l.Reclamation.Deadline)
+}
+
+// WindowText says a reclamation deadline for people: a time, or that the
+// node did not give one.
+func WindowText(deadline time.Time) string {
+	if deadline.IsZero() {
+		return "an unstated deadline"
+	}
+	return deadline.UTC().Format(time.RFC3339)
+}
+
 // Reclamation is a lease's reclamation window.
 type Reclamation struct {
-	Window              time.Duration
-	StartedAt, Deadline int64 // block heights
-	Reason              string
+	Window time.Duration
+	// StartedAt is the height MsgLeaseStartReclaim was included at.
+	StartedAt int64
+	// Deadline is when the lease may be closed: the chain keeps it as unix
+	// seconds (chain-sdk akash/market/v1 Reclamation.deadline).
+	Deadline time.Time
+	Reason   string
 }
 
 // Client reads from one or more nodes.
@@ -342,7 +369,7 @@ func (w *wireLease) lease() (Lease, error) {
 		if err := errors.Join(err1, err2); err != nil {
 			return Lease{}, err
 		}
-		l.Reclamation = &Reclamation{Window: window, StartedAt: int64(started), Deadline: int64(deadline), Reason: r.Reason}
+		l.Reclamation = &Reclamation{Window: window, StartedAt: int64(started), Deadline: time.Unix(int64(deadline), 0).UTC(), Reason: r.Reason}
 	}
 	return l, nil
 }

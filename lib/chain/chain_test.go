@@ -58,7 +58,7 @@ func TestParsesTheNodesAnswer(t *testing.T) {
 	assert.Equal(t, chain.StateReclaiming, leases[1].State)
 	require.NotNil(t, leases[1].Reclamation)
 	assert.Equal(t, 24*time.Hour, leases[1].Reclamation.Window)
-	assert.Equal(t, int64(9214124), leases[1].Reclamation.Deadline)
+	assert.Equal(t, time.Unix(9214124, 0).UTC(), leases[1].Reclamation.Deadline, "unix seconds, as the chain keeps it")
 
 	// The first page carries the filters; the next, the key alone.
 	require.Len(t, queries, 2)
@@ -93,7 +93,7 @@ func TestLeaseByIDAndNotFound(t *testing.T) {
 func TestSimulatorSpeaksTheNodesShape(t *testing.T) {
 	ch := chaintest.New()
 	ch.Put(chain.Lease{ID: akash.LeaseID{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: 1, GSeq: 1, OSeq: 1, Provider: provider},
-		State: chain.StateReclaiming, Reclamation: &chain.Reclamation{Window: time.Hour, StartedAt: 1, Deadline: 600, Reason: "lease_closed_reason_decommission"}})
+		State: chain.StateReclaiming, Reclamation: &chain.Reclamation{Window: time.Hour, StartedAt: 1, Deadline: time.Unix(1767225600, 0).UTC(), Reason: "lease_closed_reason_decommission"}})
 	ch.Put(chain.Lease{ID: akash.LeaseID{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: 2, GSeq: 1, OSeq: 1, Provider: provider}, State: chain.StateActive})
 	resp, err := http.Get(ch.Start(t).URL + "/akash/market/v1beta5/leases/list?filters.provider=" + provider + "&pagination.limit=1")
 	require.NoError(t, err)

@@ -43,7 +43,7 @@ func TestCLICloserClosesThroughTheCommandLine(t *testing.T) {
 	bseq := chain.Lease{ID: akash.LeaseID{Owner: owner, DSeq: 200, GSeq: 1, OSeq: 1, Provider: p.Key.Address}, BSeq: 2, State: chain.StateActive}
 	p.Chain.Put(bseq)
 	reclaiming := chain.Lease{ID: akash.LeaseID{Owner: owner, DSeq: 201, GSeq: 1, OSeq: 1, Provider: p.Key.Address},
-		State: chain.StateReclaiming, Reclamation: &chain.Reclamation{Window: time.Hour, Deadline: p.Chain.Height + 600}}
+		State: chain.StateReclaiming, Reclamation: &chain.Reclamation{Window: time.Hour, Deadline: time.Now().Add(time.Hour)}}
 	p.Chain.Put(reclaiming)
 
 	home := t.TempDir()

@@ -30,7 +30,7 @@ func TestTxCloserBatchesRetriesAndReports(t *testing.T) {
 		leases = append(leases, l)
 	}
 	reclaiming := chain.Lease{ID: akash.LeaseID{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: 9, GSeq: 1, OSeq: 1, Provider: key.Address},
-		State: chain.StateReclaiming, Reclamation: &chain.Reclamation{Window: time.Hour, Deadline: ch.Height + 600}}
+		State: chain.StateReclaiming, Reclamation: &chain.Reclamation{Window: time.Hour, Deadline: time.Now().Add(time.Hour)}}
 	ch.Put(reclaiming)
 	foreign := chain.Lease{ID: akash.LeaseID{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: 10, GSeq: 1, OSeq: 1, Provider: "akash1someoneelse"}, State: chain.StateActive}
 	ch.Put(foreign)
@@ -109,6 +109,33 @@ func TestTxCloserWhileTheProviderIsBusy(t *testing.T) {
 		assert.Equal(t, chain.StateClosed, l.State)
 	}
 	assert.Len(t, ch.Applied(), 3, "three batches of two, each once")
+}
+
+// A reclaiming lease is refused before its deadline (unix time, as the
+// chain keeps it) and closed after it.
+func TestTxCloserReclamationDeadline(t *testing.T) {
+	ctx := context.Background()
+	key, ch, _ := busyProvider(t, 0)
+	ch.Busy(key.Address, false)
+	ch.WithReclamation()
+	window := func(dseq uint64, deadline time.Time) chain.Lease {
+		l := chain.Lease{ID: akash.LeaseID{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: dseq, GSeq: 1, OSeq: 1, Provider: key.Address},
+			State: chain.StateReclaiming, Reclamation: &chain.Reclamation{Window: time.Hour, StartedAt: ch.Height - 600, Deadline: deadline}}
+		ch.Put(l)
+		return l
+	}
+	deadline := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	waiting, due := window(1, deadline), window(2, time.Now().Add(-time.Minute))
+	closer := &TxCloser{Chain: &chain.Client{Endpoints: []string{ch.Start(t).URL}}, Signer: key, ChainID: chaintest.ChainID,
+		GasPrices: "0.025uakt", WaitTimeout: 5 * time.Second}
+	r := closer.Close(ctx, []chain.Lease{waiting, due}, 10001)
+	assert.ErrorIs(t, r[0].Err, ErrReclaiming)
+	assert.ErrorContains(t, r[0].Err, "until "+deadline.Format(time.RFC3339))
+	require.NoError(t, r[1].Err)
+	got, _ := ch.Get(due.ID)
+	assert.Equal(t, chain.StateClosed, got.State, "past its deadline, closed")
+	got, _ = ch.Get(waiting.ID)
+	assert.Equal(t, chain.StateReclaiming, got.State)
 }
 
 // With no sequence named, the closer waits for the next block and reads

@@ -263,7 +263,7 @@ func leaseResponse(l chain.Lease) map[string]any {
 	}
 	if r := l.Reclamation; r != nil {
 		lease["reclamation"] = map[string]any{"window": fmt.Sprintf("%.0fs", r.Window.Seconds()),
-			"started_at": strconv.FormatInt(r.StartedAt, 10), "deadline": strconv.FormatInt(r.Deadline, 10), "reason": r.Reason}
+			"started_at": strconv.FormatInt(r.StartedAt, 10), "deadline": strconv.FormatInt(r.Deadline.Unix(), 10), "reason": r.Reason}
 	}
 	payState := "open"
 	if l.State == chain.StateClosed {

@@ -26,7 +26,7 @@ func TestCloseBidsOnTheSimulatedChain(t *testing.T) {
 		id := akash.LeaseID{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: dseq, GSeq: 1, OSeq: 1, Provider: provider.Address}
 		l := chain.Lease{ID: id, State: state}
 		if state == chain.StateReclaiming {
-			l.Reclamation = &chain.Reclamation{Window: time.Hour, StartedAt: ch.Height, Deadline: ch.Height + 600}
+			l.Reclamation = &chain.Reclamation{Window: time.Hour, StartedAt: ch.Height, Deadline: time.Now().Add(time.Hour)}
 		}
 		ch.Put(l)
 		return id

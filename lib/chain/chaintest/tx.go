@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/akash-janitor/akash-janitor/lib/chain"
 	"github.com/akash-janitor/akash-janitor/lib/chaintx"
@@ -376,8 +377,8 @@ func (c *Chain) execute(signer string, msgs []chaintx.Msg) (closes []closing, ex
 			return fail(w.index, 4, "%s may not close %s's bid", signer, l.ID.Provider)
 		case w.grant && !c.grants[grantKey{l.ID.Provider, signer, chain.TypeURLMsgCloseBid}]:
 			return fail(w.index, 4, "authorization not found: %s has no grant from %s for MsgCloseBid", signer, l.ID.Provider)
-		case l.State == chain.StateReclaiming && l.Reclamation != nil && c.Height < l.Reclamation.Deadline:
-			return fail(w.index, 17, "lease %s is in its reclamation window until height %d", l.ID, l.Reclamation.Deadline)
+		case l.State == chain.StateReclaiming && l.Reclamation != nil && time.Now().Before(l.Reclamation.Deadline):
+			return fail(w.index, 17, "lease %s is in its reclamation window until %s", l.ID, l.Reclamation.Deadline.Format(time.RFC3339))
 		case l.State == chain.StateClosed:
 			return fail(w.index, 10, "lease not active")
 		}
