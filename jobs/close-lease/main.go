@@ -58,15 +58,15 @@ func spec(o *options) job.Spec {
 
 func run(ctx context.Context, env *job.Env, o *options) error {
 	if err := chain.ValidateAddress(o.owner); err != nil {
-		return job.BadInput("--owner: %v (nothing was done)", err)
+		return job.BadInput("--owner: %w (nothing was done)", err)
 	}
 	client, err := o.chain.Client()
 	if err != nil {
-		return job.BadInput("%v", err)
+		return job.BadInput("%w", err)
 	}
 	closer, err := o.chain.Closer(client, o.provider, 1, "akash-janitor close-lease", env.Clients.Config)
 	if err != nil {
-		return job.BadInput("%v", err)
+		return job.BadInput("%w", err)
 	}
 	leaseclose.LogNode(ctx, client, env.Log)
 	id := akash.LeaseID{Owner: o.owner, DSeq: o.dseq, GSeq: uint32(o.gseq), OSeq: uint32(o.oseq), Provider: closer.Provider()}

@@ -36,18 +36,18 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 		return nil
 	}
 	if err := chain.ValidateAddress(o.provider); err != nil {
-		return job.BadInput("--provider: %v (nothing was done)", err)
+		return job.BadInput("--provider: %w (nothing was done)", err)
 	}
 	client, err := o.chain.Client()
 	if err != nil {
-		return job.BadInput("%v", err)
+		return job.BadInput("%w", err)
 	}
 	// The key is checked before anything is done: a key that is not the
 	// provider's stops the whole run, teardowns included.
 	var closer leaseclose.Closer
 	if o.closeMissing || o.closeNoWork {
 		if closer, err = o.chain.Closer(client, o.provider, 10, "akash-janitor dangling-deployments", env.Clients.Config); err != nil {
-			return job.BadInput("%v (nothing was done)", err)
+			return job.BadInput("%w (nothing was done)", err)
 		}
 	}
 	cs, err := observeCluster(ctx, env, o.provider)

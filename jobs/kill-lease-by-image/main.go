@@ -112,11 +112,11 @@ func readList(path string) ([]string, error) {
 func setup(env *job.Env, o *options) (*chain.Client, leaseclose.Closer, error) {
 	client, err := o.chain.Client()
 	if err != nil {
-		return nil, nil, job.BadInput("%v", err)
+		return nil, nil, job.BadInput("%w", err)
 	}
 	closer, err := o.chain.Closer(client, o.provider, o.batchSize, "akash-janitor kill-lease-by-image", env.Clients.Config)
 	if err != nil {
-		return nil, nil, job.BadInput("%v", err)
+		return nil, nil, job.BadInput("%w", err)
 	}
 	o.provider = closer.Provider()
 	return client, closer, nil

@@ -144,7 +144,7 @@ type reaper struct {
 func run(ctx context.Context, env *job.Env, o options) error {
 	table, err := proctable.Open(o.procRoot)
 	if err != nil {
-		return job.BadInput("--proc=%s: %v", o.procRoot, err)
+		return job.BadInput("--proc=%s: %w", o.procRoot, err)
 	}
 	if o.nodeName == "" {
 		env.Log.Warn().Msg("--node-name is not set: zombies are not attributed to pods and Events are not recorded on the node")
@@ -154,7 +154,7 @@ func run(ctx context.Context, env *job.Env, o options) error {
 	if o.metricsAddr != "" {
 		l, err := net.Listen("tcp", o.metricsAddr)
 		if err != nil {
-			return job.BadInput("--metrics-addr=%s: %v", o.metricsAddr, err)
+			return job.BadInput("--metrics-addr=%s: %w", o.metricsAddr, err)
 		}
 		env.Log.Info().Str("addr", l.Addr().String()).Msg("serving /metrics and /healthz")
 		stale := 3*o.interval + env.Common.Timeout

@@ -95,9 +95,11 @@ type Env struct {
 // ErrBadInput marks an error as bad configuration or input (exit 2).
 var ErrBadInput = errors.New("bad input")
 
-// BadInput wraps err so the run exits 2.
+// BadInput makes an error that exits the run with 2, formatted as
+// fmt.Errorf formats: an error given with %w stays in the chain
+// (errors.Is and errors.As see it).
 func BadInput(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrBadInput, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: "+format, append([]any{ErrBadInput}, args...)...)
 }
 
 // Main runs the job with the process's arguments and environment and exits.

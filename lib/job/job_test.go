@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -233,4 +234,13 @@ func TestPushgatewayGetsTheRunSummary(t *testing.T) {
 	r = run(t, spec, []string{"--kubeconfig", kubeconfig(t), "--pushgateway-url", "pushgateway:9091"}, nil)
 	assert.Equal(t, ExitBadInput, r.code)
 	assert.Contains(t, r.raw, `--pushgateway-url=\"pushgateway:9091\": want http(s)://host:port`)
+}
+
+// BadInput keeps what it wraps: a caller can still ask what went wrong.
+func TestBadInputKeepsTheChain(t *testing.T) {
+	cause := fmt.Errorf("read key: %w", os.ErrNotExist)
+	err := BadInput("--key-file: %w (nothing was done)", cause)
+	assert.ErrorIs(t, err, ErrBadInput)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	assert.Equal(t, "bad input: --key-file: read key: file does not exist (nothing was done)", err.Error())
 }
