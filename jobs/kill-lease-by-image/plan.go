@@ -55,7 +55,11 @@ func plan(o observed, lists imagematch.Lists, provider string) ([]denial, []note
 		var matches []match
 		seen := map[match]bool{}
 		add := func(m match) {
-			if !seen[m] {
+			// What the runtime reports adds a reason only where it differs
+			// from the Manifest's (another name, a resolved digest).
+			said := m
+			said.running = ""
+			if !seen[m] && !seen[said] {
 				seen[m] = true
 				matches = append(matches, m)
 			}

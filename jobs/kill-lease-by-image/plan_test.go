@@ -24,7 +24,8 @@ func leaseOf(dseq uint64, provider string, images ...string) leaseImages {
 }
 
 func running(l leaseImages, image, imageID string) leaseImages {
-	l.running = append(l.running, runningImage{pod: "web-0", container: "web", service: "web", image: image, imageID: imageID})
+	// The provider labels a service's pods with its name.
+	l.running = append(l.running, runningImage{pod: "web-0", container: "web", service: l.services[0].Name, image: image, imageID: imageID})
 	return l
 }
 
@@ -44,10 +45,9 @@ func TestPlan(t *testing.T) {
 		"another provider's lease": {lease: leaseOf(3, "akash1other", "packetstream/psclient")},
 		"allowlisted":              {lease: leaseOf(4, us, "packetstream/psclient:ok")},
 		"what the runtime resolved": {lease: running(leaseOf(5, us, "ghcr.io/x/app:1"), "ghcr.io/x/app:1", "ghcr.io/x/app@"+imagematchtest.DigestDenied),
-			want: []string{"service web runs ghcr.io/x/app@" + imagematchtest.DigestDenied + ` (container web of pod web-0, the runtime's image ID; denied by "` + imagematchtest.DigestDenied + `")`}},
-		"the Manifest and the runtime agree: both said": {lease: running(leaseOf(6, us, "packetstream/psclient"), "docker.io/packetstream/psclient:latest", ""),
-			want: []string{`service a runs docker.io/packetstream/psclient:latest (denied by "packetstream/psclient")`,
-				`service web runs docker.io/packetstream/psclient:latest (container web of pod web-0, the runtime's image; denied by "packetstream/psclient")`}},
+			want: []string{"service a runs ghcr.io/x/app@" + imagematchtest.DigestDenied + ` (container web of pod web-0, the runtime's image ID; denied by "` + imagematchtest.DigestDenied + `")`}},
+		"the Manifest and the runtime agree: said once": {lease: running(leaseOf(6, us, "packetstream/psclient"), "docker.io/packetstream/psclient:latest", ""),
+			want: []string{`service a runs docker.io/packetstream/psclient:latest (denied by "packetstream/psclient")`}},
 		"an image that does not parse": {lease: running(leaseOf(7, us, "Bad/UPPER"), "", "not a digest:"), notes: 2},
 		"no lease ID":                  {lease: leaseImages{name: "x", idErr: errors.New("dseq: empty")}, notes: 1},
 	} {
