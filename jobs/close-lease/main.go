@@ -77,8 +77,7 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	}
 	a := actuator.Action{Verb: "close-lease", Target: actuator.Ref{APIVersion: "v1", Kind: "Namespace", Name: id.Namespace()},
 		Lease: id.String(), Reason: "OperatorClose", Message: fmt.Sprintf("closing on the operator's demand (%s, reason %s)", l.State, o.reason)}
-	switch {
-	case l.State == chain.StateClosed:
+	if l.State == chain.StateClosed {
 		a.Hold = "already closed on chain"
 	}
 	if deadline, in := l.InReclamationWindow(env.Now()); in {

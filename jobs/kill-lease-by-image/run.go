@@ -70,7 +70,7 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 		case l.State == chain.StateClosed:
 			a.Hold = "already closed on chain (the provider will tear it down)"
 		}
-		if deadline, in := l.InReclamationWindow(env.Now()); err == nil && in {
+		if deadline, in := l.InReclamationWindow(env.Now()); in { // l is zero when the chain does not know it
 			a.Hold = "in its reclamation window; it cannot be closed before its deadline, " + chain.WindowText(deadline)
 		}
 		leases[id.String()] = l

@@ -98,9 +98,8 @@ type SequenceMismatch struct {
 	Message       string
 }
 
-func (e *SequenceMismatch) Error() string {
-	return "account sequence mismatch: " + e.Message
-}
+// Error is the node's own message, which names the mismatch.
+func (e *SequenceMismatch) Error() string { return e.Message }
 
 // parseSequenceMismatch reads "account sequence mismatch, expected N, got M".
 func parseSequenceMismatch(msg string) (*SequenceMismatch, bool) {

@@ -202,12 +202,11 @@ func (f *ChainFlags) TxCloser(c *chain.Client, provider string, batchSize int, m
 // LogNode reads the node's version once and logs it (a chain job's first
 // line about the chain); a node that does not say is a warning, not a
 // failure: the requests that follow fail closed on their own.
-func LogNode(ctx context.Context, c *chain.Client, log zerolog.Logger) (chain.NodeInfo, bool) {
+func LogNode(ctx context.Context, c *chain.Client, log zerolog.Logger) {
 	node, err := c.NodeInfo(ctx)
 	if err != nil {
 		log.Warn().Err(err).Msg("the node's version is unknown")
-		return node, false
+		return
 	}
 	log.Info().Str("node_version", node.AppVersion).Str("chain_id", node.Network).Bool("reclamation", node.KnowsReclamation()).Msg("chain node")
-	return node, true
 }

@@ -129,17 +129,15 @@ func (t *TxCloser) Close(ctx context.Context, leases []chain.Lease, reason int32
 	return results
 }
 
-func inWindow(l chain.Lease) bool { _, in := l.InReclamationWindow(time.Now()); return in }
-
 // precheck refuses a lease no closer may close: another provider's, one
 // inside its reclamation window, or one already closed.
 func precheck(l chain.Lease, provider string) error {
+	deadline, inWindow := l.InReclamationWindow(time.Now())
 	switch {
 	case l.ID.Provider != provider:
 		return fmt.Errorf("lease %s belongs to provider %s, the closer acts for %s", l.ID, l.ID.Provider, provider)
-	case inWindow(l):
-		d, _ := l.InReclamationWindow(time.Now())
-		return fmt.Errorf("lease %s: %w until %s", l.ID, ErrReclaiming, chain.WindowText(d))
+	case inWindow:
+		return fmt.Errorf("lease %s: %w until %s", l.ID, ErrReclaiming, chain.WindowText(deadline))
 	case l.State == chain.StateClosed:
 		return fmt.Errorf("lease %s is already closed on chain", l.ID)
 	}

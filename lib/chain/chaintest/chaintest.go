@@ -183,10 +183,10 @@ func (c *Chain) list(w http.ResponseWriter, r *http.Request) {
 		switch k.State {
 		case "", chain.StateActive, chain.StateInsufficientFunds, chain.StateClosed:
 		case chain.StateReclaiming:
-			if !c.knowsReclamation() {
-				writeJSON(w, http.StatusBadRequest, map[string]any{"code": 3, "message": "invalid state value", "details": []any{}})
-				return
+			if c.knowsReclamation() {
+				break
 			}
+			fallthrough // a node before 2.1 knows no such state
 		default:
 			writeJSON(w, http.StatusBadRequest, map[string]any{"code": 3, "message": "invalid state value", "details": []any{}})
 			return

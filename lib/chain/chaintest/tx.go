@@ -370,15 +370,17 @@ func (c *Chain) execute(signer string, msgs []chaintx.Msg) (closes []closing, ex
 	}
 	for _, w := range wanted {
 		l, ok := c.leases[w.msg.ID.LeaseID()]
-		switch {
-		case !ok:
+		if !ok {
 			return fail(w.index, 6, "unknown bid")
+		}
+		deadline, inWindow := l.InReclamationWindow(time.Now())
+		switch {
 		case !w.grant && l.ID.Provider != signer:
 			return fail(w.index, 4, "%s may not close %s's bid", signer, l.ID.Provider)
 		case w.grant && !c.grants[grantKey{l.ID.Provider, signer, chain.TypeURLMsgCloseBid}]:
 			return fail(w.index, 4, "authorization not found: %s has no grant from %s for MsgCloseBid", signer, l.ID.Provider)
-		case l.State == chain.StateReclaiming && l.Reclamation != nil && time.Now().Before(l.Reclamation.Deadline):
-			return fail(w.index, 17, "lease %s is in its reclamation window until %s", l.ID, l.Reclamation.Deadline.Format(time.RFC3339))
+		case inWindow:
+			return fail(w.index, 17, "lease %s is in its reclamation window until %s", l.ID, chain.WindowText(deadline))
 		case l.State == chain.StateClosed:
 			return fail(w.index, 10, "lease not active")
 		}
