@@ -91,7 +91,7 @@ func TestLeaseByIDAndNotFound(t *testing.T) {
 }
 
 func TestSimulatorSpeaksTheNodesShape(t *testing.T) {
-	ch := chaintest.New()
+	ch := chaintest.New().WithReclamation() // the golden is of a 2.1 node: its leases carry reclamation
 	ch.Put(chain.Lease{ID: akash.LeaseID{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: 1, GSeq: 1, OSeq: 1, Provider: provider},
 		State: chain.StateReclaiming, Reclamation: &chain.Reclamation{Window: time.Hour, StartedAt: 1, Deadline: time.Unix(1767225600, 0).UTC(), Reason: "lease_closed_reason_decommission"}})
 	ch.Put(chain.Lease{ID: akash.LeaseID{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: 2, GSeq: 1, OSeq: 1, Provider: provider}, State: chain.StateActive})

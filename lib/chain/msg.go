@@ -12,6 +12,12 @@ import (
 // TypeURLMsgCloseBid is MsgCloseBid's type URL in a transaction's Any.
 const TypeURLMsgCloseBid = "/akash.market.v1beta5.MsgCloseBid"
 
+// TypeURLMsgLeaseStartReclaim is MsgLeaseStartReclaim's (node 2.1 on,
+// AEP-82): the provider starts a lease's reclamation window. Its fields
+// are MsgCloseBid's (a LeaseID, whose wire form is BidID's, and a
+// LeaseClosedReason), so MsgCloseBid encodes and decodes it.
+const TypeURLMsgLeaseStartReclaim = "/akash.market.v1beta5.MsgLeaseStartReclaim"
+
 // Reasons a provider gives for closing a bid (akash.market.v1
 // LeaseClosedReason, the provider-initiated range 10000-19999).
 var closeReasons = map[string]int32{

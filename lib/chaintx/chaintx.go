@@ -132,20 +132,33 @@ func (s *Signer) Sign(tx Tx) ([]byte, error) {
 	return raw.Marshal()
 }
 
-// Decoded is a signed transaction taken apart and checked: what a node
-// does before it runs the messages.
+// Decoded is a signed transaction taken apart, as a node reads it before
+// it runs the ante handler.
 type Decoded struct {
-	Msgs     []Msg
-	Signer   string // the address of the key that signed
-	Sequence uint64
-	GasLimit uint64
-	Fee      sdk.Coins
-	Memo     string
+	Msgs []Msg
+	// Signer is the address of the key in the one signer info; the
+	// account a node charges is the messages' signer, which may differ.
+	Signer        string
+	PubKey        []byte // the secp256k1 key, compressed
+	Sequence      uint64
+	GasLimit      uint64
+	Fee           sdk.Coins
+	Payer         string
+	Granter       string
+	Memo          string
+	TimeoutHeight uint64
+	Signature     []byte
+
+	raw, bodyBytes, authBytes []byte
+	pub                       secp256k1.PubKey
 }
 
-// Verify decodes TxRaw bytes and verifies the one signature against the
-// chain ID and account number, as a node does (SIGN_MODE_DIRECT).
-func Verify(txBytes []byte, chainID string, accountNumber func(address string) (uint64, bool)) (Decoded, error) {
+// Raw is the TxRaw bytes the transaction was decoded from.
+func (d Decoded) Raw() []byte { return d.raw }
+
+// Decode takes TxRaw bytes apart: one signer info with a secp256k1 key in
+// SIGN_MODE_DIRECT and one signature, the only shape the janitor sends.
+func Decode(txBytes []byte) (Decoded, error) {
 	var raw txtypes.TxRaw
 	if err := raw.Unmarshal(txBytes); err != nil {
 		return Decoded{}, fmt.Errorf("tx parse error: %w", err)
@@ -165,36 +178,51 @@ func Verify(txBytes []byte, chainID string, accountNumber func(address string) (
 	if si.PublicKey == nil || si.PublicKey.TypeUrl != "/cosmos.crypto.secp256k1.PubKey" {
 		return Decoded{}, errors.New("signer public key is not a secp256k1 key")
 	}
-	var pub secp256k1.PubKey
-	if err := pub.Unmarshal(si.PublicKey.Value); err != nil {
+	d := Decoded{Sequence: si.Sequence, Memo: body.Memo, TimeoutHeight: body.TimeoutHeight, Signature: raw.Signatures[0],
+		raw: txBytes, bodyBytes: raw.BodyBytes, authBytes: raw.AuthInfoBytes}
+	if err := d.pub.Unmarshal(si.PublicKey.Value); err != nil {
 		return Decoded{}, fmt.Errorf("signer public key: %w", err)
 	}
+	d.PubKey = d.pub.Key
 	single, ok := si.ModeInfo.GetSum().(*txtypes.ModeInfo_Single_)
 	if !ok || single.Single.Mode != signing.SignMode_SIGN_MODE_DIRECT {
 		return Decoded{}, errors.New("only SIGN_MODE_DIRECT is accepted")
 	}
-	addr, err := bech32.ConvertAndEncode(AddressPrefix, pub.Address())
+	addr, err := bech32.ConvertAndEncode(AddressPrefix, d.pub.Address())
 	if err != nil {
 		return Decoded{}, err
 	}
-	number, ok := accountNumber(addr)
-	if !ok {
-		return Decoded{}, fmt.Errorf("account %s not found", addr)
-	}
-	doc := &txtypes.SignDoc{BodyBytes: raw.BodyBytes, AuthInfoBytes: raw.AuthInfoBytes, ChainId: chainID, AccountNumber: number}
-	signBytes, err := doc.Marshal()
-	if err != nil {
-		return Decoded{}, err
-	}
-	if !pub.VerifySignature(signBytes, raw.Signatures[0]) {
-		return Decoded{}, errors.New("signature verification failed; please verify account number and chain-id")
-	}
-	d := Decoded{Signer: addr, Sequence: si.Sequence, Memo: body.Memo}
+	d.Signer = addr
 	if auth.Fee != nil {
-		d.GasLimit, d.Fee = auth.Fee.GasLimit, auth.Fee.Amount
+		d.GasLimit, d.Fee, d.Payer, d.Granter = auth.Fee.GasLimit, auth.Fee.Amount, auth.Fee.Payer, auth.Fee.Granter
 	}
 	for _, m := range body.Messages {
 		d.Msgs = append(d.Msgs, Msg{TypeURL: m.TypeUrl, Value: m.Value})
+	}
+	return d, nil
+}
+
+// VerifySignature checks the signature over the sign document of chainID
+// and accountNumber (SIGN_MODE_DIRECT).
+func (d Decoded) VerifySignature(chainID string, accountNumber uint64) bool {
+	doc := &txtypes.SignDoc{BodyBytes: d.bodyBytes, AuthInfoBytes: d.authBytes, ChainId: chainID, AccountNumber: accountNumber}
+	signBytes, err := doc.Marshal()
+	return err == nil && d.pub.VerifySignature(signBytes, d.Signature)
+}
+
+// Verify decodes TxRaw bytes and verifies the one signature against the
+// chain ID and the signing key's account number.
+func Verify(txBytes []byte, chainID string, accountNumber func(address string) (uint64, bool)) (Decoded, error) {
+	d, err := Decode(txBytes)
+	if err != nil {
+		return Decoded{}, err
+	}
+	number, ok := accountNumber(d.Signer)
+	if !ok {
+		return Decoded{}, fmt.Errorf("account %s not found", d.Signer)
+	}
+	if !d.VerifySignature(chainID, number) {
+		return Decoded{}, errors.New("signature verification failed; please verify account number and chain-id")
 	}
 	return d, nil
 }

@@ -1,24 +1,29 @@
 // Package chaintest is an in-repo Akash node for tests: it answers the
-// REST (grpc-gateway JSON) queries the janitor makes, in the node's shape
-// (held to it by lib/chain/testdata), with the node's pagination (the next
-// page is asked by key alone; filters in a request with a key are ignored),
-// and faults on demand: failing, garbled or hanging answers, and a
-// pagination that never ends.
+// REST (grpc-gateway JSON) queries and transactions the janitor sends as
+// the recorded node 2.0.1 does (replay_test.go holds it to every recording
+// in lib/chain/testdata/node-2.0.1): the node's lease walks and pagination
+// keys, its refusals word for word, simulate that runs the messages, the
+// ante handler's checks in their order at CheckTx, and the market module's
+// codes in the block. WithReclamation makes it a 2.1 node (AEP-82). Faults
+// on demand: failing, garbled or hanging answers, a pagination that never
+// ends, a busy provider account.
 package chaintest
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"sort"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
 
+	sdk "github.com/cosmos/cosmos-sdk/types"
+
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/chain"
+	"github.com/akash-janitor/akash-janitor/lib/chaintx"
 )
 
 // Chain is the simulated chain state and its REST server.
@@ -27,6 +32,12 @@ type Chain struct {
 	leases map[akash.LeaseID]*chain.Lease
 	// Height is the current block height.
 	Height int64
+	// ChainID is the chain's ID (default ChainID): transactions must be
+	// signed for it.
+	ChainID string
+	// MinGasPrice is what CheckTx asks a fee to pay per unit of gas, in
+	// uakt (default 0.025, as the recorded node).
+	MinGasPrice float64
 	// Version is the node's application version: 2.0.1 (the recorded
 	// node: no lease reclamation, the reclaiming filter refused) or 2.1.0
 	// and on (reclamation).
@@ -51,7 +62,7 @@ type Chain struct {
 // New returns an empty chain at height 1,000,000, a node of version 2.0.1
 // as recorded in shared/akash-node; WithReclamation makes it a 2.1 node.
 func New() *Chain {
-	return &Chain{leases: map[akash.LeaseID]*chain.Lease{}, Height: 1_000_000, Version: "2.0.1"}
+	return &Chain{leases: map[akash.LeaseID]*chain.Lease{}, Height: 1_000_000, Version: "2.0.1", ChainID: ChainID, MinGasPrice: 0.025}
 }
 
 // Start serves the chain until the test ends; the URL is the REST endpoint.
@@ -114,14 +125,7 @@ func (c *Chain) LoopPages(on bool) { c.mu.Lock(); c.loopPages = on; c.mu.Unlock(
 // Requests is the number of requests served.
 func (c *Chain) Requests() int { c.mu.Lock(); defer c.mu.Unlock(); return c.requests }
 
-type pageKey struct {
-	Provider string `json:"p"`
-	Owner    string `json:"o"`
-	State    string `json:"s"`
-	Offset   int    `json:"n"`
-}
-
-// ServeHTTP answers the market queries.
+// ServeHTTP answers the node's REST queries the janitor makes.
 func (c *Chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	c.requests++
@@ -151,96 +155,81 @@ func (c *Chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c.serveTx(w, r) {
 		return
 	}
-	switch r.URL.Path {
-	case "/cosmos/base/tendermint/v1beta1/node_info":
-		writeJSON(w, http.StatusOK, map[string]any{
-			"default_node_info":   map[string]any{"network": ChainID, "version": "0.38.19", "moniker": "chaintest"},
-			"application_version": map[string]any{"name": "akash", "app_name": "akash", "version": c.Version}})
-	case "/akash/market/v1beta5/leases/list":
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == "/cosmos/base/tendermint/v1beta1/node_info":
+		c.nodeInfo(w)
+	case r.Method == http.MethodGet && r.URL.Path == "/akash/market/v1beta5/leases/list":
 		c.list(w, r)
-	case "/akash/market/v1beta5/leases/info":
+	case r.Method == http.MethodGet && r.URL.Path == "/akash/market/v1beta5/leases/info":
 		c.info(w, r)
 	default:
+		// grpc-gateway's answer to a route it does not have (v1beta4 on a
+		// 2.x node among them).
 		writeJSON(w, http.StatusNotImplemented, map[string]any{"code": 12, "message": "Not Implemented", "details": []any{}})
 	}
 }
 
-func (c *Chain) list(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+func (c *Chain) nodeInfo(w http.ResponseWriter) {
 	c.mu.Lock()
-	failAfter := c.failListAfter
+	chainID, version := c.ChainID, c.Version
 	c.mu.Unlock()
-	var k pageKey
-	if key := q.Get("pagination.key"); key != "" {
-		// As the node: with a key, the filters come from the key alone.
-		b, err := base64.StdEncoding.DecodeString(key)
-		if err != nil || json.Unmarshal(b, &k) != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]any{"code": 3, "message": "invalid pagination key", "details": []any{}})
-			return
-		}
-	} else {
-		k = pageKey{Provider: q.Get("filters.provider"), Owner: q.Get("filters.owner"), State: q.Get("filters.state")}
-		switch k.State {
-		case "", chain.StateActive, chain.StateInsufficientFunds, chain.StateClosed:
-		case chain.StateReclaiming:
-			if c.knowsReclamation() {
-				break
-			}
-			fallthrough // a node before 2.1 knows no such state
-		default:
-			writeJSON(w, http.StatusBadRequest, map[string]any{"code": 3, "message": "invalid state value", "details": []any{}})
-			return
-		}
-	}
-	limit := 100
-	if l, err := strconv.Atoi(q.Get("pagination.limit")); err == nil && l > 0 {
-		limit = l
-	}
-	if failAfter > 0 && k.Offset >= failAfter*limit {
-		writeJSON(w, http.StatusInternalServerError, map[string]any{"code": 13, "message": "simulated failure halfway through the listing", "details": []any{}})
-		return
-	}
-	c.mu.Lock()
-	var match []chain.Lease
-	for _, l := range c.leases {
-		if (k.Provider == "" || l.ID.Provider == k.Provider) && (k.Owner == "" || l.ID.Owner == k.Owner) && (k.State == "" || l.State == k.State) {
-			match = append(match, *l)
-		}
-	}
-	loop := c.loopPages
-	c.mu.Unlock()
-	sort.Slice(match, func(i, j int) bool { return match[i].ID.String() < match[j].ID.String() })
-	end := min(k.Offset+limit, len(match))
-	page := []any{}
-	for _, l := range match[min(k.Offset, len(match)):end] {
-		page = append(page, leaseResponse(l))
-	}
-	var next any
-	if end < len(match) || loop {
-		nk := k
-		nk.Offset = end
-		if loop {
-			nk.Offset = k.Offset
-		}
-		b, _ := json.Marshal(nk)
-		next = base64.StdEncoding.EncodeToString(b)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"leases": page, "pagination": map[string]any{"next_key": next, "total": "0"}})
+	writeJSON(w, http.StatusOK, map[string]any{
+		"default_node_info": map[string]any{
+			"protocol_version": map[string]any{"p2p": "8", "block": "11", "app": "0"},
+			"default_node_id":  "0000000000000000000000000000000000000000",
+			"listen_addr":      "tcp://127.0.0.1:26656",
+			"network":          chainID,
+			"version":          "0.38.19",
+			"channels":         "QCAhIiMwOGBhAA==",
+			"moniker":          "chaintest",
+			"other":            map[string]any{"tx_index": "on", "rpc_address": "tcp://127.0.0.1:26657"},
+		},
+		"application_version": map[string]any{
+			"name": "akash", "app_name": "akash", "version": version,
+			"git_commit": "", "build_tags": "", "go_version": "go version " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
+			"build_deps":         []any{map[string]any{"path": "github.com/cosmos/cosmos-sdk", "version": "v0.53.5", "sum": ""}},
+			"cosmos_sdk_version": "v0.53.5",
+		},
+	})
 }
 
+// info answers one lease by its full ID, bseq included, checking the
+// addresses as the node does (owner first).
 func (c *Chain) info(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	dseq, err1 := strconv.ParseUint(q.Get("id.dseq"), 10, 64)
-	gseq, err2 := strconv.ParseUint(q.Get("id.gseq"), 10, 32)
-	oseq, err3 := strconv.ParseUint(q.Get("id.oseq"), 10, 32)
-	if err1 != nil || err2 != nil || err3 != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"code": 3, "message": "invalid lease id", "details": []any{}})
+	var id akash.LeaseID
+	var bseq uint64
+	for _, p := range []struct {
+		name string
+		bits int
+		to   func(uint64)
+	}{
+		{"id.dseq", 64, func(v uint64) { id.DSeq = v }},
+		{"id.gseq", 32, func(v uint64) { id.GSeq = uint32(v) }},
+		{"id.oseq", 32, func(v uint64) { id.OSeq = uint32(v) }},
+		{"id.bseq", 32, func(v uint64) { bseq = v }},
+	} {
+		if s := q.Get(p.name); s != "" {
+			v, err := strconv.ParseUint(s, 10, p.bits)
+			if err != nil {
+				badRequest(w, err.Error())
+				return
+			}
+			p.to(v)
+		}
+	}
+	id.Owner, id.Provider = q.Get("id.owner"), q.Get("id.provider")
+	if _, err := sdk.GetFromBech32(id.Owner, chaintx.AddressPrefix); err != nil {
+		badRequest(w, "invalid owner address")
 		return
 	}
-	id := akash.LeaseID{Owner: q.Get("id.owner"), DSeq: dseq, GSeq: uint32(gseq), OSeq: uint32(oseq), Provider: q.Get("id.provider")}
+	if _, err := sdk.GetFromBech32(id.Provider, chaintx.AddressPrefix); err != nil {
+		badRequest(w, "invalid provider address")
+		return
+	}
 	l, ok := c.Get(id)
-	if !ok {
-		writeJSON(w, http.StatusNotFound, map[string]any{"code": 5, "message": "lease not found", "details": []any{}})
+	if !ok || uint64(l.BSeq) != bseq {
+		writeJSON(w, http.StatusNotFound, map[string]any{"code": 5, "message": "codespace market code 20: invalid lease: lease not found", "details": []any{}})
 		return
 	}
 	writeJSON(w, http.StatusOK, leaseResponse(l))

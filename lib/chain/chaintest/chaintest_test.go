@@ -15,7 +15,9 @@ import (
 )
 
 // A provider closes two leases in one signed transaction; the simulated
-// node checks the signature and sequence as a node does and closes them.
+// node checks it as the recorded node does: simulate runs the messages,
+// CheckTx the fee, key, sequence and signature, the block the gas and the
+// market module's rules.
 func TestCloseBidsOnTheSimulatedChain(t *testing.T) {
 	ctx := context.Background()
 	provider, _, err := chaintx.GenerateKey("p")
@@ -31,31 +33,47 @@ func TestCloseBidsOnTheSimulatedChain(t *testing.T) {
 		ch.Put(l)
 		return id
 	}
-	a, b, reclaiming := lease(1, chain.StateActive), lease(2, chain.StateInsufficientFunds), lease(3, chain.StateReclaiming)
+	a, b, poor, reclaiming := lease(1, chain.StateActive), lease(2, chain.StateActive), lease(3, chain.StateInsufficientFunds), lease(4, chain.StateReclaiming)
 	c := &chain.Client{Endpoints: []string{ch.Start(t).URL}}
 
-	sign := func(s *chaintx.Signer, ids ...akash.LeaseID) []byte {
-		acct, err := c.Account(ctx, s.Address)
-		require.NoError(t, err)
+	type signed struct {
+		gas uint64
+		fee string
+	}
+	msgsOf := func(typeURL string, ids ...akash.LeaseID) []chaintx.Msg {
 		var msgs []chaintx.Msg
 		for _, id := range ids {
 			m := chain.MsgCloseBid{ID: chain.BidID{Owner: id.Owner, DSeq: id.DSeq, GSeq: id.GSeq, OSeq: id.OSeq, Provider: id.Provider}, Reason: 10002}
-			msgs = append(msgs, chaintx.Msg{TypeURL: chain.TypeURLMsgCloseBid, Value: m.Marshal()})
+			msgs = append(msgs, chaintx.Msg{TypeURL: typeURL, Value: m.Marshal()})
 		}
-		raw, err := s.Sign(chaintx.Tx{Msgs: msgs, ChainID: chaintest.ChainID, AccountNumber: acct.Number, Sequence: acct.Sequence, GasLimit: 200000, Fee: "5000uakt"})
+		return msgs
+	}
+	signAs := func(s *chaintx.Signer, how signed, msgs []chaintx.Msg) []byte {
+		acct, err := c.Account(ctx, s.Address)
+		require.NoError(t, err)
+		raw, err := s.Sign(chaintx.Tx{Msgs: msgs, ChainID: chaintest.ChainID, AccountNumber: acct.Number, Sequence: acct.Sequence, GasLimit: how.gas, Fee: how.fee})
 		require.NoError(t, err)
 		return raw
 	}
+	enough := signed{gas: 1_000_000, fee: "25000uakt"}
+	sign := func(ids ...akash.LeaseID) []byte {
+		return signAs(provider, enough, msgsOf(chain.TypeURLMsgCloseBid, ids...))
+	}
+	inBlock := func(raw []byte) chain.TxResponse {
+		t.Helper()
+		resp, err := c.Broadcast(ctx, raw)
+		require.NoError(t, err)
+		require.True(t, resp.OK(), "CheckTx: %s", resp.RawLog)
+		done, err := c.WaitTx(ctx, resp.Hash, 10*time.Millisecond)
+		require.NoError(t, err)
+		return done
+	}
 
-	raw := sign(provider, a, b)
+	raw := sign(a, b)
 	gas, err := c.Simulate(ctx, raw)
 	require.NoError(t, err)
 	assert.Equal(t, uint64(44864+2*196450), gas, "two closes with a fee, as the recorded node charges")
-	resp, err := c.Broadcast(ctx, raw)
-	require.NoError(t, err)
-	require.True(t, resp.OK(), resp.RawLog)
-	done, err := c.WaitTx(ctx, resp.Hash, 10*time.Millisecond)
-	require.NoError(t, err)
+	done := inBlock(raw)
 	assert.True(t, done.OK(), done.RawLog)
 	for _, id := range []akash.LeaseID{a, b} {
 		l, err := c.Lease(ctx, id)
@@ -64,38 +82,113 @@ func TestCloseBidsOnTheSimulatedChain(t *testing.T) {
 		assert.Equal(t, "lease_closed_reason_unspecified", l.Reason)
 	}
 
+	// Simulate runs the messages: a lease the escrow ran dry on is not
+	// active, and the node says so before anything is sent.
+	_, err = c.Simulate(ctx, sign(poor))
+	assert.ErrorContains(t, err, "message index: 0: lease not active")
+
 	// Another client used the account meanwhile: the node says so.
-	stale := sign(provider, reclaiming)
+	stale := sign(reclaiming)
 	ch.UseSequence(provider.Address)
-	resp, err = c.Broadcast(ctx, stale)
+	resp, err := c.Broadcast(ctx, stale)
 	require.NoError(t, err)
 	assert.True(t, resp.SequenceMismatch(), "%+v", resp)
 	assert.Contains(t, resp.RawLog, "account sequence mismatch, expected 2, got 1")
 
 	// Inside its reclamation window a lease cannot be closed.
-	resp, err = c.Broadcast(ctx, sign(provider, reclaiming))
-	require.NoError(t, err)
-	done, err = c.WaitTx(ctx, resp.Hash, 10*time.Millisecond)
-	require.NoError(t, err)
+	done = inBlock(sign(reclaiming))
 	assert.False(t, done.OK())
-	assert.Contains(t, done.RawLog, "reclamation window")
+	assert.Equal(t, "market", done.Codespace)
+	assert.EqualValues(t, 38, done.Code)
+	assert.Contains(t, done.RawLog, "reclamation window has not elapsed")
 
-	// Only the provider may close its bids.
+	// A key that is not the provider's cannot sign its close (CheckTx,
+	// code 8), and nothing changes.
 	other, _, err := chaintx.GenerateKey("q")
 	require.NoError(t, err)
 	ch.AddAccount(other.Address)
-	active := lease(4, chain.StateActive)
-	resp, err = c.Broadcast(ctx, sign(other, active))
+	active := lease(5, chain.StateActive)
+	ch.SetAccount(other.Address, 200, 0, nil)
+	acct, err := c.Account(ctx, provider.Address)
 	require.NoError(t, err)
-	done, err = c.WaitTx(ctx, resp.Hash, 10*time.Millisecond)
+	forged, err := other.Sign(chaintx.Tx{Msgs: msgsOf(chain.TypeURLMsgCloseBid, active), ChainID: chaintest.ChainID, AccountNumber: acct.Number,
+		Sequence: acct.Sequence, GasLimit: enough.gas, Fee: enough.fee})
 	require.NoError(t, err)
-	assert.False(t, done.OK())
+	resp, err = c.Broadcast(ctx, forged)
+	require.NoError(t, err)
+	assert.EqualValues(t, 8, resp.Code)
+	assert.Contains(t, resp.RawLog, "pubKey does not match signer address "+provider.Address)
+
+	// A fee below the minimum gas price is refused at CheckTx (code 13).
+	resp, err = c.Broadcast(ctx, signAs(provider, signed{gas: 400_000, fee: "1uakt"}, msgsOf(chain.TypeURLMsgCloseBid, active)))
+	require.NoError(t, err)
+	assert.EqualValues(t, 13, resp.Code)
+	assert.Contains(t, resp.RawLog, "insufficient fees; got: 1uakt required: 10000uakt")
+
+	// Too little gas passes CheckTx and fails in the block (code 11).
+	done = inBlock(signAs(provider, signed{gas: 200_000, fee: "5000uakt"}, msgsOf(chain.TypeURLMsgCloseBid, active)))
+	assert.EqualValues(t, 11, done.Code)
+	assert.Contains(t, done.RawLog, "out of gas")
 	l, _ := ch.Get(active)
 	assert.Equal(t, chain.StateActive, l.State)
 
 	// A transaction the chain has not seen.
 	_, err = c.Tx(ctx, "00")
 	assert.ErrorIs(t, err, chain.ErrNotFound)
-	_, err = c.Account(ctx, "akash1nobody")
+	_, err = c.Account(ctx, "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h")
 	assert.ErrorIs(t, err, chain.ErrNotFound)
+}
+
+// Reclamation on a 2.1 node (AEP-82): a lease with a window cannot be
+// closed before MsgLeaseStartReclaim, nor before the deadline it sets.
+func TestReclamationOnTheSimulatedChain(t *testing.T) {
+	ctx := context.Background()
+	provider, _, err := chaintx.GenerateKey("p")
+	require.NoError(t, err)
+	ch := chaintest.New().WithReclamation()
+	ch.AddAccount(provider.Address)
+	id := akash.LeaseID{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: 7, GSeq: 1, OSeq: 1, Provider: provider.Address}
+	ch.Put(chain.Lease{ID: id, State: chain.StateActive, Reclamation: &chain.Reclamation{Window: 2 * time.Hour}})
+	c := &chain.Client{Endpoints: []string{ch.Start(t).URL}}
+	send := func(typeURL string) chain.TxResponse {
+		t.Helper()
+		acct, err := c.Account(ctx, provider.Address)
+		require.NoError(t, err)
+		m := chain.MsgCloseBid{ID: chain.BidIDOf(chain.Lease{ID: id}), Reason: 10001}
+		raw, err := provider.Sign(chaintx.Tx{Msgs: []chaintx.Msg{{TypeURL: typeURL, Value: m.Marshal()}}, ChainID: chaintest.ChainID,
+			AccountNumber: acct.Number, Sequence: acct.Sequence, GasLimit: 400_000, Fee: "10000uakt"})
+		require.NoError(t, err)
+		resp, err := c.Broadcast(ctx, raw)
+		require.NoError(t, err)
+		require.True(t, resp.OK(), resp.RawLog)
+		done, err := c.WaitTx(ctx, resp.Hash, 10*time.Millisecond)
+		require.NoError(t, err)
+		return done
+	}
+
+	done := send(chain.TypeURLMsgCloseBid)
+	assert.EqualValues(t, 37, done.Code)
+	assert.Contains(t, done.RawLog, "reclamation not started; call MsgLeaseStartReclaim first")
+
+	before := time.Now().Truncate(time.Second)
+	done = send(chain.TypeURLMsgLeaseStartReclaim)
+	require.True(t, done.OK(), done.RawLog)
+	l, err := c.Lease(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, chain.StateReclaiming, l.State)
+	require.NotNil(t, l.Reclamation)
+	assert.WithinDuration(t, before.Add(2*time.Hour), l.Reclamation.Deadline, 2*time.Second, "the deadline is the block time and the window")
+	assert.Equal(t, "lease_closed_reason_decommission", l.Reclamation.Reason)
+
+	done = send(chain.TypeURLMsgLeaseStartReclaim)
+	assert.EqualValues(t, 10, done.Code, "started once: the lease is no longer active")
+	done = send(chain.TypeURLMsgCloseBid)
+	assert.EqualValues(t, 38, done.Code, "not before the deadline")
+
+	l.Reclamation.Deadline = time.Now().Add(-time.Second)
+	ch.Put(l)
+	done = send(chain.TypeURLMsgCloseBid)
+	assert.True(t, done.OK(), done.RawLog)
+	l, _ = ch.Get(id)
+	assert.Equal(t, chain.StateClosed, l.State)
 }

@@ -6,16 +6,20 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	sdk "github.com/cosmos/cosmos-sdk/types"
+	"google.golang.org/protobuf/encoding/protowire"
+
 	"github.com/akash-janitor/akash-janitor/lib/chain"
 	"github.com/akash-janitor/akash-janitor/lib/chaintx"
 )
 
-// ChainID is the simulated chain's ID.
+// ChainID is the simulated chain's default ID.
 const ChainID = "akashnet-2"
 
 // account is an account's committed state (what the accounts query
@@ -25,6 +29,7 @@ type account struct {
 	number, sequence uint64
 	pending          uint64 // transactions of the account in the mempool
 	busy             bool   // a new one arrives with every block
+	pubKey           []byte // set by its first transaction
 }
 
 func (a *account) checkSequence() uint64 { return a.sequence + a.pending }
@@ -57,33 +62,53 @@ func (c *Chain) commitBlock() {
 	}
 }
 
-// Applied is a transaction the chain ran.
+// Applied is a transaction the chain ran in a block.
 type Applied struct {
 	Hash   string
 	Height int64
+	// Signer is the account that signed (the messages' signer).
 	Signer string
-	// Closed are the leases its messages closed.
-	Closed []chain.BidID
-	Code   uint32
-	Log    string
-	// Fee and Gas are what the transaction offered.
-	Fee string
-	Gas uint64
+	// Closed are the leases its messages closed; Reclaiming those whose
+	// reclamation it started.
+	Closed, Reclaiming []chain.BidID
+	Code               uint32
+	Codespace          string
+	Log                string
+	// Fee and Gas are what the transaction offered; GasUsed what it used.
+	Fee     string
+	Gas     uint64
+	GasUsed uint64
+	Time    time.Time
+
+	tx     chaintx.Decoded
+	events []any
 }
 
 // AddAccount opens an account and returns its number.
 func (c *Chain) AddAccount(address string) uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.accounts == nil {
-		c.accounts = map[string]*account{}
-	}
 	if a, ok := c.accounts[address]; ok {
 		return a.number
 	}
 	n := uint64(len(c.accounts) + 100)
-	c.accounts[address] = &account{number: n}
+	c.setAccount(address, n, 0, nil)
 	return n
+}
+
+// SetAccount opens or sets an account: its number, sequence and public
+// key (nil: it has sent no transaction yet).
+func (c *Chain) SetAccount(address string, number, sequence uint64, pubKey []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.setAccount(address, number, sequence, pubKey)
+}
+
+func (c *Chain) setAccount(address string, number, sequence uint64, pubKey []byte) {
+	if c.accounts == nil {
+		c.accounts = map[string]*account{}
+	}
+	c.accounts[address] = &account{number: number, sequence: sequence, pubKey: pubKey}
 }
 
 // UseSequence advances an account's sequence, as another client sending a
@@ -146,26 +171,9 @@ func (c *Chain) Applied() []Applied {
 func (c *Chain) serveTx(w http.ResponseWriter, r *http.Request) bool {
 	switch {
 	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/cosmos/auth/v1beta1/accounts/"):
-		addr := strings.TrimPrefix(r.URL.Path, "/cosmos/auth/v1beta1/accounts/")
-		c.mu.Lock()
-		a, ok := c.accounts[addr]
-		var num, seq uint64
-		if ok {
-			num, seq = a.number, a.sequence
-		}
-		c.mu.Unlock()
-		if !ok {
-			writeJSON(w, http.StatusNotFound, map[string]any{"code": 5, "message": fmt.Sprintf("account %s not found", addr), "details": []any{}})
-			return true
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"account": map[string]any{"@type": "/cosmos.auth.v1beta1.BaseAccount", "address": addr,
-			"pub_key": nil, "account_number": strconv.FormatUint(num, 10), "sequence": strconv.FormatUint(seq, 10)}})
+		c.account(w, strings.TrimPrefix(r.URL.Path, "/cosmos/auth/v1beta1/accounts/"))
 	case r.Method == http.MethodGet && r.URL.Path == "/cosmos/base/tendermint/v1beta1/blocks/latest":
-		c.mu.Lock()
-		h := c.Height
-		c.mu.Unlock()
-		writeJSON(w, http.StatusOK, map[string]any{"block_id": map[string]any{}, "block": map[string]any{"header": map[string]any{
-			"chain_id": ChainID, "height": strconv.FormatInt(h, 10)}}})
+		c.latestBlock(w)
 	case r.Method == http.MethodPost && r.URL.Path == "/cosmos/tx/v1beta1/simulate":
 		txBytes, ok := txBytesOf(w, r)
 		if !ok {
@@ -180,69 +188,208 @@ func (c *Chain) serveTx(w http.ResponseWriter, r *http.Request) bool {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"tx_response": c.broadcast(txBytes)})
 	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/cosmos/tx/v1beta1/txs/"):
-		hash := strings.TrimPrefix(r.URL.Path, "/cosmos/tx/v1beta1/txs/")
-		c.mu.Lock()
-		var found *Applied
-		for i := range c.applied {
-			if c.applied[i].Hash == hash {
-				found = &c.applied[i]
-			}
-		}
-		c.mu.Unlock()
-		if found == nil {
-			writeJSON(w, http.StatusNotFound, map[string]any{"code": 5, "message": "tx not found: " + hash, "details": []any{}})
-			return true
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"tx_response": txResponse(found.Hash, found.Height, found.Codespace(), found.Code, found.Log)})
+		c.getTx(w, strings.TrimPrefix(r.URL.Path, "/cosmos/tx/v1beta1/txs/"))
 	default:
 		return false
 	}
 	return true
 }
 
-// Gas as the recorded node charges it (shared/akash-node, 2.0.1): one
-// MsgCloseBid 241,314 with a fee, three 634,214; an authz MsgExec wrapping
-// one 257,876; a probe without a fee about 18,062 less (223,252).
-const (
-	gasBase     = 44_864
-	gasPerClose = 196_450
-	gasExec     = 16_562
-	gasNoFee    = 18_062
-	// gasSequence is what the ante handler has used when it finds the
-	// sequence wrong.
-	gasSequence = 31_326
-)
-
-// simulate answers /cosmos/tx/v1beta1/simulate as the node does: it checks
-// the signature and runs the messages on the check state (pending
-// transactions counted), changing nothing; a refusal is HTTP 500 code 2.
-func (c *Chain) simulate(txBytes []byte) (int, map[string]any) {
-	refuse := func(msg string, gas int) (int, map[string]any) {
-		return http.StatusInternalServerError, map[string]any{"code": 2, "details": []any{},
-			"message": fmt.Sprintf("%s with gas used: '%d'", msg, gas)}
-	}
-	d, err := chaintx.Verify(txBytes, ChainID, c.accountNumber)
-	if err != nil {
-		return http.StatusBadRequest, map[string]any{"code": 3, "message": err.Error(), "details": []any{}}
+func (c *Chain) account(w http.ResponseWriter, addr string) {
+	if _, err := sdk.GetFromBech32(addr, chaintx.AddressPrefix); err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"code": 2, "message": err.Error(), "details": []any{}})
+		return
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if want := c.accounts[d.Signer].checkSequence(); d.Sequence != want {
-		return refuse(c.mismatchText(want, d.Sequence), gasSequence)
+	a, ok := c.accounts[addr]
+	var num, seq uint64
+	var pub any
+	if ok {
+		num, seq = a.number, a.sequence
+		if a.pubKey != nil {
+			pub = map[string]any{"@type": "/cosmos.crypto.secp256k1.PubKey", "key": base64.StdEncoding.EncodeToString(a.pubKey)}
+		}
 	}
-	closes, exec, code, log := c.execute(d.Signer, d.Msgs)
-	gas := gasBase + gasPerClose*max(len(closes), 1)
-	if exec {
+	c.mu.Unlock()
+	if !ok {
+		writeJSON(w, http.StatusNotFound, map[string]any{"code": 5, "message": fmt.Sprintf("account %s not found", addr), "details": []any{}})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"account": map[string]any{"@type": "/cosmos.auth.v1beta1.BaseAccount", "address": addr,
+		"pub_key": pub, "account_number": strconv.FormatUint(num, 10), "sequence": strconv.FormatUint(seq, 10)}})
+}
+
+// latestBlock answers the newest block in CometBFT's shape; hashes are
+// zeros and the block holds the transactions the chain ran at its height.
+func (c *Chain) latestBlock(w http.ResponseWriter) {
+	c.mu.Lock()
+	h, chainID := c.Height, c.ChainID
+	txs := []any{}
+	for _, a := range c.applied {
+		if a.Height == h {
+			txs = append(txs, base64.StdEncoding.EncodeToString(a.tx.Raw()))
+		}
+	}
+	c.mu.Unlock()
+	zero := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	id := map[string]any{"hash": zero, "part_set_header": map[string]any{"total": 1, "hash": zero}}
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	header := func(proposer string) map[string]any {
+		return map[string]any{"version": map[string]any{"block": "11", "app": "0"}, "chain_id": chainID,
+			"height": strconv.FormatInt(h, 10), "time": now, "last_block_id": id,
+			"last_commit_hash": zero, "data_hash": zero, "validators_hash": zero, "next_validators_hash": zero,
+			"consensus_hash": zero, "app_hash": zero, "last_results_hash": zero, "evidence_hash": zero, "proposer_address": proposer}
+	}
+	commit := map[string]any{"height": strconv.FormatInt(h-1, 10), "round": 0, "block_id": id,
+		"signatures": []any{map[string]any{"block_id_flag": "BLOCK_ID_FLAG_COMMIT", "validator_address": base64.StdEncoding.EncodeToString(make([]byte, 20)),
+			"timestamp": now, "signature": base64.StdEncoding.EncodeToString(make([]byte, 64))}}}
+	block := func(proposer string) map[string]any {
+		return map[string]any{"header": header(proposer), "data": map[string]any{"txs": txs},
+			"evidence": map[string]any{"evidence": []any{}}, "last_commit": commit}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"block_id": id, "block": block(base64.StdEncoding.EncodeToString(make([]byte, 20))),
+		"sdk_block": block("akashvalcons1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqnrql8a")})
+}
+
+// Gas as the recorded node charges it (shared/akash-node, 2.0.1): one
+// MsgCloseBid 241,314 with a fee, three 634,214; an authz MsgExec wrapping
+// one 257,876; a probe without a fee about 18,062 less (223,252). A
+// refusal stops the count where the node's did: the ante handler's
+// sequence check at 31,326, a close of a lease not active at 52,249, of a
+// bid that does not exist at 48,346. MsgLeaseStartReclaim was not
+// recorded (node 2.0.1 has none): a close's cost is assumed.
+const (
+	gasBase        = 44_864
+	gasPerClose    = 196_450
+	gasExec        = 16_562
+	gasNoFee       = 18_062
+	gasSequence    = 31_326
+	gasNotActive   = 52_249
+	gasUnknownBid  = 48_346
+	gasMaxSimulate = "18446744073709551615"
+	// Where the node's errors come from, as its messages say.
+	atSequence = " [github.com/cosmos/cosmos-sdk@v0.53.5/x/auth/ante/sigverify.go:364]"
+	atExecute  = " [github.com/cosmos/cosmos-sdk@v0.53.5/baseapp/baseapp.go:1052]"
+)
+
+// refusal is a transaction the ante handler or the messages refused.
+type refusal struct {
+	codespace string
+	code      uint32
+	log       string
+	at        string // where in the node (simulate's message names it)
+	gas       uint64
+}
+
+// signerOf is the account a message acts for (its GetSigners).
+func signerOf(m chaintx.Msg) (string, error) {
+	switch m.TypeURL {
+	case chain.TypeURLMsgCloseBid, chain.TypeURLMsgLeaseStartReclaim:
+		msg, err := chain.UnmarshalMsgCloseBid(m.Value)
+		if err != nil {
+			return "", err
+		}
+		return msg.ID.Provider, nil
+	case chain.TypeURLMsgExec:
+		x, err := chain.UnmarshalMsgExec(m.Value)
+		if err != nil {
+			return "", err
+		}
+		return x.Grantee, nil
+	}
+	return "", fmt.Errorf("unable to resolve type URL %s", m.TypeURL)
+}
+
+// ante runs what the node's ante handler checks, in its order: the
+// signers the messages name, in CheckTx the fee against the minimum gas
+// price, the key against the signer, the sequence, and in CheckTx the
+// signature. It returns the signing account.
+func (c *Chain) ante(d chaintx.Decoded, checkTx bool) (*account, string, *refusal) {
+	var signers []string
+	for _, m := range d.Msgs {
+		s, err := signerOf(m)
+		if err != nil {
+			return nil, "", &refusal{codespace: "sdk", code: 2, log: err.Error() + ": tx parse error"}
+		}
+		if !contains(signers, s) {
+			signers = append(signers, s)
+		}
+	}
+	if len(signers) != 1 {
+		return nil, "", &refusal{codespace: "sdk", code: 4, log: fmt.Sprintf("wrong number of signers; expected %d, got 1: unauthorized", len(signers))}
+	}
+	signer := signers[0]
+	if checkTx && c.MinGasPrice > 0 {
+		need := sdk.NewInt64Coin("uakt", int64(math.Ceil(float64(d.GasLimit)*c.MinGasPrice)))
+		if !d.Fee.IsAnyGTE(sdk.NewCoins(need)) {
+			return nil, "", &refusal{codespace: "sdk", code: 13, log: fmt.Sprintf("insufficient fees; got: %s required: %s: insufficient fee", d.Fee, need)}
+		}
+	}
+	a, ok := c.accounts[signer]
+	if !ok {
+		return nil, "", &refusal{codespace: "sdk", code: 9, log: fmt.Sprintf("account %s does not exist: unknown address", signer)}
+	}
+	if checkTx && d.Signer != signer {
+		return nil, "", &refusal{codespace: "sdk", code: 8, log: fmt.Sprintf("pubKey does not match signer address %s with signer index: 0: invalid pubkey", signer)}
+	}
+	if want := a.checkSequence(); d.Sequence != want {
+		return nil, "", &refusal{codespace: "sdk", code: 32, log: c.mismatchText(want, d.Sequence), at: atSequence, gas: gasSequence}
+	}
+	if checkTx && !d.VerifySignature(c.ChainID, a.number) {
+		return nil, "", &refusal{codespace: "sdk", code: 4, log: fmt.Sprintf("signature verification failed; please verify account number (%d) and chain-id (%s): (unable to verify single signer signature): unauthorized", a.number, c.ChainID)}
+	}
+	return a, signer, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// gasFor is what running the messages costs when they succeed.
+func gasFor(d chaintx.Decoded, r result) uint64 {
+	gas := uint64(gasBase + gasPerClose*max(len(r.closes)+len(r.starts), 1))
+	if r.exec {
 		gas += gasExec
 	}
 	if d.Fee.IsZero() {
 		gas -= gasNoFee
 	}
-	if code != 0 {
-		return refuse("failed to execute message; "+log, gas/4)
+	return gas
+}
+
+// simulate answers /cosmos/tx/v1beta1/simulate as the node does: the ante
+// handler without the signature and fee checks, then the messages on the
+// check state (pending transactions counted), changing nothing; a refusal
+// is HTTP 500 code 2 with the node's words.
+func (c *Chain) simulate(txBytes []byte) (int, map[string]any) {
+	d, err := chaintx.Decode(txBytes)
+	if err != nil {
+		return http.StatusBadRequest, map[string]any{"code": 3, "message": err.Error(), "details": []any{}}
 	}
-	return http.StatusOK, map[string]any{"gas_info": map[string]any{"gas_wanted": "18446744073709551615",
-		"gas_used": strconv.Itoa(gas)}, "result": map[string]any{"data": "", "log": "", "events": []any{}}}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	refuse := func(r *refusal) (int, map[string]any) {
+		return http.StatusInternalServerError, map[string]any{"code": 2, "details": []any{},
+			"message": fmt.Sprintf("%s%s with gas used: '%d'", r.log, r.at, r.gas)}
+	}
+	_, signer, rf := c.ante(d, false)
+	if rf != nil {
+		return refuse(rf)
+	}
+	res := c.execute(signer, d.Msgs)
+	if res.refusal != nil {
+		return refuse(res.refusal)
+	}
+	gas := gasFor(d, res)
+	return http.StatusOK, map[string]any{
+		"gas_info": map[string]any{"gas_wanted": gasMaxSimulate, "gas_used": strconv.FormatUint(gas, 10)},
+		"result": map[string]any{"data": base64.StdEncoding.EncodeToString(msgData(d.Msgs)), "log": "",
+			"events": c.events(d, signer, res), "msg_responses": msgResponses(d.Msgs)}}
 }
 
 func txBytesOf(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
@@ -255,146 +402,332 @@ func txBytesOf(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	}
 	b, err := base64.StdEncoding.DecodeString(req.TxBytes)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"code": 3, "message": "tx_bytes is not base64", "details": []any{}})
+		writeJSON(w, http.StatusBadRequest, map[string]any{"code": 3, "message": err.Error(), "details": []any{}})
 		return nil, false
 	}
 	return b, true
 }
 
-func (c *Chain) accountNumber(address string) (uint64, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	a, ok := c.accounts[address]
-	if !ok {
-		return 0, false
-	}
-	return a.number, true
+// txResponse is a TxResponse as broadcast answers it: CheckTx's verdict.
+func txResponse(hash, codespace string, code uint32, log string) map[string]any {
+	return map[string]any{"height": "0", "txhash": hash, "codespace": codespace, "code": code, "data": "",
+		"raw_log": log, "logs": []any{}, "info": "", "gas_wanted": "0", "gas_used": "0", "tx": nil, "timestamp": "", "events": []any{}}
 }
 
-func txResponse(hash string, height int64, codespace string, code uint32, log string) map[string]any {
-	return map[string]any{"height": strconv.FormatInt(height, 10), "txhash": hash, "codespace": codespace, "code": code,
-		"raw_log": log, "gas_wanted": "0", "gas_used": "0"}
-}
-
-// broadcast checks a transaction as a node's CheckTx does (signature,
-// sequence), then runs it in the next block: every MsgCloseBid closes its
-// lease, or the whole transaction fails.
+// broadcast answers a sync broadcast as a node does: CheckTx (the ante
+// handler), then the transaction runs in the next block: every message
+// applies, or none does.
 func (c *Chain) broadcast(txBytes []byte) map[string]any {
 	sum := sha256.Sum256(txBytes)
 	hash := strings.ToUpper(hex.EncodeToString(sum[:]))
-	d, err := chaintx.Verify(txBytes, ChainID, c.accountNumber)
+	d, err := chaintx.Decode(txBytes)
 	if err != nil {
-		return txResponse(hash, 0, "sdk", 4, "unauthorized: "+err.Error())
+		return txResponse(hash, "sdk", 2, err.Error())
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	a := c.accounts[d.Signer]
 	if c.mismatchNext > 0 {
 		c.mismatchNext--
-		a.sequence++
+		if s, err := signerOf(d.Msgs[0]); err == nil && c.accounts[s] != nil {
+			c.accounts[s].sequence++
+		}
 	}
-	if want := a.checkSequence(); d.Sequence != want {
-		return txResponse(hash, 0, "sdk", 32, c.mismatchText(want, d.Sequence))
+	a, signer, rf := c.ante(d, true)
+	if rf != nil {
+		return txResponse(hash, rf.codespace, rf.code, rf.log)
 	}
 	a.pending++ // in the mempool until the block
+	a.pubKey = d.PubKey
 	c.commitBlock()
-	applied := Applied{Hash: hash, Height: c.Height, Signer: d.Signer, Fee: d.Fee.String(), Gas: d.GasLimit}
-	closes, _, code, log := c.execute(d.Signer, d.Msgs)
-	applied.Code, applied.Log = code, log
-	if code == 0 {
-		for _, cl := range closes {
+	applied := Applied{Hash: hash, Height: c.Height, Signer: signer, Fee: d.Fee.String(), Gas: d.GasLimit, Time: time.Now().UTC(), tx: d}
+	res := c.execute(signer, d.Msgs)
+	switch gas := gasFor(d, res); {
+	case res.refusal != nil:
+		applied.Codespace, applied.Code, applied.Log, applied.GasUsed = res.refusal.codespace, res.refusal.code, res.refusal.log, res.refusal.gas
+	case d.GasLimit < gas:
+		applied.Codespace, applied.Code, applied.GasUsed = "sdk", 11, d.GasLimit+1
+		applied.Log = fmt.Sprintf("out of gas in location: Has; gasWanted: %d, gasUsed: %d: out of gas", d.GasLimit, applied.GasUsed)
+	default:
+		applied.GasUsed = gas
+		for _, cl := range res.closes {
 			cl.lease.State, cl.lease.Reason, cl.lease.ClosedOn = chain.StateClosed, cl.reason, c.Height
 			applied.Closed = append(applied.Closed, cl.id)
 		}
+		for _, st := range res.starts {
+			st.lease.State = chain.StateReclaiming
+			st.lease.Reclamation.StartedAt = c.Height
+			st.lease.Reclamation.Deadline = applied.Time.Add(st.lease.Reclamation.Window).Truncate(time.Second)
+			st.lease.Reclamation.Reason = st.reason
+			applied.Reclaiming = append(applied.Reclaiming, st.id)
+		}
+	}
+	if applied.Code == 0 {
+		applied.events = c.events(d, signer, res)
 	} else {
-		applied.Log = "failed to execute message; " + applied.Log
+		applied.events = c.events(d, signer, result{})
 	}
 	c.applied = append(c.applied, applied)
-	// Sync broadcast answers CheckTx: passed; the result is in the block.
-	return txResponse(hash, 0, "", 0, "")
+	return txResponse(hash, "", 0, "")
 }
 
-// closing is one lease a transaction closes.
+// getTx answers a transaction by hash once it is in a block.
+func (c *Chain) getTx(w http.ResponseWriter, hash string) {
+	c.mu.Lock()
+	var found *Applied
+	for i := range c.applied {
+		if c.applied[i].Hash == hash {
+			found = &c.applied[i]
+		}
+	}
+	c.mu.Unlock()
+	if found == nil {
+		writeJSON(w, http.StatusNotFound, map[string]any{"code": 5, "message": "tx not found: " + hash, "details": []any{}})
+		return
+	}
+	tx := txJSON(found.tx)
+	anyTx := map[string]any{"@type": "/cosmos.tx.v1beta1.Tx"}
+	for k, v := range tx {
+		anyTx[k] = v
+	}
+	data := ""
+	if found.Code == 0 {
+		data = strings.ToUpper(hex.EncodeToString(msgData(found.tx.Msgs)))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tx": tx, "tx_response": map[string]any{
+		"height": strconv.FormatInt(found.Height, 10), "txhash": found.Hash, "codespace": found.Codespace, "code": found.Code,
+		"data": data, "raw_log": found.Log, "logs": []any{}, "info": "",
+		"gas_wanted": strconv.FormatUint(found.Gas, 10), "gas_used": strconv.FormatUint(found.GasUsed, 10),
+		"tx": anyTx, "timestamp": found.Time.Format(time.RFC3339), "events": found.events}})
+}
+
+// closing is one lease a transaction closes, or starts the reclamation of.
 type closing struct {
 	lease  *chain.Lease
 	id     chain.BidID
 	reason string
 }
 
+// result is what the messages do, or the first refusal.
+type result struct {
+	closes, starts []closing
+	exec           bool
+	refusal        *refusal
+}
+
 // execute runs the messages on the current state without changing it, as
-// the market module would: the leases they close, whether they came in an
-// authz MsgExec, or the first failure's code and log (market codes: 6
-// unknown bid, 10 lease not active).
-func (c *Chain) execute(signer string, msgs []chaintx.Msg) (closes []closing, exec bool, code uint32, log string) {
-	fail := func(i int, c uint32, format string, args ...any) ([]closing, bool, uint32, string) {
-		return nil, exec, c, fmt.Sprintf("message index: %d: ", i) + fmt.Sprintf(format, args...)
+// the market module's handlers would (market codes: 6 unknown bid, 7
+// unknown lease, 10 lease not active, 35-38 reclamation).
+func (c *Chain) execute(signer string, msgs []chaintx.Msg) result {
+	var res result
+	fail := func(i int, codespace string, code uint32, gas uint64, text string) result {
+		return result{exec: res.exec, refusal: &refusal{codespace: codespace, code: code, gas: gas, at: atExecute,
+			log: fmt.Sprintf("failed to execute message; message index: %d: %s", i, text)}}
 	}
-	// Each close, and whom it acts for: the signer itself, or the granter
-	// of an authz grant it holds.
-	type closeBy struct {
+	type want struct {
 		index int
+		typ   string
 		msg   chain.MsgCloseBid
 		grant bool
 	}
-	var wanted []closeBy
+	var wanted []want
 	for i, m := range msgs {
 		switch m.TypeURL {
-		case chain.TypeURLMsgCloseBid:
+		case chain.TypeURLMsgCloseBid, chain.TypeURLMsgLeaseStartReclaim:
 			msg, err := chain.UnmarshalMsgCloseBid(m.Value)
 			if err != nil {
-				return fail(i, 2, "%v", err)
+				return fail(i, "sdk", 2, gasBase, err.Error())
 			}
-			wanted = append(wanted, closeBy{index: i, msg: msg})
+			wanted = append(wanted, want{index: i, typ: m.TypeURL, msg: msg})
 		case chain.TypeURLMsgExec:
-			exec = true
+			res.exec = true
 			x, err := chain.UnmarshalMsgExec(m.Value)
 			if err != nil {
-				return fail(i, 2, "%v", err)
-			}
-			if x.Grantee != signer {
-				return fail(i, 4, "MsgExec grantee %s is not the signer %s", x.Grantee, signer)
+				return fail(i, "sdk", 2, gasBase, err.Error())
 			}
 			for _, inner := range x.Msgs {
-				if inner.TypeURL != chain.TypeURLMsgCloseBid {
-					return fail(i, 6, "MsgExec of %s is not supported here", inner.TypeURL)
+				if inner.TypeURL != chain.TypeURLMsgCloseBid && inner.TypeURL != chain.TypeURLMsgLeaseStartReclaim {
+					return fail(i, "sdk", 6, gasBase, "unknown message type "+inner.TypeURL)
 				}
 				msg, err := chain.UnmarshalMsgCloseBid(inner.Value)
 				if err != nil {
-					return fail(i, 2, "%v", err)
+					return fail(i, "sdk", 2, gasBase, err.Error())
 				}
-				wanted = append(wanted, closeBy{index: i, msg: msg, grant: true})
+				wanted = append(wanted, want{index: i, typ: inner.TypeURL, msg: msg, grant: true})
 			}
-		default:
-			return fail(i, 6, "unknown type URL %s", m.TypeURL)
 		}
 	}
+	now := time.Now()
 	for _, w := range wanted {
+		if w.grant && !c.grants[grantKey{w.msg.ID.Provider, signer, w.typ}] {
+			return fail(w.index, "authz", 2, gasBase, "authorization not found")
+		}
 		l, ok := c.leases[w.msg.ID.LeaseID()]
+		if ok && l.BSeq != w.msg.ID.BSeq {
+			ok = false
+		}
+		if w.typ == chain.TypeURLMsgLeaseStartReclaim {
+			switch {
+			case !ok:
+				return fail(w.index, "market", 7, gasUnknownBid, "unknown lease")
+			case l.State != chain.StateActive:
+				return fail(w.index, "market", 10, gasNotActive, "lease not active")
+			case l.Reclamation == nil:
+				return fail(w.index, "market", 35, gasNotActive, "lease does not have reclamation configured")
+			case l.Reclamation.StartedAt != 0:
+				return fail(w.index, "market", 36, gasNotActive, "reclamation already in progress")
+			}
+			res.starts = append(res.starts, closing{lease: l, id: w.msg.ID, reason: reasonName(w.msg.Reason)})
+			continue
+		}
 		if !ok {
-			return fail(w.index, 6, "unknown bid")
+			return fail(w.index, "market", 6, gasUnknownBid, "unknown bid")
 		}
-		deadline, inWindow := l.InReclamationWindow(time.Now())
 		switch {
-		case !w.grant && l.ID.Provider != signer:
-			return fail(w.index, 4, "%s may not close %s's bid", signer, l.ID.Provider)
-		case w.grant && !c.grants[grantKey{l.ID.Provider, signer, chain.TypeURLMsgCloseBid}]:
-			return fail(w.index, 4, "authorization not found: %s has no grant from %s for MsgCloseBid", signer, l.ID.Provider)
-		case inWindow:
-			return fail(w.index, 17, "lease %s is in its reclamation window until %s", l.ID, chain.WindowText(deadline))
-		case l.State == chain.StateClosed:
-			return fail(w.index, 10, "lease not active")
+		case l.State == chain.StateActive && l.Reclamation != nil && c.knowsReclamation():
+			return fail(w.index, "market", 37, gasNotActive, "reclamation not started; call MsgLeaseStartReclaim first")
+		case l.State == chain.StateReclaiming:
+			if _, inside := l.InReclamationWindow(now); inside {
+				return fail(w.index, "market", 38, gasNotActive, "reclamation window has not elapsed")
+			}
+		case l.State != chain.StateActive:
+			return fail(w.index, "market", 10, gasNotActive, "lease not active")
 		}
-		closes = append(closes, closing{lease: l, id: w.msg.ID, reason: reasonName(w.msg.Reason)})
+		res.closes = append(res.closes, closing{lease: l, id: w.msg.ID, reason: reasonName(w.msg.Reason)})
 	}
-	return closes, exec, 0, ""
+	return res
 }
 
-// Codespace of a failed run (the market module's).
-func (a Applied) Codespace() string {
-	if a.Code == 0 {
-		return ""
+// msgData is the TxMsgData of a successful run: one response Any a
+// message (an authz MsgExec's holds one empty result per inner message).
+func msgData(msgs []chaintx.Msg) []byte {
+	var out []byte
+	for _, m := range msgs {
+		a := protowire.AppendTag(nil, 1, protowire.BytesType)
+		a = protowire.AppendString(a, m.TypeURL+"Response")
+		if m.TypeURL == chain.TypeURLMsgExec {
+			x, _ := chain.UnmarshalMsgExec(m.Value)
+			var results []byte
+			for range x.Msgs {
+				results = protowire.AppendTag(results, 1, protowire.BytesType)
+				results = protowire.AppendBytes(results, nil)
+			}
+			a = protowire.AppendTag(a, 2, protowire.BytesType)
+			a = protowire.AppendBytes(a, results)
+		}
+		out = protowire.AppendTag(out, 2, protowire.BytesType)
+		out = protowire.AppendBytes(out, a)
 	}
-	return "market"
+	return out
+}
+
+func msgResponses(msgs []chaintx.Msg) []any {
+	var out []any
+	for _, m := range msgs {
+		r := map[string]any{"@type": m.TypeURL + "Response"}
+		if m.TypeURL == chain.TypeURLMsgExec {
+			x, _ := chain.UnmarshalMsgExec(m.Value)
+			results := []any{}
+			for range x.Msgs {
+				results = append(results, "")
+			}
+			r["results"] = results
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// events are the ones a run emits that the janitor could read: the fee,
+// the signer's sequence and signature, and per message its action and the
+// leases it closed or started reclaiming.
+func (c *Chain) events(d chaintx.Decoded, signer string, res result) []any {
+	ev := func(typ string, kv ...string) any {
+		attrs := []any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			attrs = append(attrs, map[string]any{"key": kv[i], "value": kv[i+1], "index": false})
+		}
+		return map[string]any{"type": typ, "attributes": attrs}
+	}
+	var out []any
+	if !d.Fee.IsZero() {
+		out = append(out, ev("coin_spent", "spender", signer, "amount", d.Fee.String()),
+			ev("coin_received", "receiver", feeCollector, "amount", d.Fee.String()),
+			ev("transfer", "recipient", feeCollector, "sender", signer, "amount", d.Fee.String()),
+			ev("message", "sender", signer))
+	}
+	out = append(out, ev("tx", "fee", d.Fee.String(), "fee_payer", signer),
+		ev("tx", "acc_seq", fmt.Sprintf("%s/%d", signer, d.Sequence)),
+		ev("tx", "signature", base64.StdEncoding.EncodeToString(d.Signature)))
+	if res.refusal != nil || (len(res.closes) == 0 && len(res.starts) == 0) {
+		return out
+	}
+	for i, m := range d.Msgs {
+		out = append(out, ev("message", "action", m.TypeURL, "sender", signer, "module", "market", "msg_index", strconv.Itoa(i)))
+	}
+	for _, cl := range res.closes {
+		out = append(out, ev("akash.market.v1.EventLeaseClosed", "id", leaseIDJSON(cl.id), "reason", strconv.Quote(cl.reason)))
+	}
+	for _, st := range res.starts {
+		out = append(out, ev("akash.market.v1.EventLeaseReclaimStarted", "id", leaseIDJSON(st.id), "reason", strconv.Quote(st.reason)))
+	}
+	return out
+}
+
+// feeCollector is the fee collector module's account on Akash.
+const feeCollector = "akash17xpfvakm2amg962yls6f84z3kell8c5lazw8j8"
+
+func leaseIDJSON(id chain.BidID) string {
+	b, _ := json.Marshal(bidIDJSON(id))
+	return string(b)
+}
+
+func bidIDJSON(id chain.BidID) map[string]any {
+	return map[string]any{"owner": id.Owner, "dseq": strconv.FormatUint(id.DSeq, 10), "gseq": id.GSeq, "oseq": id.OSeq,
+		"provider": id.Provider, "bseq": id.BSeq}
+}
+
+// txJSON is a transaction as the node's tx service writes it.
+func txJSON(d chaintx.Decoded) map[string]any {
+	var msgs []any
+	for _, m := range d.Msgs {
+		msgs = append(msgs, msgJSON(m))
+	}
+	coins := []any{}
+	for _, c := range d.Fee {
+		coins = append(coins, map[string]any{"denom": c.Denom, "amount": c.Amount.String()})
+	}
+	return map[string]any{
+		"body": map[string]any{"messages": msgs, "memo": d.Memo, "timeout_height": strconv.FormatUint(d.TimeoutHeight, 10),
+			"unordered": false, "timeout_timestamp": nil, "extension_options": []any{}, "non_critical_extension_options": []any{}},
+		"auth_info": map[string]any{
+			"signer_infos": []any{map[string]any{
+				"public_key": map[string]any{"@type": "/cosmos.crypto.secp256k1.PubKey", "key": base64.StdEncoding.EncodeToString(d.PubKey)},
+				"mode_info":  map[string]any{"single": map[string]any{"mode": "SIGN_MODE_DIRECT"}},
+				"sequence":   strconv.FormatUint(d.Sequence, 10)}},
+			"fee": map[string]any{"amount": coins, "gas_limit": strconv.FormatUint(d.GasLimit, 10), "payer": d.Payer, "granter": d.Granter},
+			"tip": nil},
+		"signatures": []any{base64.StdEncoding.EncodeToString(d.Signature)},
+	}
+}
+
+func msgJSON(m chaintx.Msg) map[string]any {
+	switch m.TypeURL {
+	case chain.TypeURLMsgCloseBid, chain.TypeURLMsgLeaseStartReclaim:
+		msg, err := chain.UnmarshalMsgCloseBid(m.Value)
+		if err == nil {
+			return map[string]any{"@type": m.TypeURL, "id": bidIDJSON(msg.ID), "reason": reasonName(msg.Reason)}
+		}
+	case chain.TypeURLMsgExec:
+		x, err := chain.UnmarshalMsgExec(m.Value)
+		if err == nil {
+			inner := []any{}
+			for _, a := range x.Msgs {
+				inner = append(inner, msgJSON(chaintx.Msg{TypeURL: a.TypeURL, Value: a.Value}))
+			}
+			return map[string]any{"@type": m.TypeURL, "grantee": x.Grantee, "msgs": inner}
+		}
+	}
+	return map[string]any{"@type": m.TypeURL, "value": base64.StdEncoding.EncodeToString(m.Value)}
 }
 
 func reasonName(n int32) string {
