@@ -269,3 +269,56 @@ func TestDanglingFailsClosed(t *testing.T) {
 	r = w.run(t, "--max-share=0")
 	assert.Equal(t, 2, r.Code)
 }
+
+// On a node with reclamation (2.1, AEP-82), an active lease with nothing
+// here and a reclamation window gets its window started first; it is held
+// while the window runs, with the deadline as a time, and closed by the
+// first run after the deadline.
+func TestDanglingStartsReclamation(t *testing.T) {
+	w := newWorld(t)
+	w.chain.WithReclamation()
+	missing := w.lease(t, false, chain.StateActive, 2000)
+	l, _ := w.chain.Get(missing)
+	l.Reclamation = &chain.Reclamation{Window: time.Hour}
+	w.chain.Put(l)
+	for i := 0; i < 10; i++ {
+		w.lease(t, true, chain.StateActive, 5000)
+	}
+
+	r := w.run(t, "--close-missing", "--dry-run")
+	require.Equal(t, 0, r.Code, r.Raw)
+	acts := r.Actions(verbStartReclaim)
+	require.Len(t, acts, 1)
+	assert.Equal(t, "planned", acts[0]["outcome"])
+	assert.Empty(t, w.chain.Applied(), "dry-run sends nothing")
+
+	r = w.run(t, "--close-missing")
+	require.Equal(t, 0, r.Code, r.Raw)
+	acts = r.Actions(verbStartReclaim)
+	require.Len(t, acts, 1)
+	assert.Equal(t, "done", acts[0]["outcome"])
+	assert.NotEmpty(t, acts[0]["tx_hash"])
+	assert.Empty(t, r.Actions(verbClose), "not closed in the same run: the chain would refuse")
+	l, _ = w.chain.Get(missing)
+	require.Equal(t, chain.StateReclaiming, l.State)
+	deadline := l.Reclamation.Deadline
+	assert.WithinDuration(t, time.Now().Add(time.Hour), deadline, time.Minute)
+
+	r = w.run(t, "--close-missing")
+	require.Equal(t, 0, r.Code, r.Raw)
+	acts = r.Actions(verbClose)
+	require.Len(t, acts, 1)
+	assert.Equal(t, "skipped", acts[0]["outcome"])
+	assert.Equal(t, "in its reclamation window until "+deadline.UTC().Format(time.RFC3339)+": closed by a run after that", acts[0]["detail"])
+
+	l.Reclamation.Deadline = time.Now().Add(-time.Second)
+	w.chain.Put(l)
+	r = w.run(t, "--close-missing")
+	require.Equal(t, 0, r.Code, r.Raw)
+	acts = r.Actions(verbClose)
+	require.Len(t, acts, 1)
+	assert.Equal(t, "done", acts[0]["outcome"])
+	l, _ = w.chain.Get(missing)
+	assert.Equal(t, chain.StateClosed, l.State)
+	assert.Equal(t, "lease_closed_reason_manifest_timeout", l.Reason)
+}

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/akash-janitor/akash-janitor/lib/actuator"
 	"github.com/akash-janitor/akash-janitor/lib/chain"
 	"github.com/akash-janitor/akash-janitor/lib/job"
 	"github.com/akash-janitor/akash-janitor/lib/leaseclose"
@@ -79,4 +80,66 @@ func spec(o *options) job.Spec {
 		},
 		Run: func(ctx context.Context, env *job.Env) error { return run(ctx, env, o) },
 	}
+}
+
+func (o *options) plan() planOptions {
+	return planOptions{teardown: o.teardown, closeMissing: o.closeMissing, closeNoWork: o.closeNoWork, grace: o.grace,
+		manifestGrace: o.manifestGrace, maxShare: o.maxShare, maxCount: o.maxCount}
+}
+
+// run is observe, plan, apply.
+func run(ctx context.Context, env *job.Env, o *options) error {
+	if o.provider == "" || o.chain.REST == "" {
+		env.Log.Warn().Msg("no --provider or no --chain-rest: nothing to reconcile; this job waits for its input")
+		return nil
+	}
+	if err := chain.ValidateAddress(o.provider); err != nil {
+		return job.BadInput("--provider: %w (nothing was done)", err)
+	}
+	client, err := o.chain.Client()
+	if err != nil {
+		return job.BadInput("%w", err)
+	}
+	// The key is checked before anything is done: a key that is not the
+	// provider's stops the whole run, teardowns included.
+	var closer leaseclose.Closer
+	if o.closeMissing || o.closeNoWork {
+		if closer, err = o.chain.Closer(client, o.provider, 10, "akash-janitor dangling-deployments", env.Clients.Config); err != nil {
+			return job.BadInput("%w (nothing was done)", err)
+		}
+	}
+	obs, err := observe(ctx, env, client, o.provider, o.plan())
+	if err != nil {
+		return err
+	}
+	for _, b := range obs.cluster.broken {
+		env.Log.Warn().Str("object", b).Msg("lease labels do not parse; left alone")
+	}
+	d, err := plan(obs, env.Now(), o.plan())
+	states := map[string]int{}
+	for _, l := range obs.chain.live {
+		states[l.State]++
+	}
+	env.Log.Info().Int("cluster_leases", len(obs.cluster.leases)).Int("chain_live_leases", len(obs.chain.live)).Int64("height", obs.chain.height).
+		Int("chain_active", states[chain.StateActive]).Int("chain_insufficient_funds", states[chain.StateInsufficientFunds]).
+		Int("chain_reclaiming", states[chain.StateReclaiming]).
+		Int("dangling", len(d.teardowns)+len(d.closes)+len(d.starts)).Int("reported", len(d.findings)).Msg("observed")
+	if err != nil {
+		return err
+	}
+	for _, f := range d.findings {
+		env.Log.Warn().Str("lease", f.lease.String()).Str("reason", f.reason).Msg(f.msg)
+	}
+
+	errTeardown := env.Actuator.Apply(ctx, d.teardowns, func(ctx context.Context, a actuator.Action) error {
+		return teardown(ctx, env, client, a)
+	})
+	var errStart, errClose error
+	if closer != nil {
+		reason, _ := chain.ParseCloseReason(o.reason)
+		exec := &leaseclose.Executor{Closer: closer, Chain: client, Reason: reason, Now: env.Now}
+		errStart = env.Actuator.ApplyBatched(ctx, d.starts, 10, exec.Batch)
+		errClose = env.Actuator.ApplyBatched(ctx, d.closes, 10, exec.Batch)
+	}
+	return errors.Join(errTeardown, errStart, errClose)
 }

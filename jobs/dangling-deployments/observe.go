@@ -18,6 +18,52 @@ import (
 	"github.com/akash-janitor/akash-janitor/lib/leaseclose"
 )
 
+// observed is what a run reads: the cluster's leases, the provider's live
+// leases on chain, and the cluster's leases the chain does not list as
+// live, each read by ID.
+type observed struct {
+	cluster clusterState
+	chain   chainState
+	looked  map[akash.LeaseID]lookup
+}
+
+// lookup is a lease read by ID.
+type lookup struct {
+	found bool
+	lease chain.Lease
+}
+
+// observe reads the cluster and the chain. It reads the suspects by ID only
+// when teardown is on and they are within the sanity limits (more would be
+// refused by the plan anyway, so a broken chain answer costs no requests).
+func observe(ctx context.Context, env *job.Env, client *chain.Client, provider string, o planOptions) (observed, error) {
+	var obs observed
+	var err error
+	if obs.cluster, err = observeCluster(ctx, env, provider); err != nil {
+		return obs, fmt.Errorf("observe the cluster (nothing was done): %w", err)
+	}
+	if obs.chain, err = observeChain(ctx, client, provider, env.Log); err != nil {
+		return obs, fmt.Errorf("read the provider's leases on chain (nothing was done): %w", err)
+	}
+	obs.looked = map[akash.LeaseID]lookup{}
+	ids := suspects(obs.cluster, obs.chain)
+	if !o.teardown || withinLimits(len(ids), len(obs.cluster.leases), o) != nil {
+		return obs, nil
+	}
+	for _, id := range ids {
+		l, err := client.Lease(ctx, id)
+		switch {
+		case errors.Is(err, chain.ErrNotFound):
+			obs.looked[id] = lookup{}
+		case err != nil:
+			return obs, fmt.Errorf("read lease %s on chain (nothing was done): %w", id, err)
+		default:
+			obs.looked[id] = lookup{found: true, lease: l}
+		}
+	}
+	return obs, nil
+}
+
 // inCluster is what the cluster holds of one lease.
 type inCluster struct {
 	id        akash.LeaseID

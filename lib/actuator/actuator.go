@@ -57,7 +57,34 @@ type Action struct {
 	// Also lists further objects the Event is recorded on (the Node a
 	// process ran on, besides its Pod).
 	Also []Ref
+	// Payload is what the plan decided for the executor to carry out (the
+	// lease to close, the patch to apply): read it with PayloadOf, so an
+	// executor never looks its input up again by a string.
+	Payload any
 }
+
+// PayloadOf returns the action's payload as a T; an error names the action
+// when it carries none, or another type (a planning bug: nothing is done).
+func PayloadOf[T any](a Action) (T, error) {
+	p, ok := a.Payload.(T)
+	if !ok {
+		var zero T
+		return zero, fmt.Errorf("action %s on %s carries %T, the executor wants %T", a.Verb, a.Target, a.Payload, zero)
+	}
+	return p, nil
+}
+
+// skip is an executor's answer that the action was not carried out
+// because what the plan relied on no longer holds.
+type skip struct{ why string }
+
+func (s *skip) Error() string { return s.why }
+
+// Skip is what an executor returns when a precondition checked just before
+// acting no longer holds (the lease closed meanwhile, the object was
+// replaced): the action is counted and audited as skipped with why, not
+// as failed, and no Event is recorded.
+func Skip(format string, args ...any) error { return &skip{why: fmt.Sprintf(format, args...)} }
 
 // Executor carries out one action.
 type Executor func(ctx context.Context, a Action) error
@@ -229,13 +256,23 @@ func (a *Actuator) applyOne(ctx context.Context, act Action, exec Executor) (Out
 	if outcome != "" {
 		return outcome, detail, nil
 	}
-	err := exec(ctx, act)
-	outcome, detail = a.finish(ctx, act, err)
-	return outcome, detail, err
+	return a.finish(ctx, act, exec(ctx, act))
 }
 
-// finish counts an admitted action carried out and records its Event.
-func (a *Actuator) finish(ctx context.Context, act Action, err error) (Outcome, string) {
+// finish counts an admitted action carried out, or skipped by its
+// executor (Skip), and records its Event; the error it returns is the
+// action's failure, nil for a skip.
+func (a *Actuator) finish(ctx context.Context, act Action, err error) (Outcome, string, error) {
+	var s *skip
+	if errors.As(err, &s) {
+		count := func(sum *Summary) { sum.Skipped++ }
+		a.mu.Lock()
+		a.inflight--
+		count(&a.summary)
+		a.mu.Unlock()
+		a.countUp(count)
+		return Skipped, s.why, nil
+	}
 	outcome, detail := Done, ""
 	if err != nil {
 		outcome, detail = Failed, err.Error()
@@ -263,11 +300,12 @@ func (a *Actuator) finish(ctx context.Context, act Action, err error) (Outcome, 
 				Msg("could not record the Kubernetes Event for this action")
 		}
 	}
-	return outcome, detail
+	return outcome, detail, err
 }
 
-// BatchResult is what became of one action of a batch: its error, and
-// fields for its audit line (the transaction hash, the backend).
+// BatchResult is what became of one action of a batch: its error (Skip
+// for a precondition that no longer held), and fields for its audit line
+// (the transaction hash, the backend).
 type BatchResult struct {
 	Err    error
 	Fields map[string]string
@@ -294,8 +332,7 @@ func (a *Actuator) ApplyBatched(ctx context.Context, actions []Action, size int,
 			if i < len(results) {
 				r = results[i]
 			}
-			err := r.Err
-			outcome, detail := a.finish(ctx, act, err)
+			outcome, detail, err := a.finish(ctx, act, r.Err)
 			a.auditWith(act, outcome, detail, err, r.Fields)
 			if err != nil {
 				failed++

@@ -249,3 +249,51 @@ func TestApplyBatchedWithinTheBudget(t *testing.T) {
 		}
 	}
 }
+
+// An executor that finds, just before acting, that what the plan relied on
+// no longer holds skips the action: counted and audited as skipped with its
+// reason, no Event, and its share of the budget given back.
+func TestExecutorSkipGivesTheBudgetBack(t *testing.T) {
+	var buf bytes.Buffer
+	sink := &fakeSink{}
+	a := New(Options{MaxActions: 1, Events: sink, Log: zerolog.New(&buf)})
+	calls := 0
+	err := a.Apply(context.Background(), actions(2), func(_ context.Context, act Action) error {
+		calls++
+		if calls == 1 {
+			return Skip("lease %s closed meanwhile", act.Lease)
+		}
+		return nil
+	})
+	require.NoError(t, err, "a skip is no failure")
+	assert.Equal(t, 2, calls, "the skipped action used none of the budget")
+	assert.Equal(t, Summary{Planned: 2, Done: 1, Skipped: 1}, a.Summary())
+	assert.Equal(t, []recordedEvent{{"delete-replicaset", Done}}, sink.events, "no Event for the skipped one")
+	l := lines(t, &buf)
+	require.Len(t, l, 2)
+	assert.Equal(t, "skipped", l[0]["outcome"])
+	assert.Equal(t, "lease akash1o/1/1/1/akash1p closed meanwhile", l[0]["detail"])
+	assert.Nil(t, l[0]["error"])
+
+	// In a batch, the same.
+	buf.Reset()
+	b := New(Options{MaxActions: 5, Log: zerolog.New(&buf)})
+	err = b.ApplyBatched(context.Background(), actions(3), 3, func(_ context.Context, batch []Action) []BatchResult {
+		return []BatchResult{{}, {Err: Skip("gone")}, {Err: errors.New("refused")}}
+	})
+	require.ErrorIs(t, err, ErrFailed)
+	assert.Equal(t, Summary{Planned: 3, Done: 1, Skipped: 1, Failed: 1}, b.Summary())
+}
+
+// An executor reads what the plan decided from the action itself.
+func TestPayloadOf(t *testing.T) {
+	type lease struct{ dseq uint64 }
+	act := Action{Verb: "close-lease", Target: Ref{Kind: "Namespace", Name: "abc"}, Payload: lease{42}}
+	got, err := PayloadOf[lease](act)
+	require.NoError(t, err)
+	assert.Equal(t, lease{42}, got)
+	_, err = PayloadOf[string](act)
+	assert.ErrorContains(t, err, "action close-lease on Namespace/abc carries actuator.lease, the executor wants string")
+	_, err = PayloadOf[lease](Action{Verb: "close-lease"})
+	assert.ErrorContains(t, err, "carries <nil>")
+}

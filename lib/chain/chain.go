@@ -55,10 +55,18 @@ func (l Lease) InReclamationWindow(now time.Time) (deadline time.Time, inside bo
 	if l.State != StateReclaiming {
 		return time.Time{}, false
 	}
-	if l.Reclamation == nil {
+	if l.Reclamation == nil || l.Reclamation.Deadline.IsZero() {
 		return time.Time{}, true
 	}
 	return l.Reclamation.Deadline, now.Before(l.Reclamation.Deadline)
+}
+
+// ReclamationUnstarted tells whether the lease is active with a
+// reclamation window not yet started (node 2.1 on, AEP-82): the chain
+// refuses to close it (ErrReclamationNotStarted) until the provider sends
+// MsgLeaseStartReclaim and the window has passed.
+func (l Lease) ReclamationUnstarted() bool {
+	return l.State == StateActive && l.Reclamation != nil && l.Reclamation.StartedAt == 0
 }
 
 // WindowText says a reclamation deadline for people: a time, or that the
@@ -369,7 +377,10 @@ func (w *wireLease) lease() (Lease, error) {
 		if err := errors.Join(err1, err2); err != nil {
 			return Lease{}, err
 		}
-		l.Reclamation = &Reclamation{Window: window, StartedAt: int64(started), Deadline: time.Unix(int64(deadline), 0).UTC(), Reason: r.Reason}
+		l.Reclamation = &Reclamation{Window: window, StartedAt: int64(started), Reason: r.Reason}
+		if deadline != 0 { // 0: not started
+			l.Reclamation.Deadline = time.Unix(int64(deadline), 0).UTC()
+		}
 	}
 	return l, nil
 }

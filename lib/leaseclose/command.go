@@ -95,6 +95,15 @@ func (c *CommandCloser) Argv(l chain.Lease, reason int32, extra ...string) []str
 	return append(argv, extra...)
 }
 
+// StartReclaim is refused: see ErrStartReclaimUnsupported.
+func (c *CommandCloser) StartReclaim(_ context.Context, leases []chain.Lease, _ int32) []Result {
+	results := make([]Result, len(leases))
+	for i, l := range leases {
+		results[i] = Result{Lease: l, Err: fmt.Errorf("lease %s: %w", l.ID, ErrStartReclaimUnsupported)}
+	}
+	return results
+}
+
 // Close closes the leases one by one. A lease that cannot be addressed, is
 // another provider's, closed or reclaiming is refused without running
 // anything.

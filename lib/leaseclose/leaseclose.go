@@ -35,11 +35,23 @@ type Closer interface {
 	// Close closes the leases, each with the reason; one Result per lease,
 	// in order.
 	Close(ctx context.Context, leases []chain.Lease, reason int32) []Result
+	// StartReclaim starts the reclamation window of leases that have one
+	// (MsgLeaseStartReclaim, node 2.1 on, AEP-82): they can be closed once
+	// its deadline has passed. One Result per lease, in order.
+	StartReclaim(ctx context.Context, leases []chain.Lease, reason int32) []Result
 }
 
 // ErrReclaiming is a lease inside its reclamation window: reported, not
 // retried until its deadline.
 var ErrReclaiming = errors.New("inside its reclamation window")
+
+// ErrReclamationNotStarted is a lease with a reclamation window not yet
+// started: the chain refuses to close it (market code 37) until
+// MsgLeaseStartReclaim has been sent and the deadline has passed.
+var ErrReclamationNotStarted = errors.New("its reclamation window has not started: start it (MsgLeaseStartReclaim) and close after the deadline")
+
+// ErrStartReclaimUnsupported is the CLI closers' answer to StartReclaim.
+var ErrStartReclaimUnsupported = errors.New("the CLI closers cannot start a reclamation window (no command sends MsgLeaseStartReclaim): use --closer=tx")
 
 // TxCloser signs and broadcasts MsgCloseBid natively (cosmos-sdk), in
 // batches, with gas from simulate, fees from gas prices, retries on a
@@ -99,15 +111,26 @@ func (t *TxCloser) Validate() error {
 
 // Close closes the leases, a batch per transaction. A lease of another
 // provider than the key's is refused; one in its reclamation window is
-// reported with ErrReclaiming.
+// reported with ErrReclaiming, one whose window has not started with
+// ErrReclamationNotStarted.
 func (t *TxCloser) Close(ctx context.Context, leases []chain.Lease, reason int32) []Result {
+	return t.send(ctx, chain.TypeURLMsgCloseBid, leases, reason, precheck)
+}
+
+// StartReclaim sends MsgLeaseStartReclaim for the leases, a batch per
+// transaction; a lease without an unstarted window is refused.
+func (t *TxCloser) StartReclaim(ctx context.Context, leases []chain.Lease, reason int32) []Result {
+	return t.send(ctx, chain.TypeURLMsgLeaseStartReclaim, leases, reason, precheckStart)
+}
+
+func (t *TxCloser) send(ctx context.Context, typeURL string, leases []chain.Lease, reason int32, check func(chain.Lease, string) error) []Result {
 	results := make([]Result, len(leases))
 	var batch []int
 	flush := func() {
 		if len(batch) == 0 {
 			return
 		}
-		hash, err := t.closeBatch(ctx, leases, batch, reason)
+		hash, err := t.sendBatch(ctx, typeURL, leases, batch, reason)
 		for _, i := range batch {
 			results[i].TxHash, results[i].Err = hash, err
 		}
@@ -116,7 +139,7 @@ func (t *TxCloser) Close(ctx context.Context, leases []chain.Lease, reason int32
 	size := max(t.BatchSize, 1)
 	for i, l := range leases {
 		results[i].Lease = l
-		if err := precheck(l, t.Provider()); err != nil {
+		if err := check(l, t.Provider()); err != nil {
 			results[i].Err = err
 			continue
 		}
@@ -130,7 +153,8 @@ func (t *TxCloser) Close(ctx context.Context, leases []chain.Lease, reason int32
 }
 
 // precheck refuses a lease no closer may close: another provider's, one
-// inside its reclamation window, or one already closed.
+// inside its reclamation window or whose window has not started, or one
+// already closed.
 func precheck(l chain.Lease, provider string) error {
 	deadline, inWindow := l.InReclamationWindow(time.Now())
 	switch {
@@ -138,18 +162,32 @@ func precheck(l chain.Lease, provider string) error {
 		return fmt.Errorf("lease %s belongs to provider %s, the closer acts for %s", l.ID, l.ID.Provider, provider)
 	case inWindow:
 		return fmt.Errorf("lease %s: %w until %s", l.ID, ErrReclaiming, chain.WindowText(deadline))
+	case l.ReclamationUnstarted():
+		return fmt.Errorf("lease %s: %w", l.ID, ErrReclamationNotStarted)
 	case l.State == chain.StateClosed:
 		return fmt.Errorf("lease %s is already closed on chain", l.ID)
 	}
 	return nil
 }
 
-func (t *TxCloser) closeBatch(ctx context.Context, leases []chain.Lease, batch []int, reason int32) (string, error) {
+// precheckStart refuses a lease whose reclamation cannot be started: not
+// the closer's, or without an unstarted window.
+func precheckStart(l chain.Lease, provider string) error {
+	switch {
+	case l.ID.Provider != provider:
+		return fmt.Errorf("lease %s belongs to provider %s, the closer acts for %s", l.ID, l.ID.Provider, provider)
+	case !l.ReclamationUnstarted():
+		return fmt.Errorf("lease %s has no reclamation window to start (state %s)", l.ID, l.State)
+	}
+	return nil
+}
+
+func (t *TxCloser) sendBatch(ctx context.Context, typeURL string, leases []chain.Lease, batch []int, reason int32) (string, error) {
 	var ids []chain.BidID
 	for _, i := range batch {
 		ids = append(ids, chain.BidIDOf(leases[i]))
 	}
-	resp, err := t.Broadcast(ctx, ids, reason)
+	resp, err := t.BroadcastMsgs(ctx, typeURL, ids, reason)
 	if err != nil {
 		return resp.Hash, err
 	}
@@ -179,10 +217,16 @@ func waitIncluded(ctx context.Context, c *chain.Client, hash string, timeout tim
 // not wait for inclusion. A refusal by the node is an error with the
 // response.
 func (t *TxCloser) Broadcast(ctx context.Context, ids []chain.BidID, reason int32) (chain.TxResponse, error) {
+	return t.BroadcastMsgs(ctx, chain.TypeURLMsgCloseBid, ids, reason)
+}
+
+// BroadcastMsgs is Broadcast of one message of typeURL (MsgCloseBid or
+// MsgLeaseStartReclaim, which share their fields) per bid.
+func (t *TxCloser) BroadcastMsgs(ctx context.Context, typeURL string, ids []chain.BidID, reason int32) (chain.TxResponse, error) {
 	var msgs []chaintx.Msg
 	for _, id := range ids {
 		m := chain.MsgCloseBid{ID: id, Reason: reason}
-		msgs = append(msgs, chaintx.Msg{TypeURL: chain.TypeURLMsgCloseBid, Value: m.Marshal()})
+		msgs = append(msgs, chaintx.Msg{TypeURL: typeURL, Value: m.Marshal()})
 	}
 	if t.Granter != "" {
 		exec := chain.MsgExec{Grantee: t.Signer.Address}

@@ -252,7 +252,7 @@ func leaseResponse(l chain.Lease) map[string]any {
 	}
 	if r := l.Reclamation; r != nil {
 		lease["reclamation"] = map[string]any{"window": fmt.Sprintf("%.0fs", r.Window.Seconds()),
-			"started_at": strconv.FormatInt(r.StartedAt, 10), "deadline": strconv.FormatInt(r.Deadline.Unix(), 10), "reason": r.Reason}
+			"started_at": strconv.FormatInt(r.StartedAt, 10), "deadline": unixOrZero(r.Deadline), "reason": or(r.Reason, "lease_closed_invalid")}
 	}
 	payState := "open"
 	if l.State == chain.StateClosed {
@@ -270,6 +270,15 @@ func leaseResponse(l chain.Lease) map[string]any {
 				"withdrawn": map[string]any{"denom": denom, "amount": "0"}},
 		},
 	}
+}
+
+// unixOrZero is a deadline as the chain keeps it: unix seconds, 0 for
+// none yet.
+func unixOrZero(t time.Time) string {
+	if t.IsZero() {
+		return "0"
+	}
+	return strconv.FormatInt(t.Unix(), 10)
 }
 
 func or(a, b string) string {

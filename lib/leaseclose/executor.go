@@ -1,0 +1,131 @@
+package leaseclose
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/akash-janitor/akash-janitor/lib/actuator"
+	"github.com/akash-janitor/akash-janitor/lib/akash"
+	"github.com/akash-janitor/akash-janitor/lib/chain"
+)
+
+// The verbs of lease actions, in the audit line's action field.
+const (
+	VerbClose        = "close-lease"
+	VerbStartReclaim = "start-reclaim"
+)
+
+// Executor carries out the lease actions of a plan, for every job that
+// closes leases: each action's payload is the chain.Lease the plan decided
+// on. Just before signing it reads each lease again by ID (bseq included):
+// one gone, closed, or no longer in the state the action needs is skipped
+// with the reason. The rest go to the Closer in one call, and each action
+// gets the result the Closer gave for its lease; an action whose lease the
+// Closer does not answer has failed, never succeeded.
+type Executor struct {
+	Closer Closer
+	Chain  *chain.Client
+	// Reason is the close reason (akash.market.v1 LeaseClosedReason).
+	Reason int32
+	// Now is the clock a reclamation deadline is judged by (time.Now if nil).
+	Now func() time.Time
+}
+
+func (e *Executor) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+// Batch is an actuator.BatchExecutor for close-lease and start-reclaim
+// actions (one verb a batch).
+func (e *Executor) Batch(ctx context.Context, batch []actuator.Action) []actuator.BatchResult {
+	out := make([]actuator.BatchResult, len(batch))
+	var leases []chain.Lease
+	var index []int // of each lease's action
+	for i, a := range batch {
+		out[i].Fields = map[string]string{"backend": e.Closer.Backend()}
+		planned, err := actuator.PayloadOf[chain.Lease](a)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		if a.Verb != batch[0].Verb {
+			out[i].Err = fmt.Errorf("a batch of %s actions holds a %s: nothing sent for it", batch[0].Verb, a.Verb)
+			continue
+		}
+		l, err := e.Chain.LeaseBid(ctx, planned.ID, planned.BSeq)
+		switch {
+		case errors.Is(err, chain.ErrNotFound):
+			out[i].Err = actuator.Skip("gone from the chain on a second look, just before acting")
+			continue
+		case err != nil:
+			out[i].Err = fmt.Errorf("confirm the lease on chain just before acting (nothing sent): %w", err)
+			continue
+		}
+		if why := e.notDue(a.Verb, l); why != "" {
+			out[i].Err = actuator.Skip("%s, on a second look just before acting", why)
+			continue
+		}
+		leases, index = append(leases, l), append(index, i)
+	}
+	if len(leases) == 0 {
+		return out
+	}
+	var results []Result
+	switch batch[0].Verb {
+	case VerbClose:
+		results = e.Closer.Close(ctx, leases, e.Reason)
+	case VerbStartReclaim:
+		results = e.Closer.StartReclaim(ctx, leases, e.Reason)
+	default:
+		for _, i := range index {
+			out[i].Err = fmt.Errorf("no lease executor for %s", batch[0].Verb)
+		}
+		return out
+	}
+	byID := map[akash.LeaseID]Result{}
+	for _, r := range results {
+		if _, dup := byID[r.Lease.ID]; !dup {
+			byID[r.Lease.ID] = r
+		}
+	}
+	for j, i := range index {
+		r, ok := byID[leases[j].ID]
+		if !ok {
+			out[i].Err = fmt.Errorf("the %s closer gave %d results for %d leases and none for this one: it is not known to be done", e.Closer.Backend(), len(results), len(leases))
+			continue
+		}
+		out[i].Err = r.Err
+		if r.TxHash != "" {
+			out[i].Fields["tx_hash"] = r.TxHash
+		}
+	}
+	return out
+}
+
+// notDue says why the lease as the chain has it now is not one the verb
+// can act on, or "".
+func (e *Executor) notDue(verb string, l chain.Lease) string {
+	if verb == VerbStartReclaim {
+		if !l.ReclamationUnstarted() {
+			return fmt.Sprintf("no reclamation window to start (the chain says %s)", l.State)
+		}
+		return ""
+	}
+	deadline, inWindow := l.InReclamationWindow(e.now())
+	switch {
+	case l.State == chain.StateClosed:
+		return "already closed on chain"
+	case inWindow:
+		return "in its reclamation window until " + chain.WindowText(deadline)
+	case l.ReclamationUnstarted():
+		return "its reclamation window has not started"
+	case l.State != chain.StateActive && l.State != chain.StateReclaiming:
+		return "the chain says " + l.State
+	}
+	return ""
+}
