@@ -22,8 +22,9 @@ type options struct {
 	chain            leaseclose.ChainFlags
 	owner            string
 	dseq             uint64
-	gseq, oseq       uint
+	gseq, oseq, bseq uint
 	provider, reason string
+	startReclaim     bool
 }
 
 func main() { job.Main(spec(&options{})) }
@@ -39,6 +40,8 @@ func spec(o *options) job.Spec {
 			fs.Uint64Var(&o.dseq, "dseq", 0, "the deployment sequence")
 			fs.UintVar(&o.gseq, "gseq", 1, "the group sequence")
 			fs.UintVar(&o.oseq, "oseq", 1, "the order sequence")
+			fs.UintVar(&o.bseq, "bseq", 0, "the bid sequence (part of a lease's ID on chain since v1beta5)")
+			fs.BoolVar(&o.startReclaim, "start-reclaim", false, "for a lease with a reclamation window not yet started (node 2.1 on): start it (MsgLeaseStartReclaim); close with a run after its deadline")
 			fs.StringVar(&o.provider, "provider", "", "the provider's address; empty: the key's")
 			fs.StringVar(&o.reason, "reason", "lease_closed_reason_unspecified", "close reason: 10000-10003 or its name")
 		},
@@ -56,6 +59,8 @@ func spec(o *options) job.Spec {
 	}
 }
 
+// run reads the lease, plans the one action, and has the lease executor
+// carry it out (it reads the lease again just before signing).
 func run(ctx context.Context, env *job.Env, o *options) error {
 	if err := chain.ValidateAddress(o.owner); err != nil {
 		return job.BadInput("--owner: %w (nothing was done)", err)
@@ -70,21 +75,12 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	}
 	leaseclose.LogNode(ctx, client, env.Log)
 	id := akash.LeaseID{Owner: o.owner, DSeq: o.dseq, GSeq: uint32(o.gseq), OSeq: uint32(o.oseq), Provider: closer.Provider()}
-	reason, _ := chain.ParseCloseReason(o.reason)
-	l, err := client.Lease(ctx, id)
+	l, err := client.LeaseBid(ctx, id, uint32(o.bseq))
 	if err != nil {
 		return fmt.Errorf("read lease %s on chain (nothing was done): %w", id, err)
 	}
-	a := actuator.Action{Verb: "close-lease", Target: actuator.Ref{APIVersion: "v1", Kind: "Namespace", Name: id.Namespace()},
-		Lease: id.String(), Reason: "OperatorClose", Message: fmt.Sprintf("closing on the operator's demand (%s, reason %s)", l.State, o.reason)}
-	if l.State == chain.StateClosed {
-		a.Hold = "already closed on chain"
-	}
-	if deadline, in := l.InReclamationWindow(env.Now()); in {
-		a.Hold = "in its reclamation window until " + chain.WindowText(deadline)
-	}
-	return env.Actuator.ApplyBatched(ctx, []actuator.Action{a}, 1, func(ctx context.Context, batch []actuator.Action) []actuator.BatchResult {
-		r := closer.Close(ctx, []chain.Lease{l}, reason)[0]
-		return []actuator.BatchResult{{Err: r.Err, Fields: map[string]string{"backend": closer.Backend(), "tx_hash": r.TxHash}}}
-	})
+	a := plan(l, env.Now(), o.reason, o.startReclaim)
+	reason, _ := chain.ParseCloseReason(o.reason)
+	exec := &leaseclose.Executor{Closer: closer, Chain: client, Reason: reason, Now: env.Now}
+	return env.Actuator.ApplyBatched(ctx, []actuator.Action{a}, 1, exec.Batch)
 }

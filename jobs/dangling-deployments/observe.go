@@ -138,27 +138,19 @@ type chainState struct {
 }
 
 func observeChain(ctx context.Context, c *chain.Client, provider string, log zerolog.Logger) (chainState, error) {
-	st := chainState{live: map[akash.LeaseID]chain.Lease{}}
+	st := chainState{}
 	leaseclose.LogNode(ctx, c, log) // the listings below say what the node knows anyway
-	for _, state := range []string{chain.StateActive, chain.StateInsufficientFunds, chain.StateReclaiming} {
-		leases, err := c.Leases(ctx, provider, state)
-		if state == chain.StateReclaiming && errors.Is(err, chain.ErrStateUnknown) {
-			// A node before lease reclamation (2.1) has no reclaiming
-			// leases and refuses the filter; any other state refused is
-			// an error below, never an empty list.
-			log.Debug().Err(err).Msg("the node knows no reclaiming state: no lease is reclaiming")
-			continue
-		}
-		if err != nil {
-			return st, err
-		}
-		for _, l := range leases {
-			if l.State != state {
-				return st, fmt.Errorf("asked for %s leases, the node answered lease %s %s: the answer cannot be trusted", state, l.ID, l.State)
-			}
-			st.live[l.ID] = l
-		}
+	live, unknown, err := c.LeasesByState(ctx, provider, chain.StateActive, chain.StateInsufficientFunds, chain.StateReclaiming)
+	if err != nil {
+		return st, err
 	}
+	if len(unknown) > 0 {
+		// A node before lease reclamation (2.1) has no reclaiming leases
+		// and refuses the filter; any other state refused is an error,
+		// never an empty list.
+		log.Debug().Strs("states", unknown).Msg("the node knows no reclaiming state: no lease is reclaiming")
+	}
+	st.live = live
 	h, err := c.LatestHeight(ctx)
 	if err != nil {
 		return st, err

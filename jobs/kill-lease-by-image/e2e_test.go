@@ -257,3 +257,44 @@ func TestInstallToCopiesTheJob(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "--install-to")
 }
+
+// On a node with lease reclamation (2.1, AEP-82): a denied lease with a
+// window not started gets it started, is held with its deadline while it
+// runs, and is closed by the first run after the deadline.
+func TestKillLeaseByImageStartsReclamation(t *testing.T) {
+	c, b := akashtest.Shared(t)
+	p := newProvider(t)
+	p.Chain.WithReclamation()
+	id := p.lease(t, b, 40, "packetstream/psclient")
+	l, _ := p.Chain.Get(id)
+	l.Reclamation = &chain.Reclamation{Window: time.Hour}
+	p.Chain.Put(l)
+	deny := []string{"--deny", "packetstream/psclient"}
+
+	r := p.run(t, c, deny...)
+	require.Equal(t, 0, r.Code, r.Raw)
+	starts := r.Actions("start-reclaim")
+	require.Len(t, starts, 1)
+	assert.Equal(t, "done", starts[0]["outcome"])
+	assert.Empty(t, r.Actions(verbClose), "the chain refuses a close before the window")
+	l, _ = p.Chain.Get(id)
+	require.Equal(t, chain.StateReclaiming, l.State)
+	deadline := l.Reclamation.Deadline.UTC().Format(time.RFC3339)
+
+	r = p.run(t, c, deny...)
+	require.Equal(t, 0, r.Code, r.Raw)
+	closes := r.Actions(verbClose)
+	require.Len(t, closes, 1)
+	assert.Equal(t, "skipped", closes[0]["outcome"])
+	assert.Equal(t, "in its reclamation window; it cannot be closed before its deadline, "+deadline, closes[0]["detail"])
+
+	l.Reclamation.Deadline = time.Now().Add(-time.Second)
+	p.Chain.Put(l)
+	r = p.run(t, c, deny...)
+	require.Equal(t, 0, r.Code, r.Raw)
+	closes = r.Actions(verbClose)
+	require.Len(t, closes, 1)
+	assert.Equal(t, "done", closes[0]["outcome"])
+	assert.Equal(t, chain.StateClosed, p.state(id))
+	require.Len(t, p.Chain.Applied(), 2, "one start, one close")
+}

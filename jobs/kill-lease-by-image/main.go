@@ -1,11 +1,15 @@
 // kill-lease-by-image closes the leases whose Manifests run a denied image.
 //
-// Every service image of every Manifest is normalized and compared with
-// the denylist (image references, or regex:<RE2>); the allowlist wins. A
-// lease with a matching service is confirmed active on chain by ID, then
-// closed: with the provider's key (MsgCloseBid, batched; --closer=tx), with
-// the official CLI and that key (cli), or with the CLI in the provider pod
-// (exec). Without a denylist it does nothing and says so.
+// Every service image of every Manifest, and what each tenant pod's
+// runtime reports it started, is normalized and compared with the denylist
+// (image references, or regex:<RE2>); the allowlist wins. A matching lease
+// the chain lists active is closed, read again by ID just before signing:
+// with the provider's key (MsgCloseBid, batched; --closer=tx), with the
+// official CLI and that key (cli), or with the CLI in the provider pod
+// (exec). On a node with lease reclamation (2.1), a lease with a window not
+// started gets it started (MsgLeaseStartReclaim, tx closer) and is closed
+// by a run after its deadline. Without a denylist it does nothing and says
+// so.
 package main
 
 import (
@@ -105,6 +109,42 @@ func readList(path string) ([]string, error) {
 		}
 	}
 	return out, sc.Err()
+}
+
+// run is observe, plan, apply.
+func run(ctx context.Context, env *job.Env, o *options) error {
+	if len(o.lists.Deny) == 0 {
+		env.Log.Warn().Msg("no denylist (--deny, --deny-file): nothing to close; this job waits for its input")
+		return nil
+	}
+	client, closer, err := setup(env, o)
+	if err != nil {
+		return err
+	}
+	leaseclose.LogNode(ctx, client, env.Log)
+	obs, err := observe(ctx, env.Clients, client, o.provider, env.Log)
+	if err != nil {
+		return err
+	}
+	for _, err := range obs.invalid {
+		env.Log.Warn().Err(err).Msg("a Manifest that does not parse is skipped")
+	}
+	d, notes := plan(obs, o.lists, o.provider, env.Now())
+	for _, n := range notes {
+		ev := env.Log.Warn().Err(n.err)
+		if n.object != "" {
+			ev = ev.Str("object", n.object)
+		}
+		if n.lease != "" {
+			ev = ev.Str("lease", n.lease).Str("service", n.service)
+		}
+		ev.Msg(n.msg)
+	}
+	env.Log.Info().Int("manifests", len(obs.leases)).Int("chain_live_leases", len(obs.chain)).Int("leases_matching", len(d.denials)).
+		Int("deny_entries", len(o.lists.Deny)).Msg("observed")
+	exec := &leaseclose.Executor{Closer: closer, Chain: client, Reason: o.reasonCode, Now: env.Now}
+	return errors.Join(env.Actuator.ApplyBatched(ctx, d.starts, o.batchSize, exec.Batch),
+		env.Actuator.ApplyBatched(ctx, d.closes, o.batchSize, exec.Batch))
 }
 
 // setup builds the chain client and the closer; every problem is bad

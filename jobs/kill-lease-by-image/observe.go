@@ -7,16 +7,38 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/rs/zerolog"
+
 	"github.com/akash-janitor/akash-janitor/lib/akash"
+	"github.com/akash-janitor/akash-janitor/lib/chain"
 	"github.com/akash-janitor/akash-janitor/lib/kube"
 )
 
-// observed is what the plan decides from: each lease's Manifest, and what
-// its pods' runtimes report running.
+// observed is what the plan decides from: each lease's Manifest, what its
+// pods' runtimes report running, and the provider's live leases on chain.
 type observed struct {
 	leases []leaseImages
 	// invalid are the Manifests that do not parse, for the log.
 	invalid []error
+	// chain is the provider's active and reclaiming leases as listed.
+	chain map[akash.LeaseID]chain.Lease
+}
+
+// observe reads the cluster, then the provider's live leases on chain.
+func observe(ctx context.Context, c *kube.Clients, client *chain.Client, provider string, log zerolog.Logger) (observed, error) {
+	o, err := observeCluster(ctx, c)
+	if err != nil {
+		return o, err
+	}
+	live, unknown, err := client.LeasesByState(ctx, provider, chain.StateActive, chain.StateReclaiming)
+	if err != nil {
+		return o, fmt.Errorf("list the provider's leases on chain (nothing was closed): %w", err)
+	}
+	if len(unknown) > 0 {
+		log.Debug().Strs("states", unknown).Msg("the node knows no reclaiming state: no lease is reclaiming")
+	}
+	o.chain = live
+	return o, nil
 }
 
 // leaseImages are the images of one lease: its Manifest's, and its pods'.
@@ -35,9 +57,9 @@ type runningImage struct {
 	image, imageID          string
 }
 
-// observe reads every Manifest, then every tenant pod, in two paginated
-// LISTs whatever the lease count.
-func observe(ctx context.Context, c *kube.Clients) (observed, error) {
+// observeCluster reads every Manifest, then every tenant pod, in two
+// paginated LISTs whatever the lease count.
+func observeCluster(ctx context.Context, c *kube.Clients) (observed, error) {
 	var o observed
 	ml, err := akash.ListManifests(ctx, c.Dynamic, akash.LeaseNamespace, metav1.ListOptions{})
 	if err != nil {

@@ -3,9 +3,14 @@ package main
 import (
 	"fmt"
 	"sort"
+	"strings"
+	"time"
 
+	"github.com/akash-janitor/akash-janitor/lib/actuator"
 	"github.com/akash-janitor/akash-janitor/lib/akash"
+	"github.com/akash-janitor/akash-janitor/lib/chain"
 	"github.com/akash-janitor/akash-janitor/lib/imagematch"
+	"github.com/akash-janitor/akash-janitor/lib/leaseclose"
 )
 
 // match is one service of a lease running a denied image.
@@ -36,11 +41,63 @@ type note struct {
 	msg                    string
 }
 
-// plan finds the provider's leases running a denied image: in a Manifest
+const verbClose = leaseclose.VerbClose
+
+// decision is what a run does: the denied leases, the closes, and the
+// reclamation starts of leases with a window not started (AEP-82), each
+// action's payload the chain.Lease as listed.
+type decision struct {
+	denials        []denial
+	closes, starts []actuator.Action
+}
+
+// plan decides from what was observed alone: every denied lease of the
+// provider is closed if the chain lists it active, or reclaiming past its
+// deadline; one with a reclamation window not started gets that started
+// (it is closed by a later run, once the deadline has passed); one inside
+// its window is held with the deadline; one the chain does not list live
+// is held. The executor reads each lease again just before signing.
+func plan(o observed, lists imagematch.Lists, provider string, now time.Time) (decision, []note) {
+	denials, notes := deny(o, lists, provider)
+	d := decision{denials: denials}
+	for _, den := range denials {
+		var why []string
+		for _, m := range den.matches {
+			why = append(why, m.String())
+		}
+		a := actuator.Action{
+			Verb:    verbClose,
+			Target:  actuator.Ref{APIVersion: "v1", Kind: "Namespace", Name: den.id.Namespace()},
+			Lease:   den.id.String(),
+			Reason:  "DeniedImage",
+			Message: "closing the lease: " + strings.Join(why, "; "),
+		}
+		l, live := o.chain[den.id]
+		deadline, inWindow := l.InReclamationWindow(now)
+		switch {
+		case !live:
+			a.Hold = "the chain lists it neither active nor reclaiming (closed already, or unknown to it): nothing to close"
+		case l.ReclamationUnstarted():
+			a.Verb = leaseclose.VerbStartReclaim
+			a.Message = fmt.Sprintf("starting the lease's reclamation window (%s), after which a run closes it: %s", l.Reclamation.Window, strings.Join(why, "; "))
+		case inWindow:
+			a.Hold = "in its reclamation window; it cannot be closed before its deadline, " + chain.WindowText(deadline)
+		}
+		a.Payload = l
+		if a.Verb == leaseclose.VerbStartReclaim {
+			d.starts = append(d.starts, a)
+		} else {
+			d.closes = append(d.closes, a)
+		}
+	}
+	return d, notes
+}
+
+// deny finds the provider's leases running a denied image: in a Manifest
 // service's image, or in what a pod's runtime reports it started (the image
 // and the digest it resolved, so a digest entry catches the image whatever
-// the tenant called it). Pure: the same observation gives the same plan.
-func plan(o observed, lists imagematch.Lists, provider string) ([]denial, []note) {
+// the tenant called it).
+func deny(o observed, lists imagematch.Lists, provider string) ([]denial, []note) {
 	var out []denial
 	var notes []note
 	for _, l := range o.leases {

@@ -3,11 +3,14 @@ package main
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/akash-janitor/akash-janitor/lib/actuator"
 	"github.com/akash-janitor/akash-janitor/lib/akash"
+	"github.com/akash-janitor/akash-janitor/lib/chain"
 	"github.com/akash-janitor/akash-janitor/lib/imagematch"
 	"github.com/akash-janitor/akash-janitor/lib/imagematch/imagematchtest"
 )
@@ -52,7 +55,7 @@ func TestPlan(t *testing.T) {
 		"no lease ID":                  {lease: leaseImages{name: "x", idErr: errors.New("dseq: empty")}, notes: 1},
 	} {
 		t.Run(name, func(t *testing.T) {
-			denials, notes := plan(observed{leases: []leaseImages{tc.lease}}, lists, us)
+			denials, notes := deny(observed{leases: []leaseImages{tc.lease}}, lists, us)
 			assert.Len(t, notes, tc.notes)
 			if tc.want == nil {
 				assert.Empty(t, denials)
@@ -73,7 +76,57 @@ func TestPlan(t *testing.T) {
 func TestPlanOrder(t *testing.T) {
 	lists, err := imagematch.ParseLists([]string{"x/y"}, nil)
 	require.NoError(t, err)
-	d, _ := plan(observed{leases: []leaseImages{leaseOf(30, us, "x/y"), leaseOf(10, us, "x/y"), leaseOf(20, us, "x/y")}}, lists, us)
+	d, _ := deny(observed{leases: []leaseImages{leaseOf(30, us, "x/y"), leaseOf(10, us, "x/y"), leaseOf(20, us, "x/y")}}, lists, us)
 	require.Len(t, d, 3)
 	assert.True(t, d[0].id.String() < d[1].id.String() && d[1].id.String() < d[2].id.String())
+}
+
+// What the chain lists decides what is done with each denied lease.
+func TestPlanDecidesWithTheChain(t *testing.T) {
+	lists, err := imagematch.ParseLists([]string{"x/y"}, nil)
+	require.NoError(t, err)
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	obs := observed{chain: map[akash.LeaseID]chain.Lease{}}
+	live := func(dseq uint64, state string, r *chain.Reclamation) akash.LeaseID {
+		l := leaseOf(dseq, us, "x/y")
+		obs.leases = append(obs.leases, l)
+		if state != "" {
+			obs.chain[l.id] = chain.Lease{ID: l.id, State: state, Reclamation: r}
+		}
+		return l.id
+	}
+	active := live(1, chain.StateActive, nil)
+	gone := live(2, "", nil)
+	unstarted := live(3, chain.StateActive, &chain.Reclamation{Window: 90 * time.Minute})
+	inWindow := live(4, chain.StateReclaiming, &chain.Reclamation{Window: time.Hour, StartedAt: 10, Deadline: now.Add(30 * time.Minute)})
+	past := live(5, chain.StateReclaiming, &chain.Reclamation{Window: time.Hour, StartedAt: 10, Deadline: now.Add(-time.Second)})
+	other := leaseOf(6, "akash1another", "x/y")
+	obs.leases = append(obs.leases, other)
+
+	d, notes := plan(obs, lists, us, now)
+	assert.Empty(t, notes)
+	require.Len(t, d.denials, 5, "only this provider's")
+	closes := map[akash.LeaseID]actuator.Action{}
+	for _, a := range d.closes {
+		closes[mustLease(t, a.Lease)] = a
+		assert.Equal(t, verbClose, a.Verb)
+		assert.Equal(t, "DeniedImage", a.Reason)
+	}
+	require.Len(t, closes, 4)
+	assert.Empty(t, closes[active].Hold)
+	assert.Equal(t, obs.chain[active], closes[active].Payload, "the executor gets the lease as listed")
+	assert.Equal(t, `closing the lease: service a runs docker.io/x/y:latest (denied by "x/y")`, closes[active].Message)
+	assert.Equal(t, "the chain lists it neither active nor reclaiming (closed already, or unknown to it): nothing to close", closes[gone].Hold)
+	assert.Equal(t, "in its reclamation window; it cannot be closed before its deadline, 2026-12-02T12:30:00Z", closes[inWindow].Hold)
+	assert.Empty(t, closes[past].Hold, "past its deadline: closed now")
+	require.Len(t, d.starts, 1)
+	assert.Equal(t, unstarted.String(), d.starts[0].Lease)
+	assert.Equal(t, "start-reclaim", d.starts[0].Verb)
+	assert.Equal(t, `starting the lease's reclamation window (1h30m0s), after which a run closes it: service a runs docker.io/x/y:latest (denied by "x/y")`, d.starts[0].Message)
+}
+
+func mustLease(t *testing.T, s string) akash.LeaseID {
+	id, err := akash.ParseLeaseID(s)
+	require.NoError(t, err)
+	return id
 }

@@ -447,6 +447,32 @@ func (c *Client) Leases(ctx context.Context, provider, state string) ([]Lease, e
 	return nil, fmt.Errorf("list the leases of %s: more than %d pages: pagination does not finish", provider, maxPages)
 }
 
+// LeasesByState lists the provider's leases in each of the states, by ID.
+// A state the node does not know (reclaiming before 2.1) is returned in
+// unknown, not as an error: such a node has no lease in it. A lease the
+// node lists under another state than the one asked for makes the whole
+// answer untrustworthy: an error.
+func (c *Client) LeasesByState(ctx context.Context, provider string, states ...string) (leases map[akash.LeaseID]Lease, unknown []string, err error) {
+	leases = map[akash.LeaseID]Lease{}
+	for _, state := range states {
+		got, err := c.Leases(ctx, provider, state)
+		if errors.Is(err, ErrStateUnknown) {
+			unknown = append(unknown, state)
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, l := range got {
+			if l.State != state {
+				return nil, nil, fmt.Errorf("asked for %s leases, the node answered lease %s %s: the answer cannot be trusted", state, l.ID, l.State)
+			}
+			leases[l.ID] = l
+		}
+	}
+	return leases, unknown, nil
+}
+
 // Lease returns one lease by ID; ErrNotFound if the chain has none.
 func (c *Client) Lease(ctx context.Context, id akash.LeaseID) (Lease, error) {
 	return c.LeaseBid(ctx, id, 0)

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	txtypes "github.com/cosmos/cosmos-sdk/types/tx"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -108,4 +109,28 @@ func TestRecordedNodeAnswers(t *testing.T) {
 		assert.EqualValues(t, 0, n.Load(), "nothing asked")
 	}
 	assert.NoError(t, chain.ValidateAddress(recordedProvider))
+}
+
+// The MsgCloseBid in a transaction the real node accepted (recorded
+// request 04a, signed with the CLI's encoding of lease 203) decodes, and
+// our encoder writes it again byte for byte.
+func TestRecordedMsgCloseBidBytes(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "node-2.0.1", "04a_simulate_good.json"))
+	require.NoError(t, err)
+	var r struct {
+		RequestBody struct {
+			TxBytes []byte `json:"tx_bytes"`
+		} `json:"request_body"`
+	}
+	require.NoError(t, json.Unmarshal(b, &r))
+	var raw txtypes.TxRaw
+	require.NoError(t, raw.Unmarshal(r.RequestBody.TxBytes))
+	var body txtypes.TxBody
+	require.NoError(t, body.Unmarshal(raw.BodyBytes))
+	require.Len(t, body.Messages, 1)
+	assert.Equal(t, chain.TypeURLMsgCloseBid, body.Messages[0].TypeUrl)
+	m, err := chain.UnmarshalMsgCloseBid(body.Messages[0].Value)
+	require.NoError(t, err)
+	assert.Equal(t, chain.MsgCloseBid{ID: chain.BidID{Owner: "akash1teygfnnvxgne8m7vrcye7ep6tfpcnl34yxy9pp", DSeq: 203, GSeq: 1, OSeq: 1, Provider: recordedProvider}, Reason: 10001}, m)
+	assert.Equal(t, body.Messages[0].Value, m.Marshal())
 }

@@ -26,15 +26,6 @@ import (
 // Lease states as the market module numbers them (akash.market.v1).
 var stateNumbers = map[string]byte{chain.StateActive: 1, chain.StateInsufficientFunds: 2, chain.StateClosed: 3, chain.StateReclaiming: 4}
 
-func stateName(n byte) string {
-	for s, v := range stateNumbers {
-		if v == n {
-			return s
-		}
-	}
-	return ""
-}
-
 // The walks, as the key's trailing byte names them.
 const (
 	walkState byte = iota
@@ -146,14 +137,14 @@ func base64Bytes(s string) ([]byte, error) {
 
 // listQuery is a listing request as the node reads it.
 type listQuery struct {
-	owner, provider    string
-	dseq               uint64
-	gseq, oseq         uint32
-	states             []byte
-	walk               byte
-	resume             *chain.Lease
-	limit, offset      uint64
-	reverse, hasOffset bool
+	owner, provider string
+	dseq            uint64
+	gseq, oseq      uint32
+	states          []byte
+	walk            byte
+	resume          *chain.Lease
+	limit, offset   uint64
+	reverse         bool
 }
 
 func badRequest(w http.ResponseWriter, msg string) {
