@@ -12,14 +12,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"math"
-	"sort"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/akash-janitor/akash-janitor/lib/actuator"
 	"github.com/akash-janitor/akash-janitor/lib/job"
 )
 
@@ -65,6 +61,9 @@ func spec(o *options) job.Spec {
 	}
 }
 
+// run is observe (the files, the kubeconfigs, the API server), plan (which
+// certificates expire soon), and the report: cert-expiry changes nothing,
+// and fails the run when one is critical, so the failed Job alerts.
 func run(ctx context.Context, env *job.Env, o options) error {
 	var dirs []string
 	for _, d := range strings.Split(o.dirs, ",") {
@@ -72,57 +71,26 @@ func run(ctx context.Context, env *job.Env, o options) error {
 			dirs = append(dirs, d)
 		}
 	}
-	certs, problems := scanDirs(o.root, dirs)
-	kc, kp := scanKubeconfigs(o.root, o.kubeconfigs)
-	certs, problems = append(certs, kc...), append(problems, kp...)
-	if o.apiServer {
-		c, err := apiServerCert(env.Clients.Config.Host, 10*time.Second)
-		if err != nil {
-			problems = append(problems, problem{env.Clients.Config.Host, err})
-		} else {
-			certs = append(certs, c)
-		}
-	}
-	sort.Slice(certs, func(i, j int) bool { return certs[i].notAfter.Before(certs[j].notAfter) })
-
+	certs, problems := observe(o.root, dirs, o.kubeconfigs, o.apiServer, env.Clients.Config.Host)
 	daysLeft := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "akash_janitor_cert_expiry_days_left",
 		Help: "Days until each certificate expires (negative: expired)."}, []string{"node", "source", "where", "subject"})
 	env.Metrics.MustRegister(daysLeft)
 
-	now := env.Now()
-	node := actuator.Ref{APIVersion: "v1", Kind: "Node", Name: o.nodeName}
-	var findings []actuator.Action
-	critical := 0
-	for _, c := range certs {
-		days := c.notAfter.Sub(now).Hours() / 24
-		daysLeft.WithLabelValues(o.nodeName, c.source, c.where, c.subject).Set(math.Floor(days*10) / 10)
-		level := ""
-		switch {
-		case days < float64(o.critDays):
-			level = "critical"
-			critical++
-		case days < float64(o.warnDays):
-			level = "warning"
-		}
-		if level == "" {
+	p := plan(certs, env.Now(), o.warnDays, o.critDays, o.nodeName)
+	for _, c := range p.checked {
+		daysLeft.WithLabelValues(o.nodeName, c.source, c.where, c.subject).Set(c.daysLeft)
+		if c.level == "" {
 			env.Log.Info().Str("source", c.source).Str("file", c.where).Str("subject", c.subject).
-				Time("not_after", c.notAfter).Float64("days_left", math.Floor(days*10)/10).Msg("certificate valid")
-			continue
+				Time("not_after", c.notAfter).Float64("days_left", c.daysLeft).Msg("certificate valid")
 		}
-		msg := fmt.Sprintf("%s: certificate %s (%s) expires %s, in %.1f days; %s", level, c.where, c.subject, c.notAfter.Format(time.RFC3339), days, renewal)
-		if days < 0 {
-			msg = fmt.Sprintf("%s: certificate %s (%s) EXPIRED %s; %s", level, c.where, c.subject, c.notAfter.Format(time.RFC3339), renewal)
-		}
-		// One warning line each (and a Warning Event on the node).
-		findings = append(findings, actuator.Action{Verb: "certificate-expiring", Target: node, Subject: c.where, Reason: "CertificateExpiring", Message: msg})
 	}
-	for _, p := range problems {
-		env.Log.Warn().Str("file", p.where).Err(p.err).Str("reason", "CertificateUnreadable").Msg("cannot read this certificate")
+	for _, pr := range problems {
+		env.Log.Warn().Str("file", pr.where).Err(pr.err).Str("reason", "CertificateUnreadable").Msg("cannot read this certificate")
 	}
-	env.Log.Info().Int("certificates", len(certs)).Int("unreadable", len(problems)).Int("critical", critical).Msg("checked")
-	env.Actuator.Report(ctx, findings)
-	if critical > 0 {
-		return fmt.Errorf("%d certificates expire within %d days (or have expired): %s", critical, o.critDays, renewal)
+	env.Log.Info().Int("certificates", len(certs)).Int("unreadable", len(problems)).Int("critical", p.critical).Msg("checked")
+	env.Actuator.Report(ctx, p.findings)
+	if p.critical > 0 {
+		return fmt.Errorf("%d certificates expire within %d days (or have expired): %s", p.critical, o.critDays, renewal)
 	}
 	return nil
 }

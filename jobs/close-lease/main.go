@@ -75,9 +75,9 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	}
 	leaseclose.LogNode(ctx, client, env.Log)
 	id := akash.LeaseID{Owner: o.owner, DSeq: o.dseq, GSeq: uint32(o.gseq), OSeq: uint32(o.oseq), Provider: closer.Provider()}
-	l, err := client.LeaseBid(ctx, id, uint32(o.bseq))
+	l, err := observe(ctx, client, id, uint32(o.bseq))
 	if err != nil {
-		return fmt.Errorf("read lease %s on chain (nothing was done): %w", id, err)
+		return err
 	}
 	a := plan(l, env.Now(), o.reason, o.startReclaim)
 	reason, _ := chain.ParseCloseReason(o.reason)

@@ -48,16 +48,20 @@ func spec(o *options) job.Spec {
 			}
 			return nil
 		},
-		Run: func(ctx context.Context, env *job.Env) error {
-			st, err := observe(ctx, env, o.devicePluginSelector)
-			if err != nil {
-				return fmt.Errorf("observe the cluster: %w", err)
-			}
-			findings := diagnose(st, env.Now(), o.minPending, o.devicePluginSelector)
-			env.Log.Info().Int("nodes", len(st.nodes)).Int("gpu_nodes", st.gpuNodes()).Int("device_plugin_pods", len(st.plugins)).
-				Int("pending_gpu_pods", len(st.pending)).Int("findings", len(findings)).Msg("observed")
-			env.Actuator.Report(ctx, findings)
-			return nil
-		},
+		Run: func(ctx context.Context, env *job.Env) error { return run(ctx, env, o) },
 	}
+}
+
+// run is observe, plan, and the report of what the plan found: gpu-doctor
+// changes nothing.
+func run(ctx context.Context, env *job.Env, o *options) error {
+	st, err := observe(ctx, env, o.devicePluginSelector)
+	if err != nil {
+		return fmt.Errorf("observe the cluster: %w", err)
+	}
+	findings := plan(st, env.Now(), o.minPending, o.devicePluginSelector)
+	env.Log.Info().Int("nodes", len(st.nodes)).Int("gpu_nodes", st.gpuNodes()).Int("device_plugin_pods", len(st.plugins)).
+		Int("pending_gpu_pods", len(st.pending)).Int("findings", len(findings)).Msg("observed")
+	env.Actuator.Report(ctx, findings)
+	return nil
 }

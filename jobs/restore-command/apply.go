@@ -15,100 +15,61 @@ import (
 	"github.com/akash-janitor/akash-janitor/lib/job"
 )
 
-func run(ctx context.Context, env *job.Env, o options) error {
-	st, err := observe(ctx, env)
+// patchManifest applies the planned JSON patch; its first operations test
+// the Manifest's resourceVersion and the service's name, so a Manifest
+// changed since it was read is not patched.
+func patchManifest(ctx context.Context, env *job.Env, a actuator.Action) error {
+	patch, err := actuator.PayloadOf[[]byte](a)
 	if err != nil {
-		return fmt.Errorf("observe the cluster (nothing was changed): %w", err)
+		return err
 	}
-	p := plan(st, env.Now(), o.minStuck)
-	env.Log.Info().Int("manifests", len(st.manifests)).Int("workloads", len(st.rollouts)).Int("to_restore", len(p.restores)).Msg("observed")
-	for _, err := range st.invalid {
-		env.Log.Warn().Err(err).Msg("a Manifest that does not parse is skipped")
-	}
-	for _, n := range p.notes {
-		ev := env.Log.Warn().Str("object", n.object).Str("reason", n.reason)
-		if n.lease != "" {
-			ev = ev.Str("lease", n.lease)
-		}
-		ev.Msg(n.message)
-	}
-	var actions []actuator.Action
-	patches := map[string][]byte{}
-	toBackUp := map[string]bool{}
-	for _, r := range p.restores {
-		actions = append(actions, r.action)
-		patches[r.action.Target.Name+"/"+r.action.Subject] = r.patch
-		if r.action.Hold == "" {
-			toBackUp[r.manifest] = true
-		}
-	}
-	if len(toBackUp) > 0 && !env.Actuator.DryRun() && o.backup == "log" {
-		if err := backupToLog(ctx, env, toBackUp); err != nil {
-			return fmt.Errorf("back up the Manifests (nothing was patched): %w", err)
-		}
-	}
-	if len(toBackUp) > 0 && !env.Actuator.DryRun() && o.backup == "configmap" {
-		name, err := backup(ctx, env, o.backupNamespace, toBackUp)
-		if err != nil {
-			return fmt.Errorf("back up the Manifests (nothing was patched): %w", err)
-		}
-		env.Log.Info().Str("configmap", o.backupNamespace+"/"+name).Int("manifests", len(toBackUp)).
-			Msg("Manifests backed up before patching; restore one with: kubectl -n " + o.backupNamespace + " get configmap " + name +
-				" -o jsonpath='{.data.<manifest>\\.json}' | kubectl replace -f -")
-	}
-	return env.Actuator.Apply(ctx, actions, func(ctx context.Context, a actuator.Action) error {
-		_, err := env.Clients.Dynamic.Resource(akash.ManifestsResource).Namespace(akash.LeaseNamespace).
-			Patch(ctx, a.Target.Name, types.JSONPatchType, patches[a.Target.Name+"/"+a.Subject], metav1.PatchOptions{})
-		if err != nil {
-			return fmt.Errorf("patch Manifest %s (it changed since it was read, or is gone?): %w", a.Target.Name, err)
-		}
-		return nil
-	})
-}
-
-// backupToLog writes each Manifest, whole, as one log line (field
-// manifest), for operators who keep their logs.
-func backupToLog(ctx context.Context, env *job.Env, manifests map[string]bool) error {
-	for name := range manifests {
-		u, err := env.Clients.Dynamic.Resource(akash.ManifestsResource).Namespace(akash.LeaseNamespace).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return fmt.Errorf("read Manifest %s: %w", name, err)
-		}
-		b, err := json.Marshal(u.Object)
-		if err != nil {
-			return err
-		}
-		env.Log.Info().Str("object", "Manifest/"+akash.LeaseNamespace+"/"+name).RawJSON("manifest", b).Msg("Manifest before the patch (backup)")
+	_, err = env.Clients.Dynamic.Resource(akash.ManifestsResource).Namespace(akash.LeaseNamespace).
+		Patch(ctx, a.Target.Name, types.JSONPatchType, patch, metav1.PatchOptions{})
+	if err != nil {
+		return fmt.Errorf("patch Manifest %s (it changed since it was read, or is gone?): %w", a.Target.Name, err)
 	}
 	return nil
 }
 
-// backup writes the Manifests, whole as the API returns them, to one new
-// ConfigMap: <manifest>.json each.
-func backup(ctx context.Context, env *job.Env, namespace string, manifests map[string]bool) (string, error) {
+// backupManifests reads each Manifest, whole as the API returns it, and
+// writes it where the action says: one new ConfigMap (<manifest>.json
+// each), or one log line each (field manifest).
+func backupManifests(ctx context.Context, env *job.Env, a actuator.Action) error {
+	set, err := actuator.PayloadOf[backupSet](a)
+	if err != nil {
+		return err
+	}
 	cm := &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      "restore-command-backup-" + env.Now().UTC().Format("20060102-150405"),
-			Namespace: namespace,
-			Labels:    map[string]string{"app.kubernetes.io/part-of": "akash-janitor", "app.kubernetes.io/component": "restore-command"},
-		},
+		ObjectMeta: metav1.ObjectMeta{Name: a.Target.Name, Namespace: a.Target.Namespace,
+			Labels: map[string]string{"app.kubernetes.io/part-of": "akash-janitor", "app.kubernetes.io/component": "restore-command"}},
 		Data: map[string]string{},
 	}
-	for name := range manifests {
+	for _, name := range set.manifests {
 		u, err := env.Clients.Dynamic.Resource(akash.ManifestsResource).Namespace(akash.LeaseNamespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
-			return "", fmt.Errorf("read Manifest %s: %w", name, err)
+			return fmt.Errorf("read Manifest %s: %w", name, err)
+		}
+		if set.mode == "log" {
+			b, err := json.Marshal(u.Object)
+			if err != nil {
+				return err
+			}
+			env.Log.Info().Str("object", "Manifest/"+akash.LeaseNamespace+"/"+name).RawJSON("manifest", b).Msg("Manifest before the patch (backup)")
+			continue
 		}
 		b, err := json.MarshalIndent(u.Object, "", "  ")
 		if err != nil {
-			return "", err
+			return err
 		}
 		cm.Data[name+".json"] = string(b)
 	}
+	if set.mode == "log" {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if _, err := env.Clients.Kube.CoreV1().ConfigMaps(namespace).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
-		return "", fmt.Errorf("create ConfigMap %s/%s: %w", namespace, cm.Name, err)
+	if _, err := env.Clients.Kube.CoreV1().ConfigMaps(cm.Namespace).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create ConfigMap %s/%s: %w", cm.Namespace, cm.Name, err)
 	}
-	return cm.Name, nil
+	return nil
 }

@@ -118,6 +118,8 @@ func TestRestoreCommand(t *testing.T) {
 	assert.Equal(t, lost.String(), acts[0]["lease"])
 	assert.Empty(t, manifestCommand(t, c, lost, "app"))
 	assert.Equal(t, 0, backups())
+	require.Len(t, r.Actions(verbBackup), 1)
+	assert.Equal(t, "planned", r.Actions(verbBackup)[0]["outcome"], "the backup is an action too")
 
 	// For real: backed up, then patched; the tenant's own change is left.
 	r = run("--min-stuck=0s")
@@ -131,6 +133,19 @@ func TestRestoreCommand(t *testing.T) {
 	require.Equal(t, 1, backups())
 	cms, err := c.Kube.CoreV1().ConfigMaps("akash-services").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=restore-command"})
 	require.NoError(t, err)
+	backed := r.Actions(verbBackup)
+	require.Len(t, backed, 1)
+	assert.Equal(t, "done", backed[0]["outcome"])
+	assert.Equal(t, "ConfigMap/akash-services/"+cms.Items[0].Name, backed[0]["object"])
+	cmEvents, err := c.Kube.EventsV1().Events("akash-services").List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	onBackup := 0
+	for _, e := range cmEvents.Items {
+		if e.Reason == "BackupBeforePatch" && e.Regarding.Kind == "ConfigMap" && e.Regarding.Name == cms.Items[0].Name {
+			onBackup++
+		}
+	}
+	assert.Equal(t, 1, onBackup, "an Event on the backup ConfigMap")
 	var saved map[string]any
 	require.NoError(t, json.Unmarshal([]byte(cms.Items[0].Data[lost.Namespace()+".json"]), &saved))
 	assert.Equal(t, lost.Namespace(), saved["metadata"].(map[string]any)["name"], "the Manifest as it was, whole")

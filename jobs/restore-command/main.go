@@ -10,7 +10,8 @@
 // --min-stuck; and the service's older replicas still run, Ready, with one
 // command. That command is added back to the Manifest service (a JSON
 // patch that first tests the service's name and the Manifest's
-// resourceVersion), after the Manifests are backed up to a ConfigMap.
+// resourceVersion), after the Manifests are backed up to a ConfigMap (or the
+// log): an action of its own, with its audit line and Event.
 package main
 
 import (
@@ -19,6 +20,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/akash-janitor/akash-janitor/lib/actuator"
 	"github.com/akash-janitor/akash-janitor/lib/job"
 )
 
@@ -57,4 +59,43 @@ func spec(o *options) job.Spec {
 		},
 		Run: func(ctx context.Context, env *job.Env) error { return run(ctx, env, *o) },
 	}
+}
+
+// run is observe, plan, apply: the backup first, and the patches only once
+// it is made (or, in dry-run, would be).
+func run(ctx context.Context, env *job.Env, o options) error {
+	st, err := observe(ctx, env)
+	if err != nil {
+		return fmt.Errorf("observe the cluster (nothing was changed): %w", err)
+	}
+	p := plan(st, env.Now(), o.minStuck)
+	env.Log.Info().Int("manifests", len(st.manifests)).Int("workloads", len(st.rollouts)).Int("to_restore", len(p.restores)).Msg("observed")
+	for _, err := range st.invalid {
+		env.Log.Warn().Err(err).Msg("a Manifest that does not parse is skipped")
+	}
+	for _, n := range p.notes {
+		ev := env.Log.Warn().Str("object", n.object).Str("reason", n.reason)
+		if n.lease != "" {
+			ev = ev.Str("lease", n.lease)
+		}
+		ev.Msg(n.message)
+	}
+	var actions []actuator.Action
+	for _, r := range p.restores {
+		actions = append(actions, r.action)
+	}
+	if backup, ok := planBackup(p.restores, env.Now(), o.backup, o.backupNamespace); ok {
+		before := env.Actuator.Summary().Done
+		if err := env.Actuator.Apply(ctx, []actuator.Action{backup}, func(ctx context.Context, a actuator.Action) error {
+			return backupManifests(ctx, env, a)
+		}); err != nil {
+			return fmt.Errorf("back up the Manifests (nothing was patched): %w", err)
+		}
+		if env.Actuator.Summary().Done == before {
+			return fmt.Errorf("the Manifests were not backed up (see the backup's line): nothing was patched")
+		}
+	}
+	return env.Actuator.Apply(ctx, actions, func(ctx context.Context, a actuator.Action) error {
+		return patchManifest(ctx, env, a)
+	})
 }

@@ -20,11 +20,19 @@ type patchOp struct {
 	Value any    `json:"value"`
 }
 
-// restore is one Manifest service to give its command back.
+const verbBackup = "backup-manifests"
+
+// restore is one Manifest service to give its command back: the action,
+// whose payload is the JSON patch.
 type restore struct {
 	action   actuator.Action
 	manifest string
-	patch    []byte
+}
+
+// backupSet is the backup action's payload: where, and which Manifests.
+type backupSet struct {
+	mode      string // configmap or log
+	manifests []string
 }
 
 // note is something seen and left alone, with why.
@@ -94,6 +102,7 @@ func plan(st state, now time.Time, minStuck time.Duration) planned {
 			patch, _ := json.Marshal(ops)
 			cmdJSON, _ := json.Marshal(command)
 			a := actuator.Action{
+				Payload:   patch,
 				Verb:      verbRestore,
 				Target:    actuator.Ref{APIVersion: akash.GroupVersion.String(), Kind: "Manifest", Namespace: akash.LeaseNamespace, Name: m.Name, UID: string(m.UID)},
 				Regarding: &actuator.Ref{APIVersion: "apps/v1", Kind: r.kind, Namespace: m.Name, Name: r.name, UID: r.uid},
@@ -107,8 +116,39 @@ func plan(st state, now time.Time, minStuck time.Duration) planned {
 			if stuck < minStuck {
 				a.Hold = fmt.Sprintf("the command-less revision is %s old, less than --min-stuck=%s", stuck.Round(time.Second), minStuck)
 			}
-			p.restores = append(p.restores, restore{action: a, manifest: m.Name, patch: patch})
+			p.restores = append(p.restores, restore{action: a, manifest: m.Name})
 		}
 	}
 	return p
+}
+
+// planBackup is the action that backs up, before any patch, every Manifest
+// a restore not held would patch: to a new ConfigMap named after now in
+// namespace (mode configmap), or whole in the run's log (mode log). None
+// when nothing is to be patched.
+func planBackup(restores []restore, now time.Time, mode, namespace string) (actuator.Action, bool) {
+	seen := map[string]bool{}
+	var names []string
+	for _, r := range restores {
+		if r.action.Hold == "" && !seen[r.manifest] {
+			seen[r.manifest] = true
+			names = append(names, r.manifest)
+		}
+	}
+	if len(names) == 0 {
+		return actuator.Action{}, false
+	}
+	sort.Strings(names)
+	a := actuator.Action{Verb: verbBackup, Reason: "BackupBeforePatch", Payload: backupSet{mode: mode, manifests: names}}
+	switch mode {
+	case "log":
+		a.Target = actuator.Ref{APIVersion: "v1", Kind: "Namespace", Name: akash.LeaseNamespace}
+		a.Message = fmt.Sprintf("writing %d Manifests, whole, to the log before patching them: %s", len(names), strings.Join(names, ", "))
+	default:
+		name := "restore-command-backup-" + now.UTC().Format("20060102-150405")
+		a.Target = actuator.Ref{APIVersion: "v1", Kind: "ConfigMap", Namespace: namespace, Name: name}
+		a.Message = fmt.Sprintf("backing up %d Manifests to ConfigMap %s/%s before patching them (restore one with: kubectl -n %s get configmap %s -o jsonpath='{.data.<manifest>\\.json}' | kubectl replace -f -): %s",
+			len(names), namespace, name, namespace, name, strings.Join(names, ", "))
+	}
+	return a, true
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/akash-janitor/akash-janitor/lib/actuator"
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
 )
@@ -39,13 +40,31 @@ func TestPlan(t *testing.T) {
 	p := plan(st, now, 15*time.Minute)
 	require.Len(t, p.restores, 2)
 	assert.Equal(t, `[{"op":"test","path":"/metadata/resourceVersion","value":"42"},{"op":"test","path":"/spec/group/services/0/name","value":"db"},{"op":"add","path":"/spec/group/services/0/command","value":["postgres"]}]`,
-		string(p.restores[0].patch))
+		string(p.restores[0].action.Payload.([]byte)), "the executor gets the patch itself")
 	assert.Equal(t, "StatefulSet", p.restores[0].action.Regarding.Kind)
-	assert.Contains(t, string(p.restores[1].patch), `"path":"/spec/group/services/1/command","value":["bash","-c"]`)
+	assert.Contains(t, string(p.restores[1].action.Payload.([]byte)), `"path":"/spec/group/services/1/command","value":["bash","-c"]`)
 	assert.Empty(t, p.restores[1].action.Hold)
 	require.Len(t, p.notes, 1)
 	assert.Equal(t, "CommandAmbiguous", p.notes[0].reason)
 	assert.Contains(t, p.notes[0].message, `["bash"], ["sh"]`)
+
+	// One backup, before the patches, of every Manifest a patch not held
+	// would change; none when every patch is held.
+	b, ok := planBackup(p.restores, now, "configmap", "akash-services")
+	require.True(t, ok)
+	assert.Equal(t, verbBackup, b.Verb)
+	assert.Equal(t, actuator.Ref{APIVersion: "v1", Kind: "ConfigMap", Namespace: "akash-services", Name: "restore-command-backup-" + now.UTC().Format("20060102-150405")}, b.Target)
+	assert.Equal(t, backupSet{mode: "configmap", manifests: []string{ns}}, b.Payload)
+	assert.Contains(t, b.Message, "backing up 1 Manifests to ConfigMap akash-services/restore-command-backup-")
+	b, ok = planBackup(p.restores, now, "log", "akash-services")
+	require.True(t, ok)
+	assert.Equal(t, "Namespace", b.Target.Kind)
+	held := p.restores
+	for i := range held {
+		held[i].action.Hold = "too young"
+	}
+	_, ok = planBackup(held, now, "configmap", "akash-services")
+	assert.False(t, ok, "nothing to patch, nothing to back up")
 
 	// A rollout that completed, or old replicas without a command: nothing.
 	st.rollouts[serviceKey{ns, "app"}] = rollout{kind: "Deployment", name: "app", olderRevisions: map[string]bool{}}

@@ -24,7 +24,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 	"k8s.io/apimachinery/pkg/util/wait"
 
@@ -208,7 +207,9 @@ func newReaper(env *job.Env, o options, table proctable.Table) *reaper {
 	}
 }
 
-// pass is one observe → plan → apply over the process table.
+// pass is one observe → plan → apply over the process table: read it,
+// decide which parents to act on (plan), find the pods of those that count
+// (observe), turn them into actions (decide), and escalate (apply).
 func (r *reaper) pass(ctx context.Context) error {
 	ctx, cancel := context.WithTimeoutCause(ctx, r.env.Common.Timeout, fmt.Errorf("--timeout %s reached", r.env.Common.Timeout))
 	defer cancel()
@@ -224,134 +225,31 @@ func (r *reaper) pass(ctx context.Context) error {
 	r.book.update(snap, now)
 	parents := plan(snap, r.book, now, r.rules)
 	r.metrics.scan.Set(snap.Elapsed.Seconds())
-
-	index := &podIndex{kube: r.env.Clients.Kube, node: r.opts.nodeName, pageSize: r.env.Common.PageSize}
-	zombies := map[string]int{}
-	decisions := map[string]int{"act": 0, "hold": 0, "ignore": 0}
-	var actions []actuator.Action
-	byName := map[string]parent{}
-	total := 0
-	for _, p := range parents {
-		total += len(p.zombies)
-		plog := log.With().Int("pid", p.proc.PID).Str("comm", p.proc.Comm).Int("zombies", len(p.zombies)).Logger()
-		if p.ignore != "" {
-			decisions["ignore"]++
-			zombies[""] += len(p.zombies)
-			plog.Debug().Str("reason", p.ignore).Msg("zombie parent left alone")
-			continue
-		}
-		w := r.attribute(ctx, index, p, plog)
-		ns := ""
-		if w.pod != nil {
-			ns = w.pod.Namespace
-		}
-		zombies[ns] += len(p.zombies)
-		a := r.action(p, w)
-		if p.act {
-			decisions["act"]++
-		} else {
-			decisions["hold"]++
-			a.Hold = p.hold
-		}
-		byName[a.Subject] = p
-		actions = append(actions, a)
-	}
-	r.metrics.zombies.Reset()
-	for ns, n := range zombies {
-		r.metrics.zombies.WithLabelValues(ns).Set(float64(n))
-	}
-	for d, n := range decisions {
-		r.metrics.parents.WithLabelValues(d).Set(float64(n))
-	}
+	places := r.attributeAll(ctx, parents, log)
+	d := decide(parents, places, r.opts.nodeName)
+	r.metrics.record(d)
 	log.Info().
 		Int("processes", len(snap.Procs)).
 		Int("vanished", snap.Vanished).
 		Dur("scan", snap.Elapsed).
-		Int("zombies", total).
-		Int("parents_act", decisions["act"]).
-		Int("parents_hold", decisions["hold"]).
-		Int("parents_ignored", decisions["ignore"]).
+		Int("zombies", d.zombies).
+		Int("parents_act", d.parents["act"]).
+		Int("parents_hold", d.parents["hold"]).
+		Int("parents_ignored", d.parents["ignore"]).
 		Msg("observed")
+	for _, p := range d.ignored {
+		log.Debug().Int("pid", p.proc.PID).Str("comm", p.proc.Comm).Int("zombies", len(p.zombies)).Str("reason", p.ignore).Msg("zombie parent left alone")
+	}
 
 	act := r.env.Actuator.Pass()
 	esc := &escalator{table: r.table, steps: r.steps, poll: 100 * time.Millisecond,
 		signalled: func(sig syscall.Signal) { r.metrics.signals.WithLabelValues(signalName(sig)).Inc() }}
-	err = act.ApplyParallel(ctx, actions, func(ctx context.Context, a actuator.Action) error {
-		p := byName[a.Subject]
-		lc := log.With().Str("subject", a.Subject)
-		if a.Target.Namespace != "" {
-			lc = lc.Str("namespace", a.Target.Namespace)
-		}
-		if a.Lease != "" {
-			lc = lc.Str("lease", a.Lease)
-		}
-		alog := lc.Logger()
-		out, err := esc.run(ctx, p, alog)
-		r.metrics.escalation.WithLabelValues(string(out.result)).Inc()
-		r.metrics.reaped.Add(float64(out.reaped))
-		ev := alog.Info()
-		if err != nil {
-			ev = alog.Error().Err(err)
-		}
-		ev.Str("result", string(out.result)).Strs("signals", out.signals).Int("reaped", out.reaped).Msg("escalation finished")
-		return err
+	err = act.ApplyParallel(ctx, d.actions, func(ctx context.Context, a actuator.Action) error {
+		return r.escalate(ctx, esc, a, log)
 	}, r.opts.parallel)
 	act.LogSummary(log, time.Since(start), err)
 	r.metrics.passOK(time.Now())
 	return err
-}
-
-// attribute finds the pod and lease of a parent; without them the action is
-// still taken (a full PID table harms every tenant of the node), recorded on
-// the node.
-func (r *reaper) attribute(ctx context.Context, index *podIndex, p parent, log zerolog.Logger) where {
-	if r.opts.nodeName == "" {
-		return where{}
-	}
-	paths, err := r.table.Cgroups(p.proc.PID)
-	if err != nil {
-		log.Debug().Err(err).Msg("cannot read the parent's cgroups")
-		return where{}
-	}
-	uid, cid, ok := cgroupPod(paths)
-	if !ok {
-		log.Debug().Strs("cgroups", paths).Msg("the parent's cgroups name no pod")
-		return where{}
-	}
-	w, err := index.lookup(ctx, uid, cid)
-	if err != nil {
-		log.Warn().Err(err).Str("pod_uid", uid).Msg("cannot attribute the parent to a pod")
-	}
-	return w
-}
-
-// action is the plan's record of one parent: on its pod (and the node), or
-// on the node alone when the pod is unknown.
-func (r *reaper) action(p parent, w where) actuator.Action {
-	node := actuator.Ref{APIVersion: "v1", Kind: "Node", Name: r.opts.nodeName}
-	a := actuator.Action{
-		Verb:    "reap-zombies",
-		Target:  node,
-		Subject: fmt.Sprintf("process %d (%s)", p.proc.PID, p.proc.Comm),
-		Lease:   w.lease,
-		Reason:  "ZombieProcesses",
-	}
-	in := "in a container"
-	if w.pod != nil {
-		a.Target = actuator.Ref{APIVersion: "v1", Kind: "Pod", Namespace: w.pod.Namespace, Name: w.pod.Name, UID: string(w.pod.UID)}
-		if r.opts.nodeName != "" {
-			a.Also = []actuator.Ref{node}
-		}
-		in = fmt.Sprintf("in pod %s/%s", w.pod.Namespace, w.pod.Name)
-		if w.container != "" {
-			in = fmt.Sprintf("in container %s of pod %s/%s", w.container, w.pod.Namespace, w.pod.Name)
-		}
-	} else if r.opts.nodeName == "" {
-		a.Target = actuator.Ref{APIVersion: "v1", Kind: "Node", Name: "(unknown node)"}
-	}
-	a.Message = fmt.Sprintf("%s %s on node %s has %d zombie children (oldest seen %s ago): asking it to reap them (SIGCHLD), then ending it (SIGTERM, SIGKILL)",
-		a.Subject, in, r.opts.nodeName, len(p.zombies), p.oldest.Round(time.Second))
-	return a
 }
 
 func signalName(sig syscall.Signal) string { return unix.SignalName(sig) }

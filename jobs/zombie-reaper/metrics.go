@@ -62,6 +62,17 @@ func newMetrics(node string) *metrics {
 	return m
 }
 
+// record sets a pass's gauges: zombies by namespace, parents by decision.
+func (m *metrics) record(d decision) {
+	m.zombies.Reset()
+	for ns, n := range d.byNamespace {
+		m.zombies.WithLabelValues(ns).Set(float64(n))
+	}
+	for k, n := range d.parents {
+		m.parents.WithLabelValues(k).Set(float64(n))
+	}
+}
+
 func (m *metrics) passOK(now time.Time) {
 	m.mu.Lock()
 	m.lastOK = now

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/akash-janitor/akash-janitor/lib/actuator"
 	"github.com/akash-janitor/akash-janitor/lib/proctable"
 )
 
@@ -178,4 +179,77 @@ func matchesAny(patterns []string, comm string) bool {
 		}
 	}
 	return false
+}
+
+// decision is a pass's actions (payload: the parent) and its tallies for
+// the log and the metrics.
+type decision struct {
+	actions []actuator.Action
+	ignored []parent
+	// zombies counts them all; byNamespace by the namespace of their
+	// parent's pod ("" when unknown or ignored); parents by act, hold,
+	// ignore.
+	zombies     int
+	byNamespace map[string]int
+	parents     map[string]int
+}
+
+// decide turns the plan's parents, and where each runs, into actions: one
+// per parent not ignored, held when the rules say not yet. Pure.
+func decide(parents []parent, places map[int]where, node string) decision {
+	d := decision{byNamespace: map[string]int{}, parents: map[string]int{"act": 0, "hold": 0, "ignore": 0}}
+	for _, p := range parents {
+		d.zombies += len(p.zombies)
+		if p.ignore != "" {
+			d.parents["ignore"]++
+			d.byNamespace[""] += len(p.zombies)
+			d.ignored = append(d.ignored, p)
+			continue
+		}
+		w := places[p.proc.PID]
+		ns := ""
+		if w.pod != nil {
+			ns = w.pod.Namespace
+		}
+		d.byNamespace[ns] += len(p.zombies)
+		a := action(p, w, node)
+		if p.act {
+			d.parents["act"]++
+		} else {
+			d.parents["hold"]++
+			a.Hold = p.hold
+		}
+		d.actions = append(d.actions, a)
+	}
+	return d
+}
+
+// action is the record of one parent: on its pod (and the node), or on the
+// node alone when the pod is unknown.
+func action(p parent, w where, nodeName string) actuator.Action {
+	node := actuator.Ref{APIVersion: "v1", Kind: "Node", Name: nodeName}
+	a := actuator.Action{
+		Verb:    "reap-zombies",
+		Target:  node,
+		Subject: fmt.Sprintf("process %d (%s)", p.proc.PID, p.proc.Comm),
+		Lease:   w.lease,
+		Reason:  "ZombieProcesses",
+		Payload: p,
+	}
+	in := "in a container"
+	if w.pod != nil {
+		a.Target = actuator.Ref{APIVersion: "v1", Kind: "Pod", Namespace: w.pod.Namespace, Name: w.pod.Name, UID: string(w.pod.UID)}
+		if nodeName != "" {
+			a.Also = []actuator.Ref{node}
+		}
+		in = fmt.Sprintf("in pod %s/%s", w.pod.Namespace, w.pod.Name)
+		if w.container != "" {
+			in = fmt.Sprintf("in container %s of pod %s/%s", w.container, w.pod.Namespace, w.pod.Name)
+		}
+	} else if nodeName == "" {
+		a.Target = actuator.Ref{APIVersion: "v1", Kind: "Node", Name: "(unknown node)"}
+	}
+	a.Message = fmt.Sprintf("%s %s on node %s has %d zombie children (oldest seen %s ago): asking it to reap them (SIGCHLD), then ending it (SIGTERM, SIGKILL)",
+		a.Subject, in, nodeName, len(p.zombies), p.oldest.Round(time.Second))
+	return a
 }

@@ -6,7 +6,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/akash-janitor/akash-janitor/lib/actuator"
 	"github.com/akash-janitor/akash-janitor/lib/proctable"
 )
 
@@ -54,7 +57,7 @@ func node(extra ...proctable.Process) proctable.Snapshot {
 	return table(append(rows, extra...)...)
 }
 
-func decide(t *testing.T, snap proctable.Snapshot, r rules, seenAgo time.Duration) map[int]parent {
+func planned(t *testing.T, snap proctable.Snapshot, r rules, seenAgo time.Duration) map[int]parent {
 	t.Helper()
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	book := newAgeBook()
@@ -75,7 +78,7 @@ func TestPlanActsOnlyOnParentsInsideContainers(t *testing.T) {
 		zombie(1006, 1),    // host init: never
 		zombie(1007, 9999), // the reaper's own: never
 	)
-	got := decide(t, snap, defaultRules, 2*time.Minute)
+	got := planned(t, snap, defaultRules, 2*time.Minute)
 
 	require.Len(t, got, 6)
 	assert.True(t, got[102].act)
@@ -94,16 +97,16 @@ func TestPlanActsOnlyOnParentsInsideContainers(t *testing.T) {
 func TestPlanThresholds(t *testing.T) {
 	snap := node(zombie(1001, 102), zombie(1002, 102), zombie(1003, 201))
 
-	young := decide(t, snap, defaultRules, 30*time.Second)
+	young := planned(t, snap, defaultRules, 30*time.Second)
 	assert.False(t, young[102].act)
 	assert.Contains(t, young[102].hold, "0 of 2 zombies seen for --min-zombie-age=1m0s")
 
-	old := decide(t, snap, defaultRules, time.Minute)
+	old := planned(t, snap, defaultRules, time.Minute)
 	assert.True(t, old[102].act, "a zombie seen exactly --min-zombie-age ago counts")
 
 	three := defaultRules
 	three.minZombies = 3
-	few := decide(t, snap, three, time.Hour)
+	few := planned(t, snap, three, time.Hour)
 	assert.False(t, few[102].act)
 	assert.Equal(t, "2 zombies, fewer than --min-zombies=3", few[102].hold)
 	assert.False(t, few[201].act)
@@ -147,31 +150,31 @@ func TestPlanWithinPID(t *testing.T) {
 	snap := node(zombie(1001, 102), zombie(1003, 201))
 	r := defaultRules
 	r.withinPID = 200
-	got := decide(t, snap, r, time.Hour)
+	got := planned(t, snap, r, time.Hour)
 	assert.NotContains(t, got, 102, "outside --within-pid's subtree: not even reported")
 	assert.True(t, got[201].act)
 
 	// A subtree is a world of its own: a shim above it does not count.
 	r.withinPID = 201
 	snap = node(proc(202, 201, "app"), zombie(1004, 202))
-	got = decide(t, snap, r, time.Hour)
+	got = planned(t, snap, r, time.Hour)
 	assert.Contains(t, got[202].ignore, "not inside a container")
 }
 
 func TestPlanShimPatterns(t *testing.T) {
 	snap := node(proc(400, 1, "conmon"), proc(401, 400, "app"), zombie(1001, 401))
-	got := decide(t, snap, defaultRules, time.Hour)
+	got := planned(t, snap, defaultRules, time.Hour)
 	assert.Contains(t, got[401].ignore, "not inside a container")
 
 	r := defaultRules
 	r.shimComms = []string{"containerd-shim*", "conmon"}
-	got = decide(t, snap, r, time.Hour)
+	got = planned(t, snap, r, time.Hour)
 	assert.True(t, got[401].act, "CRI-O's conmon, once configured, counts as a shim")
 }
 
 func TestPlanParentThatExitedIsLeftForTheNextPass(t *testing.T) {
 	snap := node(zombie(1001, 4242)) // 4242 is not in the table any more
-	assert.Empty(t, decide(t, snap, defaultRules, time.Hour))
+	assert.Empty(t, planned(t, snap, defaultRules, time.Hour))
 }
 
 func TestCgroupPod(t *testing.T) {
@@ -203,4 +206,41 @@ func TestCgroupPod(t *testing.T) {
 	}
 	_, _, ok := cgroupPod([]string{"/system.slice/cron.service", "/user.slice/user-0.slice/session-1.scope"})
 	assert.False(t, ok, "host services are in no pod")
+}
+
+// decide makes one action per parent that is not ignored, on its pod (and
+// the node) when known, held when the rules say not yet; the tallies count
+// every zombie.
+func TestDecide(t *testing.T) {
+	snap := node(
+		proc(1000, 102, "bash"), zombie(1001, 1000), zombie(1002, 1000), zombie(1003, 1000),
+		proc(2000, 201, "worker"), zombie(2001, 2000),
+		zombie(301, 300),
+	)
+	two := defaultRules
+	two.minZombies = 2
+	byPID := planned(t, snap, two, 2*time.Minute)
+	var parents []parent
+	for _, pid := range []int{300, 1000, 2000} {
+		parents = append(parents, byPID[pid])
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "tenant-ns", Name: "web-0", UID: "u1"}}
+	d := decide(parents, map[int]where{1000: {pod: pod, container: "web", lease: "akash1o/1/1/1/akash1p"}}, "node-a")
+	assert.Equal(t, 5, d.zombies)
+	assert.Equal(t, map[string]int{"act": 1, "hold": 1, "ignore": 1}, d.parents)
+	assert.Equal(t, map[string]int{"": 2, "tenant-ns": 3}, d.byNamespace)
+	require.Len(t, d.actions, 2)
+	a := d.actions[0]
+	assert.Equal(t, "reap-zombies", a.Verb)
+	assert.Equal(t, actuator.Ref{APIVersion: "v1", Kind: "Pod", Namespace: "tenant-ns", Name: "web-0", UID: "u1"}, a.Target)
+	assert.Equal(t, []actuator.Ref{{APIVersion: "v1", Kind: "Node", Name: "node-a"}}, a.Also)
+	assert.Equal(t, "akash1o/1/1/1/akash1p", a.Lease)
+	assert.Equal(t, byPID[1000], a.Payload, "the executor gets the parent itself")
+	assert.Contains(t, a.Message, "process 1000 (bash) in container web of pod tenant-ns/web-0 on node node-a has 3 zombie children")
+	assert.Empty(t, a.Hold)
+	b := d.actions[1]
+	assert.Equal(t, actuator.Ref{APIVersion: "v1", Kind: "Node", Name: "node-a"}, b.Target, "an unknown pod: the Event goes on the node")
+	assert.NotEmpty(t, b.Hold, "one zombie is fewer than --min-zombies")
+	require.Len(t, d.ignored, 1)
+	assert.Equal(t, 300, d.ignored[0].proc.PID)
 }

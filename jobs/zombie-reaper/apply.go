@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/akash-janitor/akash-janitor/lib/actuator"
 	"golang.org/x/sys/unix"
 
 	"github.com/akash-janitor/akash-janitor/lib/proctable"
@@ -30,6 +32,32 @@ const (
 	parentGone   result = "gone"       // the parent exited by itself before or between signals
 	failedResult result = "failed"
 )
+
+// escalate is the executor of one reap-zombies action: the escalation of
+// its parent (the payload), logged and counted.
+func (r *reaper) escalate(ctx context.Context, esc *escalator, a actuator.Action, log zerolog.Logger) error {
+	p, err := actuator.PayloadOf[parent](a)
+	if err != nil {
+		return err
+	}
+	lc := log.With().Str("subject", a.Subject)
+	if a.Target.Namespace != "" {
+		lc = lc.Str("namespace", a.Target.Namespace)
+	}
+	if a.Lease != "" {
+		lc = lc.Str("lease", a.Lease)
+	}
+	alog := lc.Logger()
+	out, err := esc.run(ctx, p, alog)
+	r.metrics.escalation.WithLabelValues(string(out.result)).Inc()
+	r.metrics.reaped.Add(float64(out.reaped))
+	ev := alog.Info()
+	if err != nil {
+		ev = alog.Error().Err(err)
+	}
+	ev.Str("result", string(out.result)).Strs("signals", out.signals).Int("reaped", out.reaped).Msg("escalation finished")
+	return err
+}
 
 // escalator asks one parent to reap its zombies, then ends it.
 type escalator struct {

@@ -36,6 +36,25 @@ type problem struct {
 	err   error
 }
 
+// observe reads every certificate it is pointed at: the files under dirs,
+// the kubeconfigs matching the glob, and (apiServer) the API server's
+// serving certificate at host; sorted, soonest to expire first.
+func observe(root string, dirs []string, kubeconfigs string, apiServer bool, host string) ([]cert, []problem) {
+	certs, problems := scanDirs(root, dirs)
+	kc, kp := scanKubeconfigs(root, kubeconfigs)
+	certs, problems = append(certs, kc...), append(problems, kp...)
+	if apiServer {
+		c, err := apiServerCert(host, 10*time.Second)
+		if err != nil {
+			problems = append(problems, problem{host, err})
+		} else {
+			certs = append(certs, c)
+		}
+	}
+	sort.Slice(certs, func(i, j int) bool { return certs[i].notAfter.Before(certs[j].notAfter) })
+	return certs, problems
+}
+
 // certExtensions are the files read as certificates under the directories.
 var certExtensions = map[string]bool{".crt": true, ".pem": true, ".cer": true, ".cert": true}
 

@@ -11,9 +11,49 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/rs/zerolog"
+
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/kube"
 )
+
+// attributeAll finds the pod of every parent the plan does not ignore
+// (cgroups, then this node's pods, listed once a pass), by PID.
+func (r *reaper) attributeAll(ctx context.Context, parents []parent, log zerolog.Logger) map[int]where {
+	index := &podIndex{kube: r.env.Clients.Kube, node: r.opts.nodeName, pageSize: r.env.Common.PageSize}
+	out := map[int]where{}
+	for _, p := range parents {
+		if p.ignore == "" {
+			plog := log.With().Int("pid", p.proc.PID).Str("comm", p.proc.Comm).Int("zombies", len(p.zombies)).Logger()
+			out[p.proc.PID] = r.attribute(ctx, index, p, plog)
+		}
+	}
+	return out
+}
+
+// attribute finds the pod and lease of a parent; without them the action is
+// still taken (a full PID table harms every tenant of the node), recorded on
+// the node.
+func (r *reaper) attribute(ctx context.Context, index *podIndex, p parent, log zerolog.Logger) where {
+	if r.opts.nodeName == "" {
+		return where{}
+	}
+	paths, err := r.table.Cgroups(p.proc.PID)
+	if err != nil {
+		log.Debug().Err(err).Msg("cannot read the parent's cgroups")
+		return where{}
+	}
+	uid, cid, ok := cgroupPod(paths)
+	if !ok {
+		log.Debug().Strs("cgroups", paths).Msg("the parent's cgroups name no pod")
+		return where{}
+	}
+	w, err := index.lookup(ctx, uid, cid)
+	if err != nil {
+		log.Warn().Err(err).Str("pod_uid", uid).Msg("cannot attribute the parent to a pod")
+	}
+	return w
+}
 
 // The kubelet puts each pod's containers in a cgroup named after the pod's
 // UID, with dashes (cgroupfs driver: .../pod<uid>/<container id>) or

@@ -25,7 +25,7 @@ func TestDiagnose(t *testing.T) {
 		},
 	}
 	got := map[string]string{}
-	for _, f := range diagnose(st, now, 10*time.Minute, "app=dp") {
+	for _, f := range plan(st, now, 10*time.Minute, "app=dp") {
 		got[f.Target.String()+" "+f.Verb] = f.Message
 	}
 	assert.Len(t, got, 2, "%v", got)

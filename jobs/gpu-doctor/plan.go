@@ -20,8 +20,8 @@ const (
 	stepXid = "a GPU fell off the bus: nvidia-smi -q; dmesg | grep -i xid; reseat or replace it, or reboot"
 )
 
-// diagnose turns the observed state into findings. Pure: no I/O.
-func diagnose(st state, now time.Time, minPending time.Duration, pluginSelector string) []actuator.Action {
+// plan turns the observed state into findings. Pure: no I/O.
+func plan(st state, now time.Time, minPending time.Duration, pluginSelector string) []actuator.Action {
 	plug := fmt.Sprintf(stepPlugin, pluginSelector)
 	var out []actuator.Action
 	pluginsOn := map[string][]plugin{}
