@@ -19,6 +19,9 @@ import (
 )
 
 func TestForceReplicasetsImage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds an image with podman; run without -short (make test)")
+	}
 	podman, err := exec.LookPath("podman")
 	require.NoError(t, err, "podman is needed to build images (apt-get install podman); .ci/run installs it")
 	build := exec.Command("bash", "../ci/images.sh", "build", "force-replicasets")

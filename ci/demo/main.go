@@ -223,8 +223,8 @@ func (d *demo) runJob(name string, args ...string) error {
 				fmt.Printf("     summary: %v findings, nothing changed (%v API requests)\n", l["findings"], l["api_requests"])
 				break
 			}
-			fmt.Printf("     summary: planned %v, done %v, skipped %v, failed %v (dry_run=%v, %v API requests)\n",
-				l["planned"], l["done"], l["skipped"], l["failed"], l["dry_run"], l["api_requests"])
+			fmt.Printf("     summary: %v actions: planned %v (dry-run), done %v, skipped %v, failed %v (%v API requests)\n",
+				l["actions"], l["planned"], l["done"], l["skipped"], l["failed"], l["api_requests"])
 			if l["error"] != nil {
 				fmt.Printf("     error: %v\n", l["error"])
 			}

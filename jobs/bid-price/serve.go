@@ -136,15 +136,11 @@ func (s *server) audit(ctx context.Context, clients *kube.Clients) error {
 }
 
 func unmappedGPUs(ctx context.Context, clients *kube.Clients, targets pricing.Targets) ([]pricing.Unmapped, error) {
-	nodes, err := kube.ListMetadata(ctx, clients.Metadata, corev1.SchemeGroupVersion.WithResource("nodes"), "", kube.DefaultPageSize, metav1.ListOptions{})
+	gpus, err := observe(ctx, clients)
 	if err != nil {
-		return nil, fmt.Errorf("list nodes for their GPU labels: %w", err)
+		return nil, err
 	}
-	var gpus []pricing.NodeGPU
-	for _, n := range nodes {
-		gpus = append(gpus, pricing.NodeGPUs(n.Name, n.Labels)...)
-	}
-	return targets.Coverage(gpus), nil
+	return plan(targets, gpus), nil
 }
 
 func (s *server) handler() http.Handler {

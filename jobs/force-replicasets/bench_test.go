@@ -71,7 +71,7 @@ func BenchmarkForceReplicasets(b *testing.B) {
 					b.Fatalf("run: %v\n%s", err, out)
 				}
 				r := jobtest.Parse(b, string(out))
-				planned := int(r.Summary()["planned"].(float64))
+				planned := int(r.Summary()["actions"].(float64))
 				if planned != total/20 {
 					b.Fatalf("planned %d deletions, want %d (one per stuck lease)\n%s", planned, total/20, out)
 				}

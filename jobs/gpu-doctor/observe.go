@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"time"
 
@@ -10,9 +9,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 
+	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/job"
 	"github.com/akash-janitor/akash-janitor/lib/kube"
-	"github.com/akash-janitor/akash-janitor/lib/pricing"
 )
 
 // GPUResource is the NVIDIA device plugin's extended resource.
@@ -72,11 +71,9 @@ func observe(ctx context.Context, env *job.Env, pluginSelector string) (state, e
 		if q, ok := n.Status.Allocatable[GPUResource]; ok {
 			nd.allocatable = q.Value()
 		}
-		for _, g := range pricing.NodeGPUs(n.Name, n.Labels) {
+		for _, g := range akash.NodeGPUs(n.Name, n.Labels) {
 			nd.models = append(nd.models, g.Vendor+"/"+g.Model)
-			if v, err := strconv.ParseInt(n.Labels[pricing.GPULabelPrefix+g.Vendor+".model."+g.Model], 10, 64); err == nil {
-				nd.labelled += v
-			}
+			nd.labelled += g.Count
 		}
 		for _, c := range n.Status.Conditions {
 			if c.Type == corev1.NodeReady {

@@ -85,13 +85,14 @@ func run(ctx context.Context, env *job.Env, o options) error {
 		actions = append(actions, r.action)
 	}
 	if backup, ok := planBackup(p.restores, env.Now(), o.backup, o.backupNamespace); ok {
-		before := env.Actuator.Summary().Done
+		made := func() int { s := env.Actuator.Summary(); return s.Done + s.Planned }
+		before := made()
 		if err := env.Actuator.Apply(ctx, []actuator.Action{backup}, func(ctx context.Context, a actuator.Action) error {
 			return backupManifests(ctx, env, a)
 		}); err != nil {
 			return fmt.Errorf("back up the Manifests (nothing was patched): %w", err)
 		}
-		if env.Actuator.Summary().Done == before {
+		if made() == before {
 			return fmt.Errorf("the Manifests were not backed up (see the backup's line): nothing was patched")
 		}
 	}

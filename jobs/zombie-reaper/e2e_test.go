@@ -179,7 +179,7 @@ func TestReaperThresholdsAndReportOnly(t *testing.T) {
 	r = runReaper(t, c, "--once", "--max-actions=1")
 	require.Equal(t, 0, r.Code)
 	s := r.Summary()
-	assert.EqualValues(t, 2, s["planned"])
+	assert.EqualValues(t, 2, s["actions"])
 	assert.EqualValues(t, 1, s["done"])
 	assert.EqualValues(t, 1, s["skipped"])
 	gone := 0

@@ -155,8 +155,9 @@ func (a *Actuator) DryRun() bool { return a.opts.DryRun }
 
 // Summary is the run's totals.
 type Summary struct {
-	Planned int // actions planned (all, whatever became of them)
-	Done    int // carried out (in dry-run: would have been)
+	Actions int // every action the run planned, whatever became of it
+	Planned int // in dry-run: the actions a real run would carry out
+	Done    int // carried out (never in dry-run)
 	Skipped int
 	Failed  int
 	// Findings counts what a reporting job found (see Report).
@@ -229,7 +230,7 @@ func (a *Actuator) admit(ctx context.Context, act Action) (Outcome, string) {
 		outcome, detail = Skipped, act.Hold
 	case ctx.Err() != nil:
 		outcome, detail = Skipped, "run stopped: "+context.Cause(ctx).Error()
-	case a.summary.Done+a.summary.Failed+a.inflight >= a.opts.MaxActions:
+	case a.summary.Done+a.summary.Planned+a.summary.Failed+a.inflight >= a.opts.MaxActions:
 		outcome, detail = Skipped, fmt.Sprintf("budget of %d actions per run used up (--max-actions)", a.opts.MaxActions)
 	case a.opts.DryRun:
 		outcome, detail = Planned, "dry-run: nothing changed"
@@ -237,12 +238,12 @@ func (a *Actuator) admit(ctx context.Context, act Action) (Outcome, string) {
 		a.inflight++
 	}
 	count := func(s *Summary) {
-		s.Planned++
+		s.Actions++
 		switch outcome {
 		case Skipped:
 			s.Skipped++
 		case Planned:
-			s.Done++
+			s.Planned++
 		}
 	}
 	count(&a.summary)
@@ -447,7 +448,8 @@ func (a *Actuator) LogSummary(log zerolog.Logger, elapsed time.Duration, runErr 
 	if s.Findings > 0 {
 		ev = ev.Int("findings", s.Findings)
 	}
-	ev.Int("planned", s.Planned).
+	ev.Int("actions", s.Actions).
+		Int("planned", s.Planned).
 		Int("done", s.Done).
 		Int("skipped", s.Skipped).
 		Int("failed", s.Failed).

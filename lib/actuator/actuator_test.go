@@ -73,7 +73,7 @@ func TestApplyBudgetAndEvents(t *testing.T) {
 	})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"a", "b"}, did, "only the budget is carried out, in plan order")
-	assert.Equal(t, Summary{Planned: 3, Done: 2, Skipped: 1}, a.Summary())
+	assert.Equal(t, Summary{Actions: 3, Done: 2, Skipped: 1}, a.Summary())
 	assert.Equal(t, []recordedEvent{{"delete-replicaset", Done}, {"delete-replicaset", Done}}, sink.events)
 
 	logged := lines(t, &buf)
@@ -99,7 +99,7 @@ func TestApplyDryRunChangesNothing(t *testing.T) {
 	})
 	require.NoError(t, err)
 	assert.Empty(t, sink.events, "dry-run records no Events")
-	assert.Equal(t, Summary{Planned: 2, Done: 2}, a.Summary())
+	assert.Equal(t, Summary{Actions: 2, Planned: 2}, a.Summary(), "planned, never done: nothing was")
 	for _, l := range lines(t, &buf) {
 		assert.Equal(t, true, l["dry_run"])
 		assert.Equal(t, "planned", l["outcome"])
@@ -109,7 +109,7 @@ func TestApplyDryRunChangesNothing(t *testing.T) {
 func TestApplyDryRunKeepsBudget(t *testing.T) {
 	a := New(Options{DryRun: true, MaxActions: 1, Log: zerolog.Nop()})
 	require.NoError(t, a.Apply(context.Background(), actions(3), nil))
-	assert.Equal(t, Summary{Planned: 3, Done: 1, Skipped: 2}, a.Summary(), "dry-run shows what a real run would do, budget included")
+	assert.Equal(t, Summary{Actions: 3, Planned: 1, Skipped: 2}, a.Summary(), "dry-run shows what a real run would do, budget included")
 }
 
 func TestApplyFailureContinuesAndCounts(t *testing.T) {
@@ -123,7 +123,7 @@ func TestApplyFailureContinuesAndCounts(t *testing.T) {
 		return nil
 	})
 	require.ErrorIs(t, err, ErrFailed)
-	assert.Equal(t, Summary{Planned: 3, Done: 1, Failed: 1, Skipped: 1}, a.Summary(), "a failed action uses budget")
+	assert.Equal(t, Summary{Actions: 3, Done: 1, Failed: 1, Skipped: 1}, a.Summary(), "a failed action uses budget")
 	assert.Equal(t, []recordedEvent{{"delete-replicaset", Failed}, {"delete-replicaset", Done}}, sink.events)
 	first := lines(t, &buf)[0]
 	assert.Equal(t, "error", first["level"])
@@ -143,7 +143,7 @@ func TestApplyHoldAndCancel(t *testing.T) {
 	})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"b"}, did, "held actions are not done; nothing runs after the run is stopped")
-	assert.Equal(t, Summary{Planned: 3, Done: 1, Skipped: 2}, a.Summary())
+	assert.Equal(t, Summary{Actions: 3, Done: 1, Skipped: 2}, a.Summary())
 }
 
 func TestLogSummary(t *testing.T) {
@@ -153,7 +153,8 @@ func TestLogSummary(t *testing.T) {
 	a.LogSummary(zerolog.New(&buf), 0, nil)
 	l := lines(t, &buf)[0]
 	assert.Equal(t, "run summary", l["message"])
-	assert.EqualValues(t, 2, l["planned"])
+	assert.EqualValues(t, 2, l["actions"])
+	assert.EqualValues(t, 0, l["planned"], "planned is a dry-run word")
 	assert.EqualValues(t, 1, l["done"])
 	assert.EqualValues(t, 1, l["skipped"])
 	assert.EqualValues(t, 0, l["failed"])
@@ -178,7 +179,7 @@ func TestApplyParallelRunsTogetherWithinTheBudget(t *testing.T) {
 	}, 5)
 	require.NoError(t, err)
 	assert.Equal(t, int32(3), started.Load(), "the budget holds while actions run at once")
-	assert.Equal(t, Summary{Planned: 5, Done: 3, Skipped: 2}, a.Summary())
+	assert.Equal(t, Summary{Actions: 5, Done: 3, Skipped: 2}, a.Summary())
 	assert.Len(t, sink.events, 3)
 }
 
@@ -188,10 +189,10 @@ func TestPassesHaveTheirOwnBudgetAndAddUp(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		pass := run.Pass()
 		require.NoError(t, pass.Apply(context.Background(), actions(2), func(context.Context, Action) error { return nil }))
-		assert.Equal(t, Summary{Planned: 2, Done: 1, Skipped: 1}, pass.Summary())
+		assert.Equal(t, Summary{Actions: 2, Done: 1, Skipped: 1}, pass.Summary())
 		pass.LogSummary(zerolog.New(&buf), time.Second, nil)
 	}
-	assert.Equal(t, Summary{Planned: 4, Done: 2, Skipped: 2}, run.Summary())
+	assert.Equal(t, Summary{Actions: 4, Done: 2, Skipped: 2}, run.Summary())
 	ls := lines(t, &buf)
 	assert.Equal(t, "pass summary", ls[len(ls)-1]["message"])
 }
@@ -239,7 +240,7 @@ func TestApplyBatchedWithinTheBudget(t *testing.T) {
 	})
 	require.ErrorIs(t, err, ErrFailed)
 	assert.Equal(t, [][]string{{"a", "c"}, {"d", "e"}}, batches, "held b skipped; f past the budget of 4")
-	assert.Equal(t, Summary{Planned: 6, Done: 3, Skipped: 2, Failed: 1}, a.Summary())
+	assert.Equal(t, Summary{Actions: 6, Done: 3, Skipped: 2, Failed: 1}, a.Summary())
 	assert.Len(t, sink.events, 4)
 	ls := lines(t, &buf)
 	assert.Len(t, ls, 6, "one audit line per action")
@@ -267,7 +268,7 @@ func TestExecutorSkipGivesTheBudgetBack(t *testing.T) {
 	})
 	require.NoError(t, err, "a skip is no failure")
 	assert.Equal(t, 2, calls, "the skipped action used none of the budget")
-	assert.Equal(t, Summary{Planned: 2, Done: 1, Skipped: 1}, a.Summary())
+	assert.Equal(t, Summary{Actions: 2, Done: 1, Skipped: 1}, a.Summary())
 	assert.Equal(t, []recordedEvent{{"delete-replicaset", Done}}, sink.events, "no Event for the skipped one")
 	l := lines(t, &buf)
 	require.Len(t, l, 2)
@@ -282,7 +283,7 @@ func TestExecutorSkipGivesTheBudgetBack(t *testing.T) {
 		return []BatchResult{{}, {Err: Skip("gone")}, {Err: errors.New("refused")}}
 	})
 	require.ErrorIs(t, err, ErrFailed)
-	assert.Equal(t, Summary{Planned: 3, Done: 1, Skipped: 1, Failed: 1}, b.Summary())
+	assert.Equal(t, Summary{Actions: 3, Done: 1, Skipped: 1, Failed: 1}, b.Summary())
 }
 
 // An executor reads what the plan decided from the action itself.

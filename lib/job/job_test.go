@@ -212,7 +212,7 @@ func TestPushgatewayGetsTheRunSummary(t *testing.T) {
 	for _, m := range p.metrics["akash_janitor_run_actions"].GetMetric() {
 		byOutcome[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
 	}
-	assert.Equal(t, map[string]float64{"planned": 2, "done": 1, "skipped": 1, "failed": 0, "findings": 0}, byOutcome)
+	assert.Equal(t, map[string]float64{"all": 2, "planned": 0, "done": 1, "skipped": 1, "failed": 0, "findings": 0}, byOutcome)
 	assert.Equal(t, 1.0, p.metrics["akash_janitor_run_success"].GetMetric()[0].GetGauge().GetValue())
 	assert.Contains(t, p.metrics, "akash_janitor_run_last_success_timestamp_seconds")
 	assert.Equal(t, 7.0, p.metrics["demo_job_widgets"].GetMetric()[0].GetGauge().GetValue(), "the job's own metrics go along")

@@ -50,13 +50,11 @@ func TestEveryJobHasTheSameShape(t *testing.T) {
 			return false
 		}
 		assert.True(t, has("main.go", "run"), "jobs/%s: run is in main.go", d.Name())
-		if d.Name() != "bid-price" { // a server: it prices, it changes nothing
-			_, observe := files["observe.go"]
-			assert.True(t, observe, "jobs/%s has observe.go", d.Name())
-			assert.True(t, has("plan.go", "plan"), "jobs/%s: plan is in plan.go", d.Name())
-			_, err := os.Stat(filepath.Join(dir, "plan_test.go"))
-			assert.NoError(t, err, "jobs/%s: the plan is tested by table in plan_test.go", d.Name())
-		}
+		_, observe := files["observe.go"]
+		assert.True(t, observe, "jobs/%s has observe.go", d.Name())
+		assert.True(t, has("plan.go", "plan"), "jobs/%s: plan is in plan.go", d.Name())
+		_, err = os.Stat(filepath.Join(dir, "plan_test.go"))
+		assert.NoError(t, err, "jobs/%s: the plan is tested by table in plan_test.go", d.Name())
 		for name, f := range files {
 			ast.Inspect(f, func(n ast.Node) bool {
 				if id, ok := n.(*ast.Ident); ok && strings.EqualFold(id.Name, "dryrun") {

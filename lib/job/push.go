@@ -19,7 +19,8 @@ import (
 func pushSummary(ctx context.Context, gateway, jobName string, s actuator.Summary, elapsed time.Duration, runErr error, now time.Time, extra prometheus.Gatherer) error {
 	reg := prometheus.NewRegistry()
 	actions := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "akash_janitor_run_actions",
-		Help: "Actions of the last run by outcome: planned (all), done (in dry-run: would be), skipped, failed; findings of a reporting job."}, []string{"outcome"})
+		Help: "Actions of the last run by outcome: planned (dry-run only: would be done), done, skipped, failed; all of them (outcome all); findings of a reporting job."}, []string{"outcome"})
+	actions.WithLabelValues("all").Set(float64(s.Actions))
 	actions.WithLabelValues("planned").Set(float64(s.Planned))
 	actions.WithLabelValues("done").Set(float64(s.Done))
 	actions.WithLabelValues("skipped").Set(float64(s.Skipped))

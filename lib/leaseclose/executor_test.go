@@ -76,7 +76,7 @@ func TestExecutorShortResultIsAFailure(t *testing.T) {
 	exec := &Executor{Closer: dropping{w.closer}, Chain: w.closer.Chain, Reason: 10001}
 	err := act.ApplyBatched(context.Background(), leaseActions(VerbClose, w.leases...), 10, exec.Batch)
 	require.ErrorIs(t, err, actuator.ErrFailed)
-	assert.Equal(t, actuator.Summary{Planned: 3, Done: 2, Failed: 1}, act.Summary())
+	assert.Equal(t, actuator.Summary{Actions: 3, Done: 2, Failed: 1}, act.Summary())
 	lines := auditLines(t, &buf)
 	require.Len(t, lines, 3)
 	assert.Equal(t, "failed", lines[2]["outcome"])
@@ -98,7 +98,7 @@ func TestExecutorConfirmsJustBeforeActing(t *testing.T) {
 	act := actuator.New(actuator.Options{MaxActions: 10, Log: zerolog.New(&buf)})
 	exec := &Executor{Closer: w.closer, Chain: w.closer.Chain, Reason: 10001}
 	require.NoError(t, act.ApplyBatched(context.Background(), planned, 10, exec.Batch))
-	assert.Equal(t, actuator.Summary{Planned: 4, Done: 2, Skipped: 2}, act.Summary())
+	assert.Equal(t, actuator.Summary{Actions: 4, Done: 2, Skipped: 2}, act.Summary())
 	lines := auditLines(t, &buf)
 	require.Len(t, lines, 4)
 	assert.Equal(t, "done", lines[0]["outcome"])

@@ -543,7 +543,11 @@ func (t Targets) Quote(o Order, aktUSD Dec) (Quote, error) {
 		perBlock := usd.bcQuo(aktUSD).Mul(micro).bcQuo(blocks)
 		if o.Price == nil {
 			// The script prints with 6 decimals, then that as an integer.
-			q.Amount = MustDec(perBlock.printfBinary(6, longDouble)).printfBinary(0, longDouble)
+			printed, err := reread(perBlock.printfBinary(6, longDouble))
+			if err != nil {
+				return q, err
+			}
+			q.Amount = printed.printfBinary(0, longDouble)
 			return q, nil
 		}
 		shown := perBlock.printfBinary(o.Precision, longDouble)
@@ -554,7 +558,10 @@ func (t Targets) Quote(o Order, aktUSD Dec) (Quote, error) {
 	case usdDenoms[denom]:
 		// awk prints the micro-USD rate; the comparison and the answer use
 		// what it printed.
-		printed := MustDec(usd.bcQuo(blocks).Mul(micro).printfBinary(o.Precision, double))
+		printed, err := reread(usd.bcQuo(blocks).Mul(micro).printfBinary(o.Precision, double))
+		if err != nil {
+			return q, err
+		}
 		shown := printed.printfBinary(o.Precision, longDouble)
 		if printed.GreaterThan(o.Price.Amount) {
 			return q, &Refusal{fmt.Sprintf("requested rate is too low. min expected %s%s", shown, denom)}
@@ -564,4 +571,15 @@ func (t Targets) Quote(o Order, aktUSD Dec) (Quote, error) {
 		return q, &Refusal{"denom in not supported: " + denom}
 	}
 	return q, nil
+}
+
+// reread reads back a number the price printed, as the script's next step
+// reads what printf wrote; one that does not parse is an error for this
+// request, never a panic of the server.
+func reread(printed string) (Dec, error) {
+	d, err := ParseDec(printed)
+	if err != nil {
+		return Dec{}, fmt.Errorf("the computed rate printed as %q, which does not read back as a number: %w", printed, err)
+	}
+	return d, nil
 }

@@ -34,6 +34,9 @@ func bcReads(t testing.TB, bc, v string) (*big.Rat, bool) {
 
 func needBC(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("a differential test against bc; run without -short (make test)")
+	}
 	bc, err := exec.LookPath("bc")
 	require.NoError(t, err, "this differential test needs bc, the script's calculator (Debian: apt-get install bc; .ci/run installs it)")
 	return bc

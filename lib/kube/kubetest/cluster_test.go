@@ -21,6 +21,9 @@ import (
 // The cluster's own test: the components together do what tests rely on,
 // and Stop leaves nothing behind.
 func TestClusterRunsWorkloadsAndCleansUp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the simulated cluster; run without -short (make test)")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c, err := Start(ctx, Options{Nodes: []Node{{Name: "node-a", CPU: "2", Memory: "4Gi", GPU: 1}}})
