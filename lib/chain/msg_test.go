@@ -17,12 +17,14 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 )
 
-// closeBidDescriptor is MsgCloseBid and BidID as the chain-sdk protos declare
-// them (akash-network/chain-sdk 55f1c68: market/v1/bid.proto BidID,
-// market/v1beta5/bidmsg.proto MsgCloseBid, market/v1/types.proto
-// LeaseClosedReason), built here so the standard protobuf library encodes
-// the same message independently of our encoder.
-func closeBidDescriptor(t *testing.T) protoreflect.MessageDescriptor {
+// idMessage is a message of the chain-sdk protos shaped {ID id = 1;
+// LeaseClosedReason reason = 2} (akash-network/chain-sdk 55f1c68:
+// market/v1beta5/bidmsg.proto MsgCloseBid with market/v1/bid.proto BidID;
+// market/v1beta5/leasemsg.proto MsgLeaseStartReclaim with
+// market/v1/lease.proto LeaseID; market/v1/types.proto LeaseClosedReason),
+// declared here so the standard protobuf library encodes it independently
+// of our encoder.
+func idMessage(t *testing.T, file, idName, msgName string) protoreflect.MessageDescriptor {
 	t.Helper()
 	field := func(name string, num int32, typ descriptorpb.FieldDescriptorProto_Type, typeName string) *descriptorpb.FieldDescriptorProto {
 		f := &descriptorpb.FieldDescriptorProto{Name: proto.String(name), Number: proto.Int32(num), Type: typ.Enum(),
@@ -32,8 +34,8 @@ func closeBidDescriptor(t *testing.T) protoreflect.MessageDescriptor {
 		}
 		return f
 	}
-	file := &descriptorpb.FileDescriptorProto{
-		Name: proto.String("closebid.proto"), Package: proto.String("akash.market.v1beta5"), Syntax: proto.String("proto3"),
+	fdp := &descriptorpb.FileDescriptorProto{
+		Name: proto.String(file), Package: proto.String("akash.market.v1beta5"), Syntax: proto.String("proto3"),
 		EnumType: []*descriptorpb.EnumDescriptorProto{{Name: proto.String("LeaseClosedReason"), Value: []*descriptorpb.EnumValueDescriptorProto{
 			{Name: proto.String("lease_closed_invalid"), Number: proto.Int32(0)},
 			{Name: proto.String("lease_closed_reason_unstable"), Number: proto.Int32(10000)},
@@ -42,7 +44,7 @@ func closeBidDescriptor(t *testing.T) protoreflect.MessageDescriptor {
 			{Name: proto.String("lease_closed_reason_manifest_timeout"), Number: proto.Int32(10003)},
 		}}},
 		MessageType: []*descriptorpb.DescriptorProto{
-			{Name: proto.String("BidID"), Field: []*descriptorpb.FieldDescriptorProto{
+			{Name: proto.String(idName), Field: []*descriptorpb.FieldDescriptorProto{
 				field("owner", 1, descriptorpb.FieldDescriptorProto_TYPE_STRING, ""),
 				field("dseq", 2, descriptorpb.FieldDescriptorProto_TYPE_UINT64, ""),
 				field("gseq", 3, descriptorpb.FieldDescriptorProto_TYPE_UINT32, ""),
@@ -50,37 +52,42 @@ func closeBidDescriptor(t *testing.T) protoreflect.MessageDescriptor {
 				field("provider", 5, descriptorpb.FieldDescriptorProto_TYPE_STRING, ""),
 				field("bseq", 6, descriptorpb.FieldDescriptorProto_TYPE_UINT32, ""),
 			}},
-			{Name: proto.String("MsgCloseBid"), Field: []*descriptorpb.FieldDescriptorProto{
-				field("id", 1, descriptorpb.FieldDescriptorProto_TYPE_MESSAGE, ".akash.market.v1beta5.BidID"),
+			{Name: proto.String(msgName), Field: []*descriptorpb.FieldDescriptorProto{
+				field("id", 1, descriptorpb.FieldDescriptorProto_TYPE_MESSAGE, ".akash.market.v1beta5."+idName),
 				field("reason", 2, descriptorpb.FieldDescriptorProto_TYPE_ENUM, ".akash.market.v1beta5.LeaseClosedReason"),
 			}},
 		},
 	}
-	fd, err := protodesc.NewFile(file, nil)
+	fd, err := protodesc.NewFile(fdp, nil)
 	require.NoError(t, err)
-	return fd.Messages().ByName("MsgCloseBid")
+	return fd.Messages().ByName(protoreflect.Name(msgName))
+}
+
+// encodeAs is m encoded by the standard library as the message desc.
+func encodeAs(t *testing.T, desc protoreflect.MessageDescriptor, m MsgCloseBid) []byte {
+	t.Helper()
+	msg := dynamicpb.NewMessage(desc)
+	id := dynamicpb.NewMessage(desc.Fields().ByName("id").Message())
+	for name, v := range map[protoreflect.Name]protoreflect.Value{"owner": protoreflect.ValueOfString(m.ID.Owner), "dseq": protoreflect.ValueOfUint64(m.ID.DSeq),
+		"gseq": protoreflect.ValueOfUint32(m.ID.GSeq), "oseq": protoreflect.ValueOfUint32(m.ID.OSeq),
+		"provider": protoreflect.ValueOfString(m.ID.Provider), "bseq": protoreflect.ValueOfUint32(m.ID.BSeq)} {
+		id.Set(id.Descriptor().Fields().ByName(name), v)
+	}
+	msg.Set(desc.Fields().ByName("id"), protoreflect.ValueOfMessage(id))
+	msg.Set(desc.Fields().ByName("reason"), protoreflect.ValueOfEnum(protoreflect.EnumNumber(m.Reason)))
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
+	require.NoError(t, err)
+	return b
 }
 
 func TestMsgCloseBidMatchesTheProtos(t *testing.T) {
-	desc := closeBidDescriptor(t)
+	desc := idMessage(t, "bidmsg.proto", "BidID", "MsgCloseBid")
 	for _, m := range []MsgCloseBid{
 		{ID: BidID{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: 8438017, GSeq: 1, OSeq: 1, Provider: "akash1nxq8gmsw2vlz3m68qvyvcf3kh6q269ajvqw6y0"}, Reason: 10002},
 		{ID: BidID{Owner: "akash1fxa9ss3dg6nqyz8aluyaa6svypgprk5tw9fa4q", DSeq: 1 << 40, GSeq: 3, OSeq: 7, Provider: "akash1nxq8gmsw2vlz3m68qvyvcf3kh6q269ajvqw6y0", BSeq: 2}, Reason: 10003},
 		{ID: BidID{Owner: "o", DSeq: 1, GSeq: 1, OSeq: 1, Provider: "p"}},
 	} {
-		msg := dynamicpb.NewMessage(desc)
-		id := dynamicpb.NewMessage(desc.Fields().ByName("id").Message())
-		id.Set(id.Descriptor().Fields().ByName("owner"), protoreflect.ValueOfString(m.ID.Owner))
-		id.Set(id.Descriptor().Fields().ByName("dseq"), protoreflect.ValueOfUint64(m.ID.DSeq))
-		id.Set(id.Descriptor().Fields().ByName("gseq"), protoreflect.ValueOfUint32(m.ID.GSeq))
-		id.Set(id.Descriptor().Fields().ByName("oseq"), protoreflect.ValueOfUint32(m.ID.OSeq))
-		id.Set(id.Descriptor().Fields().ByName("provider"), protoreflect.ValueOfString(m.ID.Provider))
-		id.Set(id.Descriptor().Fields().ByName("bseq"), protoreflect.ValueOfUint32(m.ID.BSeq))
-		msg.Set(desc.Fields().ByName("id"), protoreflect.ValueOfMessage(id))
-		msg.Set(desc.Fields().ByName("reason"), protoreflect.ValueOfEnum(protoreflect.EnumNumber(m.Reason)))
-		want, err := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
-		require.NoError(t, err)
-		assert.Equal(t, hex.EncodeToString(want), hex.EncodeToString(m.Marshal()), "%+v", m)
+		assert.Equal(t, hex.EncodeToString(encodeAs(t, desc, m)), hex.EncodeToString(m.Marshal()), "%+v", m)
 	}
 }
 
@@ -126,52 +133,10 @@ func TestMsgExecMatchesCosmosSDK(t *testing.T) {
 // by MsgCloseBid's encoder: the standard library, given the protos'
 // declaration, writes the same bytes.
 func TestMsgLeaseStartReclaimMatchesTheProtos(t *testing.T) {
-	field := func(name string, num int32, typ descriptorpb.FieldDescriptorProto_Type, typeName string) *descriptorpb.FieldDescriptorProto {
-		f := &descriptorpb.FieldDescriptorProto{Name: proto.String(name), Number: proto.Int32(num), Type: typ.Enum(),
-			Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(), JsonName: proto.String(name)}
-		if typeName != "" {
-			f.TypeName = proto.String(typeName)
-		}
-		return f
-	}
-	file := &descriptorpb.FileDescriptorProto{
-		Name: proto.String("leasemsg.proto"), Package: proto.String("akash.market.v1beta5"), Syntax: proto.String("proto3"),
-		EnumType: []*descriptorpb.EnumDescriptorProto{{Name: proto.String("LeaseClosedReason"), Value: []*descriptorpb.EnumValueDescriptorProto{
-			{Name: proto.String("lease_closed_invalid"), Number: proto.Int32(0)},
-			{Name: proto.String("lease_closed_reason_decommission"), Number: proto.Int32(10001)},
-		}}},
-		MessageType: []*descriptorpb.DescriptorProto{
-			{Name: proto.String("LeaseID"), Field: []*descriptorpb.FieldDescriptorProto{
-				field("owner", 1, descriptorpb.FieldDescriptorProto_TYPE_STRING, ""),
-				field("dseq", 2, descriptorpb.FieldDescriptorProto_TYPE_UINT64, ""),
-				field("gseq", 3, descriptorpb.FieldDescriptorProto_TYPE_UINT32, ""),
-				field("oseq", 4, descriptorpb.FieldDescriptorProto_TYPE_UINT32, ""),
-				field("provider", 5, descriptorpb.FieldDescriptorProto_TYPE_STRING, ""),
-				field("bseq", 6, descriptorpb.FieldDescriptorProto_TYPE_UINT32, ""),
-			}},
-			{Name: proto.String("MsgLeaseStartReclaim"), Field: []*descriptorpb.FieldDescriptorProto{
-				field("id", 1, descriptorpb.FieldDescriptorProto_TYPE_MESSAGE, ".akash.market.v1beta5.LeaseID"),
-				field("reason", 2, descriptorpb.FieldDescriptorProto_TYPE_ENUM, ".akash.market.v1beta5.LeaseClosedReason"),
-			}},
-		},
-	}
-	fd, err := protodesc.NewFile(file, nil)
-	require.NoError(t, err)
-	desc := fd.Messages().ByName("MsgLeaseStartReclaim")
+	desc := idMessage(t, "leasemsg.proto", "LeaseID", "MsgLeaseStartReclaim")
 	m := MsgCloseBid{ID: BidID{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: 8438017, GSeq: 2, OSeq: 3,
 		Provider: "akash1nxq8gmsw2vlz3m68qvyvcf3kh6q269ajvqw6y0", BSeq: 4}, Reason: 10001}
-	msg := dynamicpb.NewMessage(desc)
-	id := dynamicpb.NewMessage(desc.Fields().ByName("id").Message())
-	for name, v := range map[string]protoreflect.Value{"owner": protoreflect.ValueOfString(m.ID.Owner), "dseq": protoreflect.ValueOfUint64(m.ID.DSeq),
-		"gseq": protoreflect.ValueOfUint32(m.ID.GSeq), "oseq": protoreflect.ValueOfUint32(m.ID.OSeq),
-		"provider": protoreflect.ValueOfString(m.ID.Provider), "bseq": protoreflect.ValueOfUint32(m.ID.BSeq)} {
-		id.Set(id.Descriptor().Fields().ByName(protoreflect.Name(name)), v)
-	}
-	msg.Set(desc.Fields().ByName("id"), protoreflect.ValueOfMessage(id))
-	msg.Set(desc.Fields().ByName("reason"), protoreflect.ValueOfEnum(10001))
-	want, err := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
-	require.NoError(t, err)
-	assert.Equal(t, hex.EncodeToString(want), hex.EncodeToString(m.Marshal()))
+	assert.Equal(t, hex.EncodeToString(encodeAs(t, desc, m)), hex.EncodeToString(m.Marshal()))
 	const golden = "0a670a2c616b61736831683234666c6a743770306e6838326371307a61307568736374337366777366753977336339681081828304180220032a2c616b617368316e787138676d737732766c7a336d3638717679766366336b683671323639616a767177367930300410914e"
 	assert.Equal(t, golden, hex.EncodeToString(m.Marshal()), "pinned: a change here changes what goes on chain")
 	assert.Equal(t, "/akash.market.v1beta5.MsgLeaseStartReclaim", TypeURLMsgLeaseStartReclaim)

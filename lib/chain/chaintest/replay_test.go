@@ -75,17 +75,20 @@ const (
 	grantee  = "akash15c6anj55nxneew65pukxls3mal2w62ah5vpghc"
 )
 
+// wireID is a lease's or bid's ID as the recordings show it.
+type wireID struct {
+	Owner    string `json:"owner"`
+	DSeq     string `json:"dseq"`
+	GSeq     uint32 `json:"gseq"`
+	OSeq     uint32 `json:"oseq"`
+	Provider string `json:"provider"`
+	BSeq     uint32 `json:"bseq"`
+}
+
 // wireLease is a lease as the recordings show it.
 type wireLease struct {
 	Lease struct {
-		ID struct {
-			Owner    string `json:"owner"`
-			DSeq     string `json:"dseq"`
-			GSeq     uint32 `json:"gseq"`
-			OSeq     uint32 `json:"oseq"`
-			Provider string `json:"provider"`
-			BSeq     uint32 `json:"bseq"`
-		} `json:"id"`
+		ID    wireID `json:"id"`
 		State string `json:"state"`
 		Price struct {
 			Denom  string `json:"denom"`
@@ -300,15 +303,8 @@ func recordedTx(t *testing.T, r recording) []byte {
 	var msg func(raw json.RawMessage) *codectypes.Any
 	msg = func(raw json.RawMessage) *codectypes.Any {
 		var m struct {
-			Type string `json:"@type"`
-			ID   struct {
-				Owner    string `json:"owner"`
-				DSeq     string `json:"dseq"`
-				GSeq     uint32 `json:"gseq"`
-				OSeq     uint32 `json:"oseq"`
-				Provider string `json:"provider"`
-				BSeq     uint32 `json:"bseq"`
-			} `json:"id"`
+			Type    string            `json:"@type"`
+			ID      wireID            `json:"id"`
 			Reason  string            `json:"reason"`
 			Grantee string            `json:"grantee"`
 			Msgs    []json.RawMessage `json:"msgs"`
