@@ -44,6 +44,7 @@ type serverMetrics struct {
 	aktAge    prometheus.Gauge
 	reloads   *prometheus.CounterVec
 	unmapped  *prometheus.GaugeVec
+	duration  *prometheus.HistogramVec
 }
 
 func newServerMetrics() *serverMetrics {
@@ -64,8 +65,13 @@ func newServerMetrics() *serverMetrics {
 			Help: "Configuration loads from the ConfigMap, by result (ok, error: the previous one is kept)."}, []string{"result"}),
 		unmapped: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "gpu_unmapped",
 			Help: "GPU keys on the provider's nodes that no mapping prices (priced at the fallback), with the number of nodes."}, []string{"key"}),
+		// The provider gives its price script a few seconds: the buckets
+		// are around that.
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "request_duration_seconds",
+			Help:    "Time to answer a price request, by HTTP status code.",
+			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}}, []string{"code"}),
 	}
-	m.reg.MustRegister(m.quotes, m.gpuQuotes, m.refusals, m.aktPrice, m.aktAge, m.reloads, m.unmapped,
+	m.reg.MustRegister(m.quotes, m.gpuQuotes, m.refusals, m.aktPrice, m.aktAge, m.reloads, m.unmapped, m.duration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -145,7 +151,7 @@ func unmappedGPUs(ctx context.Context, clients *kube.Clients, targets pricing.Ta
 
 func (s *server) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/price", s.price)
+	mux.Handle("POST /v1/price", promhttp.InstrumentHandlerDuration(s.metrics.duration, http.HandlerFunc(s.price)))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{Registry: s.metrics.reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
@@ -200,6 +206,12 @@ func (s *server) price(w http.ResponseWriter, r *http.Request) {
 	q, err := cfg.targets.Quote(order, akt)
 	for _, g := range q.GPUs {
 		s.metrics.gpuQuotes.WithLabelValues(or(g.Matched, "fallback")).Inc()
+	}
+	var refusal *pricing.Refusal
+	if err != nil && !errors.As(err, &refusal) {
+		log.Error().Err(err).Msg("the price could not be computed")
+		http.Error(w, "the price could not be computed: "+err.Error(), http.StatusInternalServerError)
+		return
 	}
 	if err != nil {
 		reason := "too_low"

@@ -72,8 +72,7 @@ func run(ctx context.Context, env *job.Env, o options) error {
 		}
 	}
 	certs, problems := observe(o.root, dirs, o.kubeconfigs, o.apiServer, env.Clients.Config.Host)
-	daysLeft := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "akash_janitor_cert_expiry_days_left",
-		Help: "Days until each certificate expires (negative: expired)."}, []string{"node", "source", "where", "subject"})
+	daysLeft := daysLeftGauge()
 	env.Metrics.MustRegister(daysLeft)
 
 	p := plan(certs, env.Now(), o.warnDays, o.critDays, o.nodeName)
@@ -93,4 +92,10 @@ func run(ctx context.Context, env *job.Env, o options) error {
 		return fmt.Errorf("%d certificates expire within %d days (or have expired): %s", p.critical, o.critDays, renewal)
 	}
 	return nil
+}
+
+// daysLeftGauge is the metric each run pushes, a series a certificate.
+func daysLeftGauge() *prometheus.GaugeVec {
+	return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "akash_janitor_cert_expiry_days_left",
+		Help: "Days until each certificate expires (negative: expired)."}, []string{"node", "source", "where", "subject"})
 }

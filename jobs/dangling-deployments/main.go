@@ -24,6 +24,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/akash-janitor/akash-janitor/lib/actuator"
 	"github.com/akash-janitor/akash-janitor/lib/chain"
 	"github.com/akash-janitor/akash-janitor/lib/job"
@@ -127,7 +129,13 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	if err != nil {
 		return err
 	}
+	reported := reportedGauge()
+	env.Metrics.MustRegister(reported)
+	for _, reason := range []string{"LeaseWithoutWorkload", "LeaseWithoutNamespace", "LeaseNotLiveOnChain"} {
+		reported.WithLabelValues(reason).Set(0)
+	}
 	for _, f := range d.findings {
+		reported.WithLabelValues(f.reason).Inc()
 		env.Log.Warn().Str("lease", f.lease.String()).Str("reason", f.reason).Msg(f.msg)
 	}
 
@@ -142,4 +150,12 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 		errClose = env.Actuator.ApplyBatched(ctx, d.closes, 10, exec.Batch)
 	}
 	return errors.Join(errTeardown, errStart, errClose)
+}
+
+// reportedGauge counts the leases a run reports but may not act on, by
+// reason; pushed with the run's summary.
+func reportedGauge() *prometheus.GaugeVec {
+	return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "akash_janitor_dangling_deployments_reported",
+		Help: "Leases the last run found out of step but may not act on (its flags), by reason: LeaseWithoutWorkload, LeaseWithoutNamespace, LeaseNotLiveOnChain."},
+		[]string{"reason"})
 }

@@ -17,6 +17,21 @@ import (
 // on (no success for a day; actions that fail). It adds to the group rather
 // than replacing it: the last success time stays when a run fails.
 func pushSummary(ctx context.Context, gateway, jobName string, s actuator.Summary, elapsed time.Duration, runErr error, now time.Time, extra prometheus.Gatherer) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	p := push.New(gateway, jobName).Gatherer(summaryRegistry(s, elapsed, runErr, now))
+	if extra != nil {
+		p = p.Gatherer(extra)
+	}
+	if err := p.AddContext(ctx); err != nil {
+		return fmt.Errorf("push the run summary to %s: %w", gateway, err)
+	}
+	return nil
+}
+
+// summaryRegistry holds a run's summary metrics; the last success time only
+// when the run succeeded, so a failed run leaves the previous one.
+func summaryRegistry(s actuator.Summary, elapsed time.Duration, runErr error, now time.Time) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	actions := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "akash_janitor_run_actions",
 		Help: "Actions of the last run by outcome: planned (dry-run only: would be done), done, skipped, failed; all of them (outcome all); findings of a reporting job."}, []string{"outcome"})
@@ -36,16 +51,7 @@ func pushSummary(ctx context.Context, gateway, jobName string, s actuator.Summar
 		last.Set(float64(now.Unix()))
 		reg.MustRegister(last)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	p := push.New(gateway, jobName).Gatherer(reg)
-	if extra != nil {
-		p = p.Gatherer(extra)
-	}
-	if err := p.AddContext(ctx); err != nil {
-		return fmt.Errorf("push the run summary to %s: %w", gateway, err)
-	}
-	return nil
+	return reg
 }
 
 func validURL(s string) error {

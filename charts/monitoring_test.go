@@ -1,0 +1,225 @@
+package charts
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/promql/promqltest"
+	"github.com/prometheus/prometheus/rules"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/akash-janitor/akash-janitor/charts/charttest"
+)
+
+var everyAlert = []string{"AkashJanitorRunFailed", "AkashJanitorNoRecentSuccess", "AkashJanitorCertificateExpiring",
+	"AkashJanitorCertificateCritical", "AkashJanitorZombieEscalationFailed", "AkashJanitorGPUUnmapped",
+	"AkashJanitorAKTPriceStale", "AkashJanitorBidPriceErrors", "AkashJanitorBidPriceSlow", "AkashJanitorDanglingLeasesReported"}
+
+// Every alert parses, waits, has a severity, and says what to do.
+func TestAlertsParseAndSayWhatToDo(t *testing.T) {
+	rs := charttest.Rules(t, charttest.MonitoringValues())
+	names := map[string]int{}
+	for _, r := range rs {
+		names[r.Alert]++
+		_, err := parser.ParseExpr(r.Expr)
+		assert.NoError(t, err, "%s: %s", r.Alert, r.Expr)
+		_, err = model.ParseDuration(r.For)
+		assert.NoError(t, err, "%s: for %q", r.Alert, r.For)
+		assert.Contains(t, []string{"info", "warning", "critical"}, r.Labels["severity"], r.Alert)
+		assert.NotEmpty(t, r.Annotations["summary"], r.Alert)
+		d := r.Annotations["description"]
+		assert.True(t, strings.Contains(d, "kubectl") || strings.Contains(d, "bidPrice.") || strings.Contains(d, "kubeadm"),
+			"%s: the description gives the step to take: %s", r.Alert, d)
+	}
+	for _, n := range everyAlert {
+		assert.Contains(t, names, n)
+	}
+	assert.Equal(t, 5, names["AkashJanitorNoRecentSuccess"], "one per CronJob component that runs on a schedule")
+
+	// Off by default: nothing rendered.
+	objs, _, err := charttest.Render(nil)
+	require.NoError(t, err)
+	assert.NotContains(t, objs, "PrometheusRule/akash-janitor")
+	assert.NotContains(t, objs, "ConfigMap/akash-janitor-dashboard")
+}
+
+// Per alert: disable it, change its for and severity, add labels.
+func TestAlertOverrides(t *testing.T) {
+	v := charttest.MonitoringValues()
+	v["monitoring"].(map[string]any)["prometheusRule"] = map[string]any{"enabled": true, "labels": map[string]any{"release": "kps"},
+		"alerts": map[string]any{
+			"AkashJanitorGPUUnmapped":         map[string]any{"enabled": false},
+			"AkashJanitorRunFailed":           map[string]any{"for": "10m", "severity": "critical", "labels": map[string]any{"team": "infra"}},
+			"AkashJanitorBidPriceSlow":        map[string]any{"enabled": true},
+			"AkashJanitorCertificateCritical": map[string]any{"labels": map[string]any{"page": "yes"}},
+		}}
+	byName := map[string]charttest.Rule{}
+	for _, r := range charttest.Rules(t, v) {
+		byName[r.Alert] = r
+	}
+	assert.NotContains(t, byName, "AkashJanitorGPUUnmapped")
+	assert.Contains(t, byName, "AkashJanitorBidPriceSlow")
+	assert.Equal(t, "10m", byName["AkashJanitorRunFailed"].For)
+	assert.Equal(t, map[string]string{"severity": "critical", "team": "infra"}, byName["AkashJanitorRunFailed"].Labels)
+	assert.Equal(t, map[string]string{"severity": "critical", "page": "yes"}, byName["AkashJanitorCertificateCritical"].Labels)
+	objs, _, err := charttest.Render(v)
+	require.NoError(t, err)
+	assert.Equal(t, "kps", objs["PrometheusRule/akash-janitor"].GetLabels()["release"])
+
+	for name, alerts := range map[string]map[string]any{
+		"an unknown alert": {"AkashJanitorNoSuchAlert": map[string]any{"enabled": false}},
+		"a bad for":        {"AkashJanitorRunFailed": map[string]any{"for": "ten minutes"}},
+		"an unknown key":   {"AkashJanitorRunFailed": map[string]any{"fore": "10m"}},
+	} {
+		v["monitoring"].(map[string]any)["prometheusRule"] = map[string]any{"enabled": true, "alerts": alerts}
+		_, _, err := charttest.Render(v)
+		assert.Error(t, err, name)
+	}
+}
+
+func TestDashboard(t *testing.T) {
+	dash, panels := charttest.Dashboard(t, charttest.MonitoringValues())
+	assert.Equal(t, "akash-janitor", dash["uid"])
+	ids := map[int]string{}
+	var rows []string
+	for _, p := range panels {
+		if prev, dup := ids[p.ID]; dup {
+			t.Errorf("panel id %d is used twice: %q and %q", p.ID, prev, p.Title)
+		}
+		ids[p.ID] = p.Title
+		if p.Type == "row" {
+			rows = append(rows, p.Title)
+			continue
+		}
+		require.NotEmpty(t, p.Targets, p.Title)
+		for _, tg := range p.Targets {
+			_, err := parser.ParseExpr(tg.Expr)
+			assert.NoError(t, err, "panel %q: %s", p.Title, tg.Expr)
+		}
+	}
+	for _, component := range []string{"Every job", "zombie-reaper", "bid-price", "cert-expiry"} {
+		found := false
+		for _, r := range rows {
+			found = found || strings.HasPrefix(r, component)
+		}
+		assert.True(t, found, "a row for %s", component)
+	}
+	objs, _, err := charttest.Render(charttest.MonitoringValues())
+	require.NoError(t, err)
+	assert.Equal(t, "1", objs["ConfigMap/akash-janitor-dashboard"].GetLabels()["grafana_dashboard"], "the Grafana sidecar's label")
+}
+
+// Every metric the alerts and the dashboard use belongs to a component
+// whose own test holds it to what the component registers
+// (charttest.RequireEmitted in lib/job, bid-price, zombie-reaper,
+// cert-expiry, dangling-deployments).
+func TestMetricsUsedBelongToAComponent(t *testing.T) {
+	owners := []string{"akash_janitor_run_", "akash_janitor_cert_expiry_", "akash_janitor_bid_price_",
+		"akash_janitor_zombie_reaper_", "akash_janitor_dangling_deployments_"}
+	for _, name := range charttest.MetricsUsed(t, "") {
+		owned := false
+		for _, o := range owners {
+			owned = owned || strings.HasPrefix(name, o)
+		}
+		assert.True(t, owned, "%s is no component's metric", name)
+	}
+}
+
+// rule makes the rendered alert an evaluable rule.
+func rule(t *testing.T, name string, match func(charttest.Rule) bool) *rules.AlertingRule {
+	t.Helper()
+	for _, r := range charttest.Rules(t, charttest.MonitoringValues()) {
+		if r.Alert != name || (match != nil && !match(r)) {
+			continue
+		}
+		expr, err := parser.ParseExpr(r.Expr)
+		require.NoError(t, err)
+		hold, err := model.ParseDuration(r.For)
+		require.NoError(t, err)
+		return rules.NewAlertingRule(r.Alert, expr, time.Duration(hold), 0, labels.FromMap(r.Labels), labels.FromMap(r.Annotations),
+			labels.EmptyLabels(), "", true, nil)
+	}
+	t.Fatalf("no alert %s", name)
+	return nil
+}
+
+// firing evaluates the rule once a minute over the loaded series, as
+// `promtool test rules` does, and returns the alerts firing at the end.
+func firing(t *testing.T, r *rules.AlertingRule, series string, until time.Duration) []*rules.Alert {
+	t.Helper()
+	storage := promqltest.LoadedStorage(t, series)
+	engine := promqltest.NewTestEngine(t, false, 5*time.Minute, 100000)
+	query := rules.EngineQueryFunc(engine, storage)
+	var out []*rules.Alert
+	for at := time.Duration(0); at <= until; at += time.Minute {
+		_, err := r.Eval(context.Background(), 0, time.Unix(0, 0).Add(at), query, nil, 0)
+		require.NoError(t, err)
+	}
+	for _, a := range r.ActiveAlerts() {
+		if a.State == rules.StateFiring {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func TestRuleFailedRun(t *testing.T) {
+	r := rule(t, "AkashJanitorRunFailed", nil)
+	got := firing(t, r, `
+load 1m
+  akash_janitor_run_success{job="force-replicasets"} 1x10
+  akash_janitor_run_success{job="kill-lease-by-image"} 1 1 1 0x7
+`, 10*time.Minute)
+	require.Len(t, got, 1, "the job whose last run failed, after for: 1m")
+	assert.Equal(t, "kill-lease-by-image", got[0].Labels.Get("job"))
+	assert.Equal(t, "warning", got[0].Labels.Get("severity"))
+	assert.Equal(t, "akash-janitor kill-lease-by-image: the last run failed", got[0].Annotations.Get("summary"))
+	assert.Contains(t, got[0].Annotations.Get("description"), "app.kubernetes.io/component=kill-lease-by-image --tail=200")
+}
+
+func TestRuleNoRecentSuccess(t *testing.T) {
+	r := rule(t, "AkashJanitorNoRecentSuccess", func(r charttest.Rule) bool { return strings.Contains(r.Expr, `"force-replicasets"`) })
+	// The last success at 0 s; by 25 minutes, 15 have passed and the 5 of
+	// for too.
+	got := firing(t, r, `
+load 1m
+  akash_janitor_run_last_success_timestamp_seconds{job="force-replicasets"} 0x30
+`, 25*time.Minute)
+	require.Len(t, got, 1)
+	assert.Equal(t, "akash-janitor force-replicasets: no successful run for 15 minutes", got[0].Annotations.Get("summary"))
+	// A job that keeps succeeding.
+	r = rule(t, "AkashJanitorNoRecentSuccess", func(r charttest.Rule) bool { return strings.Contains(r.Expr, `"force-replicasets"`) })
+	assert.Empty(t, firing(t, r, `
+load 1m
+  akash_janitor_run_last_success_timestamp_seconds{job="force-replicasets"} 0+60x30
+`, 25*time.Minute))
+}
+
+func TestRuleCertificates(t *testing.T) {
+	series := `
+load 1m
+  akash_janitor_cert_expiry_days_left{node="cp-1",source="file",where="/etc/kubernetes/pki/apiserver.crt",subject="CN=kube-apiserver"} 3x30
+  akash_janitor_cert_expiry_days_left{node="cp-1",source="file",where="/etc/kubernetes/pki/ca.crt",subject="CN=kubernetes"} 20x30
+  akash_janitor_cert_expiry_days_left{node="cp-1",source="file",where="/etc/kubernetes/pki/front-proxy.crt",subject="CN=front-proxy"} 300x30
+`
+	warn := firing(t, rule(t, "AkashJanitorCertificateExpiring", nil), series, 30*time.Minute)
+	crit := firing(t, rule(t, "AkashJanitorCertificateCritical", nil), series, 30*time.Minute)
+	where := func(as []*rules.Alert) []string {
+		var out []string
+		for _, a := range as {
+			out = append(out, a.Labels.Get("where"))
+		}
+		return out
+	}
+	assert.ElementsMatch(t, []string{"/etc/kubernetes/pki/apiserver.crt", "/etc/kubernetes/pki/ca.crt"}, where(warn), "below 30 days")
+	assert.Equal(t, []string{"/etc/kubernetes/pki/apiserver.crt"}, where(crit), "below 7 days")
+	assert.Equal(t, "critical", crit[0].Labels.Get("severity"))
+	assert.Equal(t, fmt.Sprintf("certificate %s on cp-1 expires in 3 days", "/etc/kubernetes/pki/apiserver.crt"), crit[0].Annotations.Get("summary"))
+}
