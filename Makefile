@@ -25,6 +25,10 @@ tools: ## build the simulated cluster's components (cached; seconds once built)
 test: tools lint ## lint, then every test, the simulated cluster included
 	AKASH_JANITOR_TOOLS=$(TOOLS_DIR) $(GO) test -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
 
+.PHONY: chart-docs
+chart-docs: ## write charts/akash-janitor/README.md from the comments of its values.yaml
+	$(GO) run ./ci/chartdoc
+
 .PHONY: unit
 unit: ## the pure tests alone, in seconds, without the simulated cluster, podman or bc (go test -short)
 	$(GO) test -short $(GOTESTFLAGS) ./...

@@ -3,6 +3,7 @@ package charts
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,11 @@ import (
 	"github.com/prometheus/prometheus/rules"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/yaml"
 
 	"github.com/akash-janitor/akash-janitor/charts/charttest"
 )
@@ -222,4 +228,82 @@ load 1m
 	assert.Equal(t, []string{"/etc/kubernetes/pki/apiserver.crt"}, where(crit), "below 7 days")
 	assert.Equal(t, "critical", crit[0].Labels.Get("severity"))
 	assert.Equal(t, fmt.Sprintf("certificate %s on cp-1 expires in 3 days", "/etc/kubernetes/pki/apiserver.crt"), crit[0].Annotations.Get("summary"))
+}
+
+// GOMEMLIMIT is 90% of each container's memory limit, in bytes.
+func TestGOMEMLIMITIsNinetyPercentOfTheLimit(t *testing.T) {
+	v := charttest.MonitoringValues()
+	v["bidPrice"] = map[string]any{"enabled": true, "resources": map[string]any{"limits": map[string]any{"memory": "1.5Gi"}}}
+	objs, _, err := charttest.Render(v)
+	require.NoError(t, err)
+	checked := 0
+	for key, u := range objs {
+		containers, found, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
+		if !found {
+			containers, found, _ = unstructured.NestedSlice(u.Object, "spec", "jobTemplate", "spec", "template", "spec", "containers")
+		}
+		if !found {
+			continue
+		}
+		for _, c := range containers {
+			var ctr corev1.Container
+			require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(c.(map[string]any), &ctr))
+			limit, ok := ctr.Resources.Limits[corev1.ResourceMemory]
+			if !ok {
+				continue
+			}
+			want := fmt.Sprint(int64(float64(limit.Value()) * 0.9))
+			got := ""
+			for _, e := range ctr.Env {
+				if e.Name == "GOMEMLIMIT" {
+					got = e.Value
+				}
+			}
+			assert.Equal(t, want, got, "%s container %s (limit %s)", key, ctr.Name, limit.String())
+			checked++
+		}
+	}
+	assert.GreaterOrEqual(t, checked, 7, "every component's container")
+	v["bidPrice"] = map[string]any{"enabled": true, "resources": map[string]any{"limits": map[string]any{"memory": "lots"}}}
+	_, _, err = charttest.Render(v)
+	assert.ErrorContains(t, err, `resources.limits.memory "lots"`)
+}
+
+// Artifact Hub lists an image for every binary under jobs/, named as the
+// chart's default image references and ci/images.sh name them.
+func TestChartListsEveryImage(t *testing.T) {
+	chrt, err := loader.Load(charttest.ChartDir())
+	require.NoError(t, err)
+	var images []struct{ Name, Image string }
+	require.NoError(t, yaml.Unmarshal([]byte(chrt.Metadata.Annotations["artifacthub.io/images"]), &images))
+	listed := map[string]string{}
+	for _, im := range images {
+		listed[im.Name] = im.Image
+	}
+	dirs, err := os.ReadDir("../jobs")
+	require.NoError(t, err)
+	for _, d := range dirs {
+		if d.IsDir() {
+			assert.Equal(t, "ghcr.io/akash-janitor/"+d.Name()+":"+chrt.Metadata.AppVersion, listed[d.Name()], d.Name())
+		}
+	}
+	assert.Len(t, listed, len(dirs))
+	for _, kind := range []string{"artifacthub.io/license", "artifacthub.io/links", "artifacthub.io/changes"} {
+		assert.NotEmpty(t, chrt.Metadata.Annotations[kind], kind)
+	}
+}
+
+// The chart's README is what `make chart-docs` writes from values.yaml's
+// comments: a change of values.yaml without it fails here.
+func TestChartREADMEIsCurrent(t *testing.T) {
+	values, err := os.ReadFile(charttest.ChartDir() + "/values.yaml")
+	require.NoError(t, err)
+	want, err := charttest.ValuesDoc(values)
+	require.NoError(t, err)
+	got, err := os.ReadFile(charttest.ChartDir() + "/README.md")
+	require.NoError(t, err)
+	require.Equal(t, want, string(got), "charts/akash-janitor/README.md is stale: run make chart-docs")
+	for _, key := range []string{"`monitoring.prometheusRule.enabled`", "`bidPrice.aktPrice.static`", "`zombieReaper.interval`"} {
+		assert.Contains(t, want, key)
+	}
 }

@@ -144,12 +144,27 @@ imagePullSecrets:
 
 {{/* Environment every component gets, then its extraEnv. */}}
 {{- define "akash-janitor.commonEnv" -}}
-# The Go runtime keeps its heap under the container's limit.
-- name: GOMEMLIMIT
-  valueFrom:
-    resourceFieldRef:
-      resource: limits.memory
+{{- include "akash-janitor.gomemlimit" . }}
 {{- with .values.extraEnv }}
 {{ toYaml . }}
 {{- end }}
+{{- end -}}
+
+{{/* GOMEMLIMIT at 90% of the container's memory limit, in bytes: the Go
+runtime keeps its heap under it and leaves the rest for what is not heap
+(stacks, the runtime itself), so the limit is not met by a garbage that
+could have been collected. No limit: no GOMEMLIMIT. */}}
+{{- define "akash-janitor.gomemlimit" -}}
+{{- $limits := (.values.resources | default dict).limits | default dict -}}
+{{- $mem := toString ($limits.memory | default "") -}}
+{{- if $mem -}}
+{{- $num := regexFind "^[0-9]+(\\.[0-9]+)?" $mem -}}
+{{- $unit := trimPrefix $num $mem -}}
+{{- $units := dict "" 1 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 -}}
+{{- if or (not $num) (not (hasKey $units $unit)) -}}
+{{- fail (printf "resources.limits.memory %q: want a number with an optional k, M, G, T, Ki, Mi, Gi or Ti" $mem) -}}
+{{- end }}
+- name: GOMEMLIMIT
+  value: {{ mulf (float64 $num) (get $units $unit) 0.9 | floor | int64 | toString | quote }}
+{{- end -}}
 {{- end -}}
