@@ -307,3 +307,51 @@ func TestChartREADMEIsCurrent(t *testing.T) {
 		assert.Contains(t, want, key)
 	}
 }
+
+// The overrides operators expect of a chart: names, namespace, labels and
+// annotations on every object and pod.
+func TestNameNamespaceAndPodOverrides(t *testing.T) {
+	v := charttest.MonitoringValues()
+	v["fullnameOverride"] = "janitor"
+	v["namespaceOverride"] = "ops"
+	v["commonLabels"] = map[string]any{"team": "infra"}
+	v["podLabels"] = map[string]any{"tier": "ops"}
+	v["podAnnotations"] = map[string]any{"backup.velero.io/backup-volumes": ""}
+	objs, _, err := charttest.Render(v)
+	require.NoError(t, err)
+	pods := 0
+	for key, u := range objs {
+		assert.True(t, strings.HasPrefix(u.GetName(), "janitor"), "%s is named after fullnameOverride", key)
+		assert.Equal(t, "infra", u.GetLabels()["team"], "%s has the common labels", key)
+		if ns := u.GetNamespace(); ns != "" && ns != "lease" && !(u.GetKind() == "Role" && ns == "akash-services") && !(u.GetKind() == "RoleBinding" && ns == "akash-services") {
+			assert.Equal(t, "ops", ns, "%s goes to namespaceOverride", key)
+		}
+		for _, path := range [][]string{{"spec", "template", "metadata"}, {"spec", "jobTemplate", "spec", "template", "metadata"}} {
+			meta, found, _ := unstructured.NestedMap(u.Object, path...)
+			if !found {
+				continue
+			}
+			pods++
+			labels, _, _ := unstructured.NestedStringMap(meta, "labels")
+			annotations, _, _ := unstructured.NestedStringMap(meta, "annotations")
+			assert.Equal(t, "ops", labels["tier"], "%s's pods have podLabels", key)
+			assert.Contains(t, annotations, "backup.velero.io/backup-volumes", "%s's pods have podAnnotations", key)
+		}
+	}
+	assert.GreaterOrEqual(t, pods, 7, "every component's pods")
+
+	v = map[string]any{"nameOverride": "sweeper"}
+	objs, _, err = charttest.Render(v)
+	require.NoError(t, err)
+	cj := objs["CronJob/akash-janitor-sweeper-force-replicasets"]
+	require.NotNil(t, cj, "nameOverride names the objects: %v", keys(objs))
+	assert.Equal(t, "sweeper", cj.GetLabels()["app.kubernetes.io/name"])
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}

@@ -145,7 +145,7 @@ roleRef:
 subjects:
   - kind: ServiceAccount
     name: {{ include "akash-janitor.componentName" . }}
-    namespace: {{ .root.Release.Namespace }}
+    namespace: {{ include "akash-janitor.namespace" .root }}
 {{- end }}
 {{- end -}}
 

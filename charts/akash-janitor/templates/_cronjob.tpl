@@ -18,7 +18,7 @@ apiVersion: batch/v1
 kind: CronJob
 metadata:
   name: {{ include "akash-janitor.componentName" . }}
-  namespace: {{ .root.Release.Namespace }}
+  namespace: {{ include "akash-janitor.namespace" .root }}
   labels:
     {{- include "akash-janitor.labels" . | nindent 4 }}
 spec:
@@ -47,8 +47,7 @@ spec:
       activeDeadlineSeconds: {{ .values.activeDeadlineSeconds }}
       template:
         metadata:
-          labels:
-            {{- include "akash-janitor.labels" . | nindent 12 }}
+          {{- include "akash-janitor.podMetadata" . | nindent 10 }}
         spec:
           serviceAccountName: {{ include "akash-janitor.componentName" . }}
           restartPolicy: Never

@@ -1,11 +1,39 @@
 {{/* Names and labels shared by every component. */}}
 
+{{- define "akash-janitor.name" -}}
+{{- .Values.nameOverride | default .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
 {{- define "akash-janitor.fullname" -}}
-{{- if contains .Chart.Name .Release.Name -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := include "akash-janitor.name" . -}}
+{{- if contains $name .Release.Name -}}
 {{- .Release.Name | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The namespace the release's objects go to. */}}
+{{- define "akash-janitor.namespace" -}}
+{{- .Values.namespaceOverride | default .Release.Namespace -}}
+{{- end -}}
+
+{{/* A pod template's metadata: the component's labels and podLabels,
+podAnnotations. */}}
+{{- define "akash-janitor.podMetadata" -}}
+labels:
+  {{- include "akash-janitor.labels" . | nindent 2 }}
+  {{- with .root.Values.podLabels }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- with .root.Values.podAnnotations }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 {{- end -}}
 
 {{/* The name of one component's objects: <fullname>-<component>. */}}
@@ -15,19 +43,19 @@
 
 {{- define "akash-janitor.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" }}
-app.kubernetes.io/name: {{ .root.Chart.Name }}
+app.kubernetes.io/name: {{ include "akash-janitor.name" .root }}
 app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 app.kubernetes.io/part-of: akash-janitor
 app.kubernetes.io/component: {{ .component }}
-{{- with .root.Values.global.commonLabels }}
+{{- with merge (dict) (.root.Values.commonLabels | default dict) .root.Values.global.commonLabels }}
 {{ toYaml . }}
 {{- end }}
 {{- end -}}
 
 {{- define "akash-janitor.selectorLabels" -}}
-app.kubernetes.io/name: {{ .root.Chart.Name }}
+app.kubernetes.io/name: {{ include "akash-janitor.name" .root }}
 app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
@@ -73,7 +101,7 @@ apiVersion: v1
 kind: ServiceAccount
 metadata:
   name: {{ include "akash-janitor.componentName" . }}
-  namespace: {{ .root.Release.Namespace }}
+  namespace: {{ include "akash-janitor.namespace" .root }}
   labels:
     {{- include "akash-janitor.labels" . | nindent 4 }}
 automountServiceAccountToken: true
@@ -100,7 +128,7 @@ roleRef:
 subjects:
   - kind: ServiceAccount
     name: {{ include "akash-janitor.componentName" . }}
-    namespace: {{ .root.Release.Namespace }}
+    namespace: {{ include "akash-janitor.namespace" .root }}
 {{- end -}}
 
 {{/* Flags every component gets from the chart. */}}
