@@ -321,6 +321,9 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"shim with a comma", map[string]any{"zombieReaper": map[string]any{"shimComm": []any{"a,b"}}}, []string{"/zombieReaper/shimComm/0", "does not match pattern"}},
 		{"port out of range", map[string]any{"zombieReaper": map[string]any{"metrics": map[string]any{"port": 70000}}}, []string{"/zombieReaper/metrics/port", "maximum: got 70,000, want 65,535"}},
 		{"reaper unknown key", map[string]any{"zombieReaper": map[string]any{"schedule": "*/5 * * * *"}}, []string{"/zombieReaper", "schedule"}},
+		{"a CronJob setting from the shared definition", map[string]any{"certExpiry": map[string]any{"startingDeadlineSeconds": 5}}, []string{"/certExpiry/startingDeadlineSeconds", "minimum: got 5, want 10"}},
+		{"a CronJob setting on the service", map[string]any{"bidPrice": map[string]any{"startingDeadlineSeconds": 300}}, []string{"/bidPrice", "startingDeadlineSeconds"}},
+		{"a shared setting of the wrong type", map[string]any{"gpuDoctor": map[string]any{"priorityClassName": 3}}, []string{"/gpuDoctor/priorityClassName", "got number, want string"}},
 		{"bad pushgateway", map[string]any{"global": map[string]any{"pushgateway": map[string]any{"url": "pushgateway:9091"}}}, []string{"/global/pushgateway/url", "does not match pattern"}},
 	}
 	for _, tt := range tests {
