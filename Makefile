@@ -6,8 +6,10 @@ SHELL := bash
 GO        ?= go
 MODULE    := github.com/akash-janitor/akash-janitor
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS   := -s -w -X $(MODULE)/lib/job.Version=$(VERSION)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -s -w -X $(MODULE)/lib/job.Version=$(VERSION) -X $(MODULE)/lib/job.Commit=$(COMMIT)
 STATICCHECK_VERSION := v0.8.2
+ACTIONLINT_VERSION  := v1.7.12
 # Tools built by ci/tools.sh live in a cache outside the clone (see there).
 TOOLS_DIR  = $(shell ci/tools.sh)
 LINT_BIN  := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/akash-janitor/lint-$(STATICCHECK_VERSION)
@@ -25,6 +27,12 @@ tools: ## build the simulated cluster's components (cached; seconds once built)
 test: tools lint ## lint, then every test, the simulated cluster included
 	AKASH_JANITOR_TOOLS=$(TOOLS_DIR) $(GO) test -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
 
+.PHONY: release-dry
+release-dry: ## what a tag would publish, built here: the chart package (checked against the images) and every image for both platforms
+	$(GO) run ./ci/release package --version 0.0.0-dry --out dist/release
+	$(GO) run ./ci/release check --version 0.0.0-dry --out dist/release
+	VERSION=0.0.0-dry ci/images.sh build
+
 .PHONY: chart-docs
 chart-docs: ## write charts/akash-janitor/README.md from the comments of its values.yaml
 	$(GO) run ./ci/chartdoc
@@ -34,13 +42,15 @@ unit: ## the pure tests alone, in seconds, without the simulated cluster, podman
 	$(GO) test -short $(GOTESTFLAGS) ./...
 
 .PHONY: lint
-lint: ## no tracked binaries or big files, gofmt, go vet, staticcheck, go mod tidy
+lint: ## no tracked binaries or big files, gofmt, go vet, staticcheck, go mod tidy, actionlint
 	ci/check-tracked.sh
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	@[ -x $(LINT_BIN)/staticcheck ] || GOBIN=$(LINT_BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	$(LINT_BIN)/staticcheck ./...
+	@[ -x $(LINT_BIN)/actionlint-$(ACTIONLINT_VERSION) ] || { GOBIN=$(LINT_BIN) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION) && mv $(LINT_BIN)/actionlint $(LINT_BIN)/actionlint-$(ACTIONLINT_VERSION); }
+	$(LINT_BIN)/actionlint-$(ACTIONLINT_VERSION) -shellcheck= -pyflakes= .github/workflows/*.yaml
 	@cp go.mod /tmp/akash-janitor-go.mod.$$$$ && cp go.sum /tmp/akash-janitor-go.sum.$$$$; \
 	  $(GO) mod tidy; \
 	  if ! cmp -s go.mod /tmp/akash-janitor-go.mod.$$$$ || ! cmp -s go.sum /tmp/akash-janitor-go.sum.$$$$; then \

@@ -40,7 +40,7 @@ build() {
     rootfs "$ctx/rootfs"
     for bin in "${binaries[@]}"; do
       CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath \
-        -ldflags "-s -w -X github.com/akash-janitor/akash-janitor/lib/job.Version=$VERSION" \
+        -ldflags "-s -w -X github.com/akash-janitor/akash-janitor/lib/job.Version=$VERSION -X github.com/akash-janitor/akash-janitor/lib/job.Commit=$REVISION" \
         -o "$ctx/$bin" "./jobs/$bin"
     done
   done

@@ -47,13 +47,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "audit":
 		return audit(ctx, args[1:], stdout, stderr)
 	case "--version", "version":
-		fmt.Fprintf(stdout, "bid-price %s\n", job.Version)
+		fmt.Fprintln(stdout, job.VersionLine("bid-price"))
 		return 0
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
-	fmt.Fprintf(stderr, "bid-price: unknown command %q\n\n%s", args[0], usage)
+	fmt.Fprintf(stderr, "bid-price: unknown command %q (see bid-price --help)\n", args[0])
 	return 2
 }
 
@@ -62,6 +62,10 @@ const usage = `bid-price: the provider's bid pricing, as a tested Go program.
   bid-price              read an order on stdin, print its price (drop-in for price_script_generic.sh)
   bid-price serve        serve POST /v1/price, configured by a ConfigMap it watches
   bid-price audit        list the GPUs on the nodes that no price mapping covers
+  bid-price version      print the version
+
+serve and audit take --flags (bid-price serve --help), each also settable by environment
+variable as the jobs' are: --namespace as JANITOR_NAMESPACE.
 
 Configuration (environment for the drop-in, ConfigMap keys for serve and audit):
   PRICE_TARGET_CPU, _MEMORY, _HD_EPHEMERAL, _HD_PERS_HDD, _HD_PERS_SSD, _HD_PERS_NVME,
@@ -113,8 +117,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	k.register(fs)
 	listen := fs.String("listen", ":8080", "address of /v1/price, /metrics, /healthz and /readyz")
 	auditEvery := fs.Duration("audit-interval", 10*time.Minute, "how often the nodes' GPUs are checked against the mappings; 0: never")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := job.ParseFlags("bid-price serve", "serve POST /v1/price, configured by a ConfigMap it watches", fs, args, os.LookupEnv, stdout, stderr); !ok {
+		return code
 	}
 	clients, log, err := k.setup("serve", stderr)
 	if err != nil {
@@ -162,8 +166,8 @@ func audit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	k.register(fs)
 	fromEnv := fs.Bool("from-env", false, "read the mappings from the environment instead of the ConfigMap")
 	failUnmapped := fs.Bool("fail-on-unmapped", false, "exit 1 when a GPU has no mapping")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := job.ParseFlags("bid-price audit", "list the GPUs on the nodes that no price mapping covers", fs, args, os.LookupEnv, stdout, stderr); !ok {
+		return code
 	}
 	clients, _, err := k.setup("audit", stderr)
 	if err != nil {

@@ -251,7 +251,7 @@ func TestInstallToCopiesTheJob(t *testing.T) {
 	assert.Contains(t, stderr, "installed "+copied)
 	stdout, _, code = jobtest.Output(t, exec.Command(copied, "--version"))
 	require.Equal(t, 0, code)
-	assert.Equal(t, "kill-lease-by-image dev\n", stdout)
+	assert.Regexp(t, `^kill-lease-by-image dev \(commit \S+, go1\.`, stdout)
 
 	_, stderr, code = jobtest.Output(t, exec.Command(jobtest.Build(t, "."), "--install-to", filepath.Join(dir, "absent")))
 	assert.Equal(t, 1, code)

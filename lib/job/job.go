@@ -5,6 +5,11 @@
 package job
 
 import (
+	"runtime"
+	"runtime/debug"
+
+	"github.com/spf13/pflag"
+
 	"context"
 	"errors"
 	"flag"
@@ -33,8 +38,29 @@ const (
 	ExitBadInput = 2
 )
 
-// Version is stamped at build time (-ldflags -X).
-var Version = "dev"
+// Version and Commit are stamped at build time (-ldflags -X); without a
+// stamp, Commit is the VCS revision Go recorded in the binary.
+var (
+	Version = "dev"
+	Commit  = ""
+)
+
+// VersionLine is what --version and `version` print: the name, version,
+// commit and Go version.
+func VersionLine(name string) string {
+	commit := Commit
+	if commit == "" {
+		commit = "unknown"
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			for _, s := range bi.Settings {
+				if s.Key == "vcs.revision" {
+					commit = s.Value
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("%s %s (commit %s, %s)", name, Version, commit, runtime.Version())
+}
 
 // EnvPrefix prefixes the environment variable of every flag:
 // --max-actions is also JANITOR_MAX_ACTIONS.
@@ -135,30 +161,11 @@ func Run(ctx context.Context, spec Spec, args []string, lookupEnv func(string) (
 	if spec.Flags != nil {
 		spec.Flags(fs)
 	}
-	fs.Usage = func() {
-		fmt.Fprintf(out, "%s: %s\n\nUsage: %s [flags]\n\nEvery flag can also be set by environment variable: --max-actions as %sMAX_ACTIONS.\n\n",
-			spec.Name, spec.Summary, spec.Name, EnvPrefix)
-		fs.PrintDefaults()
-	}
-
-	// Parse the command line, then fill every flag not given there from its
-	// environment variable, so a flag always wins over the environment.
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK
-		}
-		return ExitBadInput
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(logOut, "%s: unexpected argument %q (all options are --flags)\n", spec.Name, fs.Arg(0))
-		return ExitBadInput
-	}
-	if err := applyEnv(fs, lookupEnv); err != nil {
-		fmt.Fprintf(logOut, "%s: %v\n", spec.Name, err)
-		return ExitBadInput
+	if code, ok := ParseFlags(spec.Name, spec.Summary, fs, args, lookupEnv, out, logOut); !ok {
+		return code
 	}
 	if *showVersion {
-		fmt.Fprintf(out, "%s %s\n", spec.Name, Version)
+		fmt.Fprintln(out, VersionLine(spec.Name))
 		return ExitOK
 	}
 	if *installTo != "" {
@@ -275,16 +282,51 @@ func (c Common) validate() error {
 	return errors.Join(errs...)
 }
 
+// ParseFlags parses args into fs as every akash-janitor command does, with
+// spf13/pflag as kubectl and helm do: --flags, -h and --help (usage to
+// out), `version`, a mistake in one line pointing to --help (to errOut),
+// then every flag not given filled from its environment variable
+// (EnvName), so a flag always wins. ok false: stop with code.
+func ParseFlags(name, summary string, fs *flag.FlagSet, args []string, lookupEnv func(string) (string, bool), out, errOut io.Writer) (code int, ok bool) {
+	pfs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	pfs.SortFlags = false
+	pfs.AddGoFlagSet(fs)
+	pfs.SetOutput(io.Discard)
+	pfs.Usage = func() {}
+	if err := pfs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			fmt.Fprintf(out, "%s: %s\n\nUsage: %s [flags]\n       %s version\n\nEvery flag can also be set by environment variable: --log-level as %sLOG_LEVEL.\n\nFlags:\n%s",
+				name, summary, name, name, EnvPrefix, pfs.FlagUsages())
+			return ExitOK, false
+		}
+		fmt.Fprintf(errOut, "%s: %v (see %s --help)\n", name, err, name)
+		return ExitBadInput, false
+	}
+	if pfs.NArg() == 1 && pfs.Arg(0) == "version" {
+		fmt.Fprintln(out, VersionLine(name))
+		return ExitOK, false
+	}
+	if pfs.NArg() > 0 {
+		fmt.Fprintf(errOut, "%s: unexpected argument %q (all options are --flags; see %s --help)\n", name, pfs.Arg(0), name)
+		return ExitBadInput, false
+	}
+	if err := applyEnv(pfs, lookupEnv); err != nil {
+		fmt.Fprintf(errOut, "%s: %v\n", name, err)
+		return ExitBadInput, false
+	}
+	return ExitOK, true
+}
+
 // EnvName is the environment variable that sets a flag.
 func EnvName(flagName string) string {
 	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-func applyEnv(fs *flag.FlagSet, lookupEnv func(string) (string, bool)) error {
+func applyEnv(fs *pflag.FlagSet, lookupEnv func(string) (string, bool)) error {
 	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	fs.Visit(func(f *pflag.Flag) { given[f.Name] = true })
 	var errs []error
-	fs.VisitAll(func(f *flag.Flag) {
+	fs.VisitAll(func(f *pflag.Flag) {
 		if given[f.Name] {
 			return
 		}

@@ -161,11 +161,27 @@ func TestHelpAndVersion(t *testing.T) {
 	r := run(t, spec, []string{"--help"}, nil)
 	assert.Equal(t, ExitOK, r.code)
 	assert.Contains(t, r.out, "does a demo")
-	assert.Contains(t, r.out, "JANITOR_MAX_ACTIONS")
-	assert.Contains(t, r.out, "-dry-run")
-	r = run(t, spec, []string{"--version"}, nil)
-	assert.Equal(t, ExitOK, r.code)
-	assert.Equal(t, "demo-job dev\n", r.out)
+	assert.Contains(t, r.out, "JANITOR_LOG_LEVEL")
+	assert.Contains(t, r.out, "      --dry-run ")
+	assert.Contains(t, r.out, "      --max-actions int ")
+	assert.NotContains(t, r.out, "\n  -dry-run", "kubectl's --flags, not Go's -flags")
+	h := run(t, spec, []string{"-h"}, nil)
+	assert.Equal(t, ExitOK, h.code)
+	assert.Equal(t, r.out, h.out, "-h is --help")
+	for _, args := range [][]string{{"--version"}, {"version"}} {
+		r = run(t, spec, args, nil)
+		assert.Equal(t, ExitOK, r.code)
+		assert.Regexp(t, `^demo-job dev \(commit \S+, go1\.\d+`, r.out, args)
+	}
+
+	// A mistake is one line, and where to look.
+	r = run(t, spec, []string{"--no-such-flag"}, nil)
+	assert.Equal(t, ExitBadInput, r.code)
+	assert.Equal(t, "demo-job: unknown flag: --no-such-flag (see demo-job --help)\n", r.raw)
+	r = run(t, spec, []string{"--max-actions=ten"}, nil)
+	assert.Equal(t, ExitBadInput, r.code)
+	assert.Equal(t, 1, strings.Count(strings.TrimSpace(r.raw), "\n")+1, "one line: %s", r.raw)
+	assert.Contains(t, r.raw, `invalid argument "ten" for "--max-actions"`)
 }
 
 func TestConsoleFormat(t *testing.T) {
