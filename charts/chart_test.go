@@ -7,12 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/akash-janitor/akash-janitor/charts/charttest"
 	"github.com/akash-janitor/akash-janitor/lib/pricing"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/lint"
 	"helm.sh/helm/v3/pkg/lint/support"
 	appsv1 "k8s.io/api/apps/v1"
@@ -21,7 +19,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/yaml"
 )
 
 const chartPath = "akash-janitor"
@@ -30,29 +27,7 @@ const chartPath = "akash-janitor"
 // validation included) and returns the objects by "Kind/name".
 func render(t *testing.T, values map[string]any) (map[string]*unstructured.Unstructured, string, error) {
 	t.Helper()
-	chrt, err := loader.Load(chartPath)
-	require.NoError(t, err)
-	inst := action.NewInstall(&action.Configuration{})
-	inst.ClientOnly = true
-	inst.DryRun = true
-	inst.ReleaseName = "akash-janitor"
-	inst.Namespace = "akash-services"
-	inst.KubeVersion = &chartutil.KubeVersion{Version: "v1.34.4", Major: "1", Minor: "34"}
-	rel, err := inst.Run(chrt, values)
-	if err != nil {
-		return nil, "", err
-	}
-	objs := map[string]*unstructured.Unstructured{}
-	for _, doc := range strings.Split(rel.Manifest, "\n---") {
-		m := map[string]any{}
-		require.NoError(t, yaml.Unmarshal([]byte(doc), &m))
-		if len(m) == 0 {
-			continue
-		}
-		u := &unstructured.Unstructured{Object: m}
-		objs[u.GetKind()+"/"+u.GetName()] = u
-	}
-	return objs, rel.Info.Notes, nil
+	return charttest.Render(values)
 }
 
 func typed[T any](t *testing.T, u *unstructured.Unstructured) *T {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
+	"github.com/akash-janitor/akash-janitor/lib/job"
 	"github.com/akash-janitor/akash-janitor/lib/kube/kubetest"
 )
 
@@ -52,8 +53,8 @@ func run(args []string) error {
 	}
 	fs := flag.NewFlagSet("simcluster "+args[0], flag.ContinueOnError)
 	dir := fs.String("dir", ".sim", "directory for the kubeconfig, pid and log")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
+	if code, ok := job.ParseFlags("simcluster "+args[0], "run, start or stop the simulated provider cluster", fs, args[1:], os.LookupEnv, os.Stdout, os.Stderr); !ok {
+		os.Exit(code)
 	}
 	abs, err := filepath.Abs(*dir)
 	if err != nil {

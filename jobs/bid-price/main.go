@@ -77,6 +77,7 @@ Configuration (environment for the drop-in, ConfigMap keys for serve and audit):
 
 type kubeFlags struct {
 	opts      kube.Options
+	qps       float64
 	namespace string
 	configMap string
 	logFormat string
@@ -86,6 +87,8 @@ type kubeFlags struct {
 func (k *kubeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&k.opts.Kubeconfig, "kubeconfig", "", "kubeconfig path; empty: in-cluster, else $KUBECONFIG or ~/.kube/config")
 	fs.StringVar(&k.opts.Context, "context", "", "kubeconfig context")
+	fs.Float64Var(&k.qps, "kube-qps", 10, "API requests per second")
+	fs.IntVar(&k.opts.Burst, "kube-burst", 20, "API request burst")
 	fs.StringVar(&k.namespace, "namespace", os.Getenv("POD_NAMESPACE"), "namespace of the ConfigMap (default $POD_NAMESPACE)")
 	fs.StringVar(&k.configMap, "configmap", "akash-janitor-bid-price", "the ConfigMap holding the pricing configuration")
 	fs.StringVar(&k.logFormat, "log-format", "json", "json or console")
@@ -101,7 +104,7 @@ func (k *kubeFlags) setup(name string, stderr io.Writer) (*kube.Clients, zerolog
 	if k.namespace == "" {
 		return nil, log, errors.New("--namespace is empty (and $POD_NAMESPACE is not set)")
 	}
-	k.opts.QPS, k.opts.Burst, k.opts.UserAgent = 10, 20, "akash-janitor/bid-price/"+job.Version
+	k.opts.QPS, k.opts.UserAgent = float32(k.qps), "akash-janitor/bid-price/"+job.Version
 	cfg, err := kube.Config(k.opts)
 	if err != nil {
 		return nil, log, err
