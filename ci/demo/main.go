@@ -223,8 +223,13 @@ func (d *demo) runJob(name string, args ...string) error {
 				fmt.Printf("     summary: %v findings, nothing changed (%v API requests)\n", l["findings"], l["api_requests"])
 				break
 			}
-			fmt.Printf("     summary: %v actions: planned %v (dry-run), done %v, skipped %v, failed %v (%v API requests)\n",
-				l["actions"], l["planned"], l["done"], l["skipped"], l["failed"], l["api_requests"])
+			if l["dry_run"] == true {
+				fmt.Printf("     summary: %v actions: %v planned (dry-run: nothing changed), %v skipped (%v API requests)\n",
+					l["actions"], l["planned"], l["skipped"], l["api_requests"])
+			} else {
+				fmt.Printf("     summary: %v actions: %v done, %v skipped, %v failed (%v API requests)\n",
+					l["actions"], l["done"], l["skipped"], l["failed"], l["api_requests"])
+			}
 			if l["error"] != nil {
 				fmt.Printf("     error: %v\n", l["error"])
 			}
