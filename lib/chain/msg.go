@@ -27,6 +27,17 @@ var closeReasons = map[string]int32{
 	"lease_closed_reason_manifest_timeout": 10003,
 }
 
+// CloseReasonName is a close reason's name, "lease_closed_invalid" (the
+// enum's zero) for a number not among the provider's.
+func CloseReasonName(n int32) string {
+	for name, v := range closeReasons {
+		if v == n {
+			return name
+		}
+	}
+	return "lease_closed_invalid"
+}
+
 // ParseCloseReason reads a reason by name (lease_closed_reason_unstable) or
 // number (10000); only the provider's four are accepted.
 func ParseCloseReason(s string) (int32, error) {

@@ -141,3 +141,11 @@ func TestMsgLeaseStartReclaimMatchesTheProtos(t *testing.T) {
 	assert.Equal(t, golden, hex.EncodeToString(m.Marshal()), "pinned: a change here changes what goes on chain")
 	assert.Equal(t, "/akash.market.v1beta5.MsgLeaseStartReclaim", TypeURLMsgLeaseStartReclaim)
 }
+
+func TestCloseReasonName(t *testing.T) {
+	for name, n := range closeReasons {
+		assert.Equal(t, name, CloseReasonName(n))
+	}
+	assert.Equal(t, "lease_closed_invalid", CloseReasonName(0))
+	assert.Equal(t, "lease_closed_invalid", CloseReasonName(42))
+}

@@ -108,23 +108,19 @@ func (e *Executor) Batch(ctx context.Context, batch []actuator.Action) []actuato
 }
 
 // notDue says why the lease as the chain has it now is not one the verb
-// can act on, or "".
+// can act on, or "": the closers' own checks (closeBlocked, startBlocked),
+// and for a close a lease neither active nor reclaiming.
 func (e *Executor) notDue(verb string, l chain.Lease) string {
 	if verb == VerbStartReclaim {
-		if !l.ReclamationUnstarted() {
-			return fmt.Sprintf("no reclamation window to start (the chain says %s)", l.State)
+		if err := startBlocked(l); err != nil {
+			return err.Error()
 		}
 		return ""
 	}
-	deadline, inWindow := l.InReclamationWindow(e.now())
-	switch {
-	case l.State == chain.StateClosed:
-		return "already closed on chain"
-	case inWindow:
-		return "in its reclamation window until " + chain.WindowText(deadline)
-	case l.ReclamationUnstarted():
-		return "its reclamation window has not started"
-	case l.State != chain.StateActive && l.State != chain.StateReclaiming:
+	if err := closeBlocked(l, e.now()); err != nil {
+		return err.Error()
+	}
+	if l.State != chain.StateActive && l.State != chain.StateReclaiming {
 		return "the chain says " + l.State
 	}
 	return ""

@@ -152,32 +152,51 @@ func (t *TxCloser) send(ctx context.Context, typeURL string, leases []chain.Leas
 	return results
 }
 
-// precheck refuses a lease no closer may close: another provider's, one
-// inside its reclamation window or whose window has not started, or one
-// already closed.
+// precheck refuses a lease no closer may close: another provider's, or one
+// the chain would refuse to close now (closeBlocked).
 func precheck(l chain.Lease, provider string) error {
-	deadline, inWindow := l.InReclamationWindow(time.Now())
-	switch {
-	case l.ID.Provider != provider:
+	if l.ID.Provider != provider {
 		return fmt.Errorf("lease %s belongs to provider %s, the closer acts for %s", l.ID, l.ID.Provider, provider)
-	case inWindow:
-		return fmt.Errorf("lease %s: %w until %s", l.ID, ErrReclaiming, chain.WindowText(deadline))
-	case l.ReclamationUnstarted():
-		return fmt.Errorf("lease %s: %w", l.ID, ErrReclamationNotStarted)
-	case l.State == chain.StateClosed:
-		return fmt.Errorf("lease %s is already closed on chain", l.ID)
+	}
+	if err := closeBlocked(l, time.Now()); err != nil {
+		return fmt.Errorf("lease %s: %w", l.ID, err)
 	}
 	return nil
 }
 
 // precheckStart refuses a lease whose reclamation cannot be started: not
-// the closer's, or without an unstarted window.
+// the closer's, or without an unstarted window (startBlocked).
 func precheckStart(l chain.Lease, provider string) error {
-	switch {
-	case l.ID.Provider != provider:
+	if l.ID.Provider != provider {
 		return fmt.Errorf("lease %s belongs to provider %s, the closer acts for %s", l.ID, l.ID.Provider, provider)
-	case !l.ReclamationUnstarted():
-		return fmt.Errorf("lease %s has no reclamation window to start (state %s)", l.ID, l.State)
+	}
+	if err := startBlocked(l); err != nil {
+		return fmt.Errorf("lease %s: %w", l.ID, err)
+	}
+	return nil
+}
+
+// closeBlocked says why the chain would refuse to close the lease at now:
+// already closed, inside its reclamation window (ErrReclaiming), or with a
+// window not started (ErrReclamationNotStarted); nil when it would not.
+func closeBlocked(l chain.Lease, now time.Time) error {
+	deadline, inWindow := l.InReclamationWindow(now)
+	switch {
+	case l.State == chain.StateClosed:
+		return errors.New("already closed on chain")
+	case inWindow:
+		return fmt.Errorf("%w until %s", ErrReclaiming, chain.WindowText(deadline))
+	case l.ReclamationUnstarted():
+		return ErrReclamationNotStarted
+	}
+	return nil
+}
+
+// startBlocked says why the lease's reclamation window cannot be started,
+// nil when it can.
+func startBlocked(l chain.Lease) error {
+	if !l.ReclamationUnstarted() {
+		return fmt.Errorf("no reclamation window to start (the chain says %s)", l.State)
 	}
 	return nil
 }

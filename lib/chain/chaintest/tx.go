@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -311,7 +312,7 @@ func (c *Chain) ante(d chaintx.Decoded, checkTx bool) (*account, string, *refusa
 		if err != nil {
 			return nil, "", &refusal{codespace: "sdk", code: 2, log: err.Error() + ": tx parse error"}
 		}
-		if !contains(signers, s) {
+		if !slices.Contains(signers, s) {
 			signers = append(signers, s)
 		}
 	}
@@ -339,15 +340,6 @@ func (c *Chain) ante(d chaintx.Decoded, checkTx bool) (*account, string, *refusa
 		return nil, "", &refusal{codespace: "sdk", code: 4, log: fmt.Sprintf("signature verification failed; please verify account number (%d) and chain-id (%s): (unable to verify single signer signature): unauthorized", a.number, c.ChainID)}
 	}
 	return a, signer, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // gasFor is what running the messages costs when they succeed.
@@ -576,7 +568,7 @@ func (c *Chain) execute(signer string, msgs []chaintx.Msg) result {
 			case l.Reclamation.StartedAt != 0:
 				return fail(w.index, "market", 36, gasNotActive, "reclamation already in progress")
 			}
-			res.starts = append(res.starts, closing{lease: l, id: w.msg.ID, reason: reasonName(w.msg.Reason)})
+			res.starts = append(res.starts, closing{lease: l, id: w.msg.ID, reason: chain.CloseReasonName(w.msg.Reason)})
 			continue
 		}
 		if !ok {
@@ -592,7 +584,7 @@ func (c *Chain) execute(signer string, msgs []chaintx.Msg) result {
 		case l.State != chain.StateActive:
 			return fail(w.index, "market", 10, gasNotActive, "lease not active")
 		}
-		res.closes = append(res.closes, closing{lease: l, id: w.msg.ID, reason: reasonName(w.msg.Reason)})
+		res.closes = append(res.closes, closing{lease: l, id: w.msg.ID, reason: chain.CloseReasonName(w.msg.Reason)})
 	}
 	return res
 }
@@ -715,7 +707,7 @@ func msgJSON(m chaintx.Msg) map[string]any {
 	case chain.TypeURLMsgCloseBid, chain.TypeURLMsgLeaseStartReclaim:
 		msg, err := chain.UnmarshalMsgCloseBid(m.Value)
 		if err == nil {
-			return map[string]any{"@type": m.TypeURL, "id": bidIDJSON(msg.ID), "reason": reasonName(msg.Reason)}
+			return map[string]any{"@type": m.TypeURL, "id": bidIDJSON(msg.ID), "reason": chain.CloseReasonName(msg.Reason)}
 		}
 	case chain.TypeURLMsgExec:
 		x, err := chain.UnmarshalMsgExec(m.Value)
@@ -728,18 +720,4 @@ func msgJSON(m chaintx.Msg) map[string]any {
 		}
 	}
 	return map[string]any{"@type": m.TypeURL, "value": base64.StdEncoding.EncodeToString(m.Value)}
-}
-
-func reasonName(n int32) string {
-	switch n {
-	case 10000:
-		return "lease_closed_reason_unstable"
-	case 10001:
-		return "lease_closed_reason_decommission"
-	case 10002:
-		return "lease_closed_reason_unspecified"
-	case 10003:
-		return "lease_closed_reason_manifest_timeout"
-	}
-	return "lease_closed_invalid"
 }
