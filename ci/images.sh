@@ -38,10 +38,17 @@ build() {
     local arch=${platform#linux/}
     local ctx="dist/image/$arch"
     rootfs "$ctx/rootfs"
+    local ldflags="-s -w -X github.com/akash-janitor/akash-janitor/lib/version.Version=$VERSION -X github.com/akash-janitor/akash-janitor/lib/version.Commit=$REVISION"
     for bin in "${binaries[@]}"; do
-      CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath \
-        -ldflags "-s -w -X github.com/akash-janitor/akash-janitor/lib/job.Version=$VERSION -X github.com/akash-janitor/akash-janitor/lib/job.Commit=$REVISION" \
-        -o "$ctx/$bin" "./jobs/$bin"
+      CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -ldflags "$ldflags" -o "$ctx/$bin" "./jobs/$bin"
+      # A job's companion binaries (jobs/<job>/<name>/main.go, such as
+      # bid-price-script) go in the same image, under /usr/local/bin.
+      rm -rf "$ctx/$bin.bin" && mkdir -p "$ctx/$bin.bin"
+      for extra in jobs/"$bin"/*/main.go; do
+        [ -e "$extra" ] || continue
+        local dir; dir=$(dirname "$extra")
+        CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -ldflags "$ldflags" -o "$ctx/$bin.bin/$(basename "$dir")" "./$dir"
+      done
     done
   done
   for bin in "${binaries[@]}"; do

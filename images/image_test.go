@@ -24,14 +24,17 @@ func TestForceReplicasetsImage(t *testing.T) {
 	}
 	podman, err := exec.LookPath("podman")
 	require.NoError(t, err, "podman is needed to build images (apt-get install podman); .ci/run installs it")
-	build := exec.Command("bash", "../ci/images.sh", "build", "force-replicasets")
+	build := exec.Command("bash", "../ci/images.sh", "build", "force-replicasets", "bid-price")
 	build.Env = append(os.Environ(), "PLATFORMS=linux/amd64", "VERSION=v0.0.0-test", "REVISION=abc123", "REGISTRY=localhost/akash-janitor-test")
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	image := "localhost/akash-janitor-test/force-replicasets:v0.0.0-test-amd64"
+	bidPrice := "localhost/akash-janitor-test/bid-price:v0.0.0-test-amd64"
 	t.Cleanup(func() {
-		_ = exec.Command(podman, "manifest", "rm", strings.TrimSuffix(image, "-amd64")).Run()
-		_ = exec.Command(podman, "rmi", "-f", image).Run()
+		for _, img := range []string{image, bidPrice} {
+			_ = exec.Command(podman, "manifest", "rm", strings.TrimSuffix(img, "-amd64")).Run()
+			_ = exec.Command(podman, "rmi", "-f", img).Run()
+		}
 	})
 
 	raw, err := exec.Command(podman, "image", "inspect", image).Output()
@@ -56,12 +59,9 @@ func TestForceReplicasetsImage(t *testing.T) {
 	assert.Equal(t, "force-replicasets", cfg.Labels["org.opencontainers.image.title"])
 
 	// Unpack the image's filesystem and run the binary it carries.
-	dir := t.TempDir()
-	archive := filepath.Join(dir, "image.tar")
-	out, err = exec.Command(podman, "save", "--format", "docker-archive", "-o", archive, image).CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	root := filepath.Join(dir, "rootfs")
-	unpackImage(t, archive, root)
+	root := rootfsOf(t, podman, image)
+	_, err = os.Stat(filepath.Join(root, "usr/local/bin/bid-price-script"))
+	assert.True(t, os.IsNotExist(err), "a job's companions are in its own image only")
 
 	passwd, err := os.ReadFile(filepath.Join(root, "etc/passwd"))
 	require.NoError(t, err)
@@ -77,6 +77,25 @@ func TestForceReplicasetsImage(t *testing.T) {
 	version, err := exec.Command(filepath.Join(root, "janitor"), "--version").CombinedOutput()
 	require.NoError(t, err)
 	assert.Regexp(t, `^force-replicasets v0\.0\.0-test \(commit abc123, go1\.\d+`, string(version), "version and commit stamped at build")
+
+	// bid-price's image carries its drop-in beside it, for operators to
+	// copy into the provider's pod.
+	root = rootfsOf(t, podman, bidPrice)
+	version, err = exec.Command(filepath.Join(root, "usr/local/bin/bid-price-script"), "--version").CombinedOutput()
+	require.NoError(t, err, "%s", version)
+	assert.Regexp(t, `^bid-price-script v0\.0\.0-test \(commit abc123, go1\.\d+`, string(version))
+}
+
+// rootfsOf saves an image and unpacks its filesystem.
+func rootfsOf(t *testing.T, podman, image string) string {
+	t.Helper()
+	dir := t.TempDir()
+	archive := filepath.Join(dir, "image.tar")
+	out, err := exec.Command(podman, "save", "--format", "docker-archive", "-o", archive, image).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	root := filepath.Join(dir, "rootfs")
+	unpackImage(t, archive, root)
+	return root
 }
 
 // unpackImage extracts every layer of a docker-archive into root.

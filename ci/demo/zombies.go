@@ -112,7 +112,7 @@ func zombiesOf(table proctable.Table, pid int) int {
 		return 0
 	}
 	n := 0
-	for _, p := range snap.Procs {
+	for p := range snap.All() {
 		if p.Zombie() && p.PPID == pid {
 			n++
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,8 +25,8 @@ var benchOrder = []byte(`{"price":{"denom":"uakt","amount":"100000"},"price_prec
 
 var benchEnv = map[string]string{"PRICE_TARGET_GPU_MAPPINGS": "a100=120,t4=80,a100.40Gi=900,a100.80Gi.sxm=1000", "AKT_PRICE_USD": "3.17"}
 
-func benchConfig(b *testing.B) *config {
-	cfg, err := loadConfig(func(k string) (string, bool) { v, ok := benchEnv[k]; return v, ok }, false)
+func benchConfig(b *testing.B) *pricing.Config {
+	cfg, err := pricing.LoadConfig(func(k string) (string, bool) { v, ok := benchEnv[k]; return v, ok }, false)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func BenchmarkBidPrice(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if _, err := cfg.targets.Quote(o, akt); err != nil {
+			if _, err := cfg.Targets.Quote(o, akt); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -72,25 +73,47 @@ func BenchmarkBidPrice(b *testing.B) {
 		})
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "quotes/s")
 	})
-	b.Run("cli", func(b *testing.B) {
-		bin := jobtest.Build(b, ".")
-		for i := 0; i < b.N; i++ {
-			ms := timeRun(b, exec.Command(bin), "")
-			b.ReportMetric(ms, "ms/quote")
-		}
-	})
-	if script := os.Getenv("BENCH_PRICE_SCRIPT"); script != "" {
-		b.Run("script", func(b *testing.B) {
+	// The drop-in's wall time per quote, as the provider pays it: a process
+	// started, fed the order, waited for.
+	o, err := pricing.ParseOrder(benchOrder)
+	if err != nil {
+		b.Fatal(err)
+	}
+	q, err := cfg.Targets.Quote(o, akt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	want := q.Amount
+	perQuote := map[string]float64{}
+	quote := func(name string, cmd func() *exec.Cmd, scriptCache string) {
+		b.Run(name, func(b *testing.B) {
+			var total time.Duration
 			for i := 0; i < b.N; i++ {
-				ms := timeRun(b, exec.Command("bash", script), "3.17")
-				b.ReportMetric(ms, "ms/quote")
+				total += timeRun(b, cmd(), scriptCache, want)
 			}
+			ms := float64(total.Microseconds()) / 1000 / float64(b.N)
+			perQuote[name] = ms
+			b.ReportMetric(ms, "ms/quote")
 		})
 	}
+	small := jobtest.Build(b, "./bid-price-script")
+	quote("cli", func() *exec.Cmd { return exec.Command(small) }, "")
+	full := jobtest.Build(b, ".")
+	quote("cli-bid-price", func() *exec.Cmd { return exec.Command(full) }, "")
+	script := os.Getenv("BENCH_PRICE_SCRIPT")
+	if script == "" {
+		fmt.Printf("bid-price: per quote: bid-price-script %.2f ms, bid-price %.2f ms (set BENCH_PRICE_SCRIPT to a copy of price_script_generic.sh, with jq, bc and mawk installed, for the script beside them)\n",
+			perQuote["cli"], perQuote["cli-bid-price"])
+		return
+	}
+	quote("script", func() *exec.Cmd { return exec.Command("bash", script) }, "3.17")
+	fmt.Printf("bid-price: per quote: bid-price-script %.2f ms, bid-price %.2f ms, the script %.1f ms: %.0fx and %.0fx faster\n",
+		perQuote["cli"], perQuote["cli-bid-price"], perQuote["script"],
+		perQuote["script"]/perQuote["cli"], perQuote["script"]/perQuote["cli-bid-price"])
 }
 
-// timeRun runs one quote and returns its wall time in milliseconds.
-func timeRun(b *testing.B, cmd *exec.Cmd, scriptCache string) float64 {
+// timeRun runs one quote and returns its wall time.
+func timeRun(b *testing.B, cmd *exec.Cmd, scriptCache, want string) time.Duration {
 	b.Helper()
 	if scriptCache != "" {
 		if err := os.WriteFile("/tmp/aktprice.cache", []byte(scriptCache+"\n"), 0o644); err != nil {
@@ -107,5 +130,9 @@ func timeRun(b *testing.B, cmd *exec.Cmd, scriptCache string) float64 {
 	if err != nil {
 		b.Fatalf("%v: %v\n%s", cmd.Args, err, out)
 	}
-	return float64(time.Since(start).Microseconds()) / 1000
+	wall := time.Since(start)
+	if string(out) != want {
+		b.Fatalf("%v priced %q, want %q", cmd.Args, out, want)
+	}
+	return wall
 }

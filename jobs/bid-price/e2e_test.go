@@ -67,11 +67,16 @@ func runCLI(t *testing.T, env map[string]string, stdin []byte) (string, string, 
 	return runCLIIn(t, t.TempDir(), env, stdin)
 }
 
-// runCLIIn runs the drop-in with tmp as its TMPDIR: runs in one tmp are
-// runs on one machine, sharing its AKT price file.
+// runCLIIn runs the drop-in, bid-price-script, with tmp as its TMPDIR:
+// runs in one tmp are runs on one machine, sharing its AKT price file.
 func runCLIIn(t *testing.T, tmp string, env map[string]string, stdin []byte) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(jobtest.Build(t, "."))
+	return runBinary(t, "./bid-price-script", tmp, env, stdin)
+}
+
+func runBinary(t *testing.T, pkg, tmp string, env map[string]string, stdin []byte, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(jobtest.Build(t, pkg), args...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + tmp}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -80,8 +85,9 @@ func runCLIIn(t *testing.T, tmp string, env map[string]string, stdin []byte) (st
 	return jobtest.Output(t, cmd)
 }
 
-// The binary, run as the provider runs its script, answers the recorded
-// orders as the script did (one in ten, for time).
+// Both drop-ins, bid-price-script and bid-price with no arguments, run as
+// the provider runs its script, answer the recorded orders as the script
+// did (one in ten, for time).
 func TestDropInAnswersAsTheScript(t *testing.T) {
 	g := goldens(t)
 	for i, c := range g.Cases {
@@ -92,7 +98,8 @@ func TestDropInAnswersAsTheScript(t *testing.T) {
 		for k, v := range c.Env {
 			env[k] = v
 		}
-		stdout, stderr, code := runCLI(t, env, c.Input)
+		pkg := []string{"./bid-price-script", "."}[i/10%2]
+		stdout, stderr, code := runBinary(t, pkg, t.TempDir(), env, c.Input)
 		if c.Ours != nil {
 			// Where the script misprices, the drop-in refuses.
 			assert.Equal(t, c.Ours.Exit, code, c.Name)
@@ -104,6 +111,25 @@ func TestDropInAnswersAsTheScript(t *testing.T) {
 		assert.Equal(t, c.Stdout, stdout, c.Name)
 		assert.Equal(t, c.Stderr, stderr, c.Name)
 	}
+}
+
+// bid-price-script starts fast because it carries only the pricing: a
+// client library pulled into it would be paid on every order.
+func TestDropInBinaryIsSmall(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "./bid-price-script").Output()
+	require.NoError(t, err)
+	for _, dep := range strings.Fields(string(out)) {
+		for _, heavy := range []string{"k8s.io/", "github.com/cosmos/", "github.com/prometheus/"} {
+			assert.False(t, strings.HasPrefix(dep, heavy), "bid-price-script imports %s", dep)
+		}
+	}
+	stdout, stderr, code := runBinary(t, "./bid-price-script", t.TempDir(), nil, nil, "serve")
+	assert.Equal(t, 2, code)
+	assert.Empty(t, stdout)
+	assert.Contains(t, stderr, `takes no arguments (got ["serve"])`)
+	stdout, _, code = runBinary(t, "./bid-price-script", t.TempDir(), nil, nil, "--version")
+	assert.Equal(t, 0, code)
+	assert.True(t, strings.HasPrefix(stdout, "bid-price-script "), stdout)
 }
 
 func TestDropInAKTPriceSources(t *testing.T) {

@@ -27,6 +27,8 @@ import (
 
 	"github.com/akash-janitor/akash-janitor/lib/job"
 	"github.com/akash-janitor/akash-janitor/lib/kube"
+	"github.com/akash-janitor/akash-janitor/lib/pricing"
+	"github.com/akash-janitor/akash-janitor/lib/pricing/dropin"
 )
 
 func main() {
@@ -37,9 +39,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if len(args) == 0 {
-		ctx, cancel := context.WithTimeout(ctx, 9*time.Second) // the provider waits 10 s
+		ctx, cancel := context.WithTimeout(ctx, dropin.Timeout)
 		defer cancel()
-		return script(ctx, stdin, stdout, stderr, envLookup)
+		return dropin.Run(ctx, stdin, stdout, stderr, dropin.Env)
 	}
 	switch args[0] {
 	case "serve":
@@ -177,7 +179,7 @@ func audit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bid-price audit: %v\n", err)
 		return 2
 	}
-	lookup := envLookup
+	lookup := dropin.Env
 	if !*fromEnv {
 		cm, err := clients.Kube.CoreV1().ConfigMaps(k.namespace).Get(ctx, k.configMap, metav1.GetOptions{})
 		if err != nil {
@@ -186,12 +188,12 @@ func audit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		lookup = func(key string) (string, bool) { v, ok := cm.Data[key]; return v, ok }
 	}
-	cfg, err := loadConfig(lookup, false)
+	cfg, err := pricing.LoadConfig(lookup, false)
 	if err != nil {
 		fmt.Fprintf(stderr, "bid-price audit: %v\n", err)
 		return 2
 	}
-	unmapped, err := unmappedGPUs(ctx, clients, cfg.targets)
+	unmapped, err := unmappedGPUs(ctx, clients, cfg.Targets)
 	if err != nil {
 		fmt.Fprintf(stderr, "bid-price audit: %v\n", err)
 		return 1

@@ -9,5 +9,10 @@ import (
 // prices, bid at the fallback. Pure. (A quote is decided by lib/pricing's
 // Quote, as pure; bid-price changes nothing in the cluster.)
 func plan(targets pricing.Targets, gpus []akash.NodeGPU) []pricing.Unmapped {
-	return targets.Coverage(gpus)
+	installed := make([]pricing.NodeGPU, 0, len(gpus))
+	for _, g := range gpus {
+		installed = append(installed, pricing.NodeGPU{Node: g.Node,
+			GPU: pricing.GPU{Vendor: g.Vendor, Model: g.Model, RAM: g.RAM, Interface: g.Interface}})
+	}
+	return targets.Coverage(installed)
 }

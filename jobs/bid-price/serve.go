@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,13 +23,14 @@ import (
 
 	"github.com/akash-janitor/akash-janitor/lib/kube"
 	"github.com/akash-janitor/akash-janitor/lib/pricing"
+	"github.com/akash-janitor/akash-janitor/lib/pricing/dropin"
 )
 
 // server prices orders over HTTP with the configuration of one ConfigMap,
 // reloaded whenever the ConfigMap changes.
 type server struct {
 	log     zerolog.Logger
-	cfg     atomic.Pointer[config]
+	cfg     atomic.Pointer[pricing.Config]
 	metrics *serverMetrics
 	// loaded is signalled on every configuration loaded: the GPU coverage
 	// audit runs again with the new mappings.
@@ -91,17 +93,17 @@ func (s *server) watchConfig(ctx context.Context, client kubernetes.Interface, n
 		if !ok {
 			return
 		}
-		cfg, err := loadConfig(func(k string) (string, bool) { v, ok := cm.Data[k]; return v, ok }, false)
+		cfg, err := pricing.LoadConfig(func(k string) (string, bool) { v, ok := cm.Data[k]; return v, ok }, false)
 		if err != nil {
 			s.metrics.reloads.WithLabelValues("error").Inc()
 			s.log.Error().Err(err).Str("configmap", namespace+"/"+name).Str("resource_version", cm.ResourceVersion).
 				Msg("the pricing configuration does not load; the previous one stays")
 			return
 		}
-		cfg.oracle.Log = s.log
+		cfg.Oracle.Log = s.log
 		if old := s.cfg.Load(); old != nil {
 			// Keep the AKT price already known across a reload.
-			cfg.oracle = old.oracle.Rebuilt(cfg.oracle)
+			cfg.Oracle = old.Oracle.Rebuilt(cfg.Oracle)
 		}
 		s.cfg.Store(cfg)
 		select {
@@ -110,7 +112,7 @@ func (s *server) watchConfig(ctx context.Context, client kubernetes.Interface, n
 		}
 		s.metrics.reloads.WithLabelValues("ok").Inc()
 		s.log.Info().Str("configmap", namespace+"/"+name).Str("resource_version", cm.ResourceVersion).
-			Interface("config", cfg.describe).Msg("pricing configuration loaded")
+			Interface("config", cfg.Describe).Msg("pricing configuration loaded")
 	}
 	_, _ = informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    load,
@@ -128,7 +130,7 @@ func (s *server) audit(ctx context.Context, clients *kube.Clients) error {
 	if cfg == nil {
 		return errors.New("no configuration yet")
 	}
-	unmapped, err := unmappedGPUs(ctx, clients, cfg.targets)
+	unmapped, err := unmappedGPUs(ctx, clients, cfg.Targets)
 	if err != nil {
 		return err
 	}
@@ -192,8 +194,8 @@ func (s *server) price(w http.ResponseWriter, r *http.Request) {
 		denom = order.Price.Denom
 	}
 	var akt pricing.Dec
-	if needsAKT(order) {
-		p, err := cfg.oracle.Price(r.Context())
+	if dropin.NeedsAKT(order) {
+		p, err := cfg.Oracle.Price(r.Context())
 		if err != nil {
 			log.Warn().Err(err).Msg("AKT price sources failed")
 		}
@@ -203,9 +205,9 @@ func (s *server) price(w http.ResponseWriter, r *http.Request) {
 			s.metrics.aktAge.Set(time.Since(p.Fetched).Seconds())
 		}
 	}
-	q, err := cfg.targets.Quote(order, akt)
+	q, err := cfg.Targets.Quote(order, akt)
 	for _, g := range q.GPUs {
-		s.metrics.gpuQuotes.WithLabelValues(or(g.Matched, "fallback")).Inc()
+		s.metrics.gpuQuotes.WithLabelValues(cmp.Or(g.Matched, "fallback")).Inc()
 	}
 	var refusal *pricing.Refusal
 	if err != nil && !errors.As(err, &refusal) {
@@ -216,7 +218,7 @@ func (s *server) price(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		reason := "too_low"
 		switch {
-		case !akt.Valid() && needsAKT(order):
+		case !akt.Valid() && dropin.NeedsAKT(order):
 			reason = "no_akt_price"
 		case !isKnownDenom(denom):
 			reason = "unsupported_denom"

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -12,18 +14,23 @@ import (
 	"github.com/akash-janitor/akash-janitor/lib/job/jobtest"
 )
 
-// BenchmarkDanglingDeployments: 5,000 leases on chain (1,000 of them live
-// and in the cluster, 4,000 closed long ago), 10 of the cluster's leases
-// closed on chain: one dry-run pass, as a process. Targets (issue 5):
-// under 5 s and 100 MiB, requests independent of lease count beyond
+// BenchmarkDanglingDeployments: 50,000 leases on chain (10,000 of them
+// live and in the cluster, 40,000 closed long ago), 10 of the cluster's
+// leases closed on chain: one dry-run pass, as a process. Targets (issue
+// 18): under 10 s and 100 MiB, requests independent of lease count beyond
 // pagination.
 //
 //	make bench
+//	BENCH_CHAIN_LEASES=5000 BENCH_CLUSTER_LEASES=1000 make bench   # other sizes
 func BenchmarkDanglingDeployments(b *testing.B) {
 	c, builder := akashtest.Shared(b)
 	p := chaintest.NewProvider(b)
 	ctx := context.Background()
-	const onChain, inCluster, dangling = 5000, 1000, 10
+	const dangling = 10
+	onChain, inCluster := benchCount(b, "BENCH_CHAIN_LEASES", 50_000), benchCount(b, "BENCH_CLUSTER_LEASES", 10_000)
+	if inCluster > onChain || inCluster < dangling {
+		b.Fatalf("BENCH_CLUSTER_LEASES=%d: want between %d and BENCH_CHAIN_LEASES=%d", inCluster, dangling, onChain)
+	}
 	start := time.Now()
 	// Namespaces and Manifests only: what the job reads.
 	if err := builder.CreateAll(ctx, 0, inCluster, func(i int) akashtest.Lease {
@@ -68,4 +75,16 @@ func BenchmarkDanglingDeployments(b *testing.B) {
 
 func leaseID(p *chaintest.Provider, i int) akash.LeaseID {
 	return akash.LeaseID{Owner: akashtest.Owner(i % 97), DSeq: uint64(100_000 + i), GSeq: 1, OSeq: 1, Provider: p.Key.Address}
+}
+
+func benchCount(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		b.Fatalf("%s=%q: want a positive whole number", name, v)
+	}
+	return n
 }

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/rs/zerolog"
 
@@ -86,15 +87,18 @@ type clusterState struct {
 func observeCluster(ctx context.Context, env *job.Env, provider string) (clusterState, error) {
 	st := clusterState{leases: map[akash.LeaseID]*inCluster{}}
 	sel := metav1.ListOptions{LabelSelector: akash.LabelLeaseProvider + "=" + provider}
-	add := func(kind string, items []metav1.PartialObjectMetadata, mark func(*inCluster)) {
-		for _, it := range items {
+	page := env.Common.PageSize
+	// Each object is folded into its lease as its page is read: only the
+	// small per-lease records stay.
+	each := func(kind string, gvr schema.GroupVersionResource, namespace string, mark func(*inCluster)) error {
+		return kube.EachMetadata(ctx, env.Clients.Metadata, gvr, namespace, page, sel, func(it *metav1.PartialObjectMetadata) error {
 			if it.DeletionTimestamp != nil {
-				continue // on its way out already
+				return nil // on its way out already
 			}
 			id, err := akash.LeaseIDFromLabels(it.Labels)
 			if err != nil {
 				st.broken = append(st.broken, fmt.Sprintf("%s %s/%s: %v", kind, it.Namespace, it.Name, err))
-				continue
+				return nil
 			}
 			l := st.leases[id]
 			if l == nil {
@@ -105,29 +109,21 @@ func observeCluster(ctx context.Context, env *job.Env, provider string) (cluster
 				l.since = it.CreationTimestamp.Time
 			}
 			mark(l)
-		}
+			return nil
+		})
 	}
-	page := env.Common.PageSize
-	nss, err := kube.ListMetadata(ctx, env.Clients.Metadata, corev1.SchemeGroupVersion.WithResource("namespaces"), "", page, sel)
-	if err != nil {
+	if err := each("Namespace", corev1.SchemeGroupVersion.WithResource("namespaces"), "", func(l *inCluster) { l.namespace = true }); err != nil {
 		return st, err
 	}
-	add("Namespace", nss, func(l *inCluster) { l.namespace = true })
-	manifests, err := kube.ListMetadata(ctx, env.Clients.Metadata, akash.ManifestsResource, akash.LeaseNamespace, page, sel)
-	if err != nil {
+	if err := each("Manifest", akash.ManifestsResource, akash.LeaseNamespace, func(l *inCluster) { l.manifest = true }); err != nil {
 		return st, err
 	}
-	add("Manifest", manifests, func(l *inCluster) { l.manifest = true })
-	hosts, err := kube.ListMetadata(ctx, env.Clients.Metadata, akash.ProviderHostsResource, akash.LeaseNamespace, page, sel)
-	if err != nil {
+	if err := each("ProviderHost", akash.ProviderHostsResource, akash.LeaseNamespace, func(l *inCluster) { l.hosts++ }); err != nil {
 		return st, err
 	}
-	add("ProviderHost", hosts, func(l *inCluster) { l.hosts++ })
-	ips, err := kube.ListMetadata(ctx, env.Clients.Metadata, akash.ProviderLeasedIPsResource, akash.LeaseNamespace, page, sel)
-	if err != nil {
+	if err := each("ProviderLeasedIP", akash.ProviderLeasedIPsResource, akash.LeaseNamespace, func(l *inCluster) { l.ips++ }); err != nil {
 		return st, err
 	}
-	add("ProviderLeasedIP", ips, func(l *inCluster) { l.ips++ })
 	return st, nil
 }
 

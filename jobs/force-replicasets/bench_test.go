@@ -5,10 +5,15 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
@@ -17,11 +22,13 @@ import (
 )
 
 // BenchmarkForceReplicasets measures a run (as a process, like a CronJob's)
-// against synthetic providers of 100 and then 1,000 leases, 5% of them with
-// a stuck update. Targets (issue 2): under 2 s and 64 MiB at 1,000 leases,
-// and the same requests at 100 and 1,000 leases, within pagination.
+// against synthetic providers of 1,000 and then 10,000 leases, 5% of them
+// with a stuck update. Targets (issue 18): under 3 s and 64 MiB at 10,000
+// leases, memory flat from 1,000 to 10,000, and API requests the number of
+// LIST pages.
 //
 //	make bench
+//	BENCH_LEASES=100,1000 make bench   # other lease counts, ascending
 //
 // The run is a dry run with a budget above the stuck count, so it observes
 // and plans everything and the state stays the same from one run to the next.
@@ -37,30 +44,45 @@ func BenchmarkForceReplicasets(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	// Ordinary leases share big nodes; each phase's stuck leases fill a pool
-	// of their own exactly, so their surge pods find no room.
-	require(c.AddNodes(ctx,
-		kubetest.Node{Name: "bench-1", CPU: "64", Memory: "512Gi", Pods: 600, Labels: map[string]string{poolLabel: "bench"}},
-		kubetest.Node{Name: "bench-2", CPU: "64", Memory: "512Gi", Pods: 600, Labels: map[string]string{poolLabel: "bench"}},
-	))
+	counts, err := benchLeaseCounts(os.Getenv("BENCH_LEASES"))
+	require(err)
+	script := jobtest.Runbook(b, "akash-force-new-replicasets.sh", "bash", "kubectl", "jq")
+	compareAt := counts[0]
+	if v := os.Getenv("BENCH_RUNBOOK_LEASES"); v != "" {
+		compareAt, err = strconv.Atoi(v)
+		if err != nil || !slices.Contains(counts, compareAt) {
+			b.Fatalf("BENCH_RUNBOOK_LEASES=%q: want one of the lease counts %v", v, counts)
+		}
+	}
+	bin := jobtest.Build(b, ".")
+	var stuckLeases []int // every phase's, by index
+	image := 2            // the stuck leases' update is app:<image>
 
-	seeded := 0
-	for _, total := range []int{100, 1000} {
+	// Ordinary leases share big nodes of 1,000 pods each; each phase's stuck
+	// leases fill a pool of their own exactly, so their surge pods find no
+	// room.
+	seeded, nodes := 0, 0
+	for _, total := range counts {
+		for ; nodes*1000 < total; nodes++ {
+			require(c.AddNodes(ctx, kubetest.Node{Name: fmt.Sprintf("bench-%d", nodes+1), CPU: "64", Memory: "512Gi", Pods: 1000,
+				Labels: map[string]string{poolLabel: "bench"}}))
+		}
 		phase := fmt.Sprintf("stuck-%d", total)
 		add := total - seeded
 		stuck := add / 20
 		require(c.AddNodes(ctx, kubetest.Node{
-			Name: phase, CPU: fmt.Sprintf("%dm", 1500*stuck), Memory: "512Gi", Pods: 600,
+			Name: phase, CPU: fmt.Sprintf("%dm", 1500*stuck), Memory: "512Gi", Pods: int64(max(600, 2*stuck)),
 			Labels: map[string]string{poolLabel: phase},
 		}))
 		start := time.Now()
 		require(seed(ctx, c, builder, seeded, add, stuck, phase))
 		b.Logf("seeded %d leases (%d stuck) in %s", add, stuck, time.Since(start).Round(time.Millisecond))
+		for i := seeded; i < seeded+stuck; i++ {
+			stuckLeases = append(stuckLeases, i)
+		}
 		seeded = total
 
 		b.Run(fmt.Sprintf("leases=%d", total), func(b *testing.B) {
-			bin := jobtest.Build(b, ".")
-			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				cmd := exec.Command(bin, "--kubeconfig", c.KubeconfigPath, "--dry-run", "--min-stuck=0s",
 					"--max-actions=10000", "--log-level=debug", "--page-size="+pageSize)
@@ -84,6 +106,106 @@ func BenchmarkForceReplicasets(b *testing.B) {
 					total, wall.Round(time.Millisecond), requests, r.RequestBreakdown(), rss, planned)
 			}
 		})
+		if script != "" && total == compareAt {
+			// Both act for real: the job, then the stuck updates are made
+			// again (a new image each), then the script, then again.
+			ours := runForReal(b, bin, c, pageSize)
+			image++
+			require(restick(ctx, c, builder, stuckLeases, image))
+			theirs := runScript(b, script, c)
+			image++
+			require(restick(ctx, c, builder, stuckLeases, image))
+			jobtest.PrintComparison(fmt.Sprintf("%d leases, %d with a stuck update: one run each, for real", total, len(stuckLeases)),
+				jobtest.Side{Name: "akash-force-new-replicasets.sh", Wall: theirs.wall, Requests: theirs.requests,
+					Outcome: fmt.Sprintf("%d ReplicaSets deleted", theirs.deleted)},
+				jobtest.Side{Name: "force-replicasets", Wall: ours.wall, Requests: ours.requests,
+					Outcome: fmt.Sprintf("%d ReplicaSets deleted", ours.deleted)})
+		}
+	}
+}
+
+type sideRun struct {
+	wall              time.Duration
+	requests, deleted int
+}
+
+// runForReal runs force-replicasets for real.
+func runForReal(b *testing.B, bin string, c *kubetest.Cluster, pageSize string) sideRun {
+	b.Helper()
+	t0 := time.Now()
+	r := jobtest.Run(b, bin, "--kubeconfig", c.KubeconfigPath, "--min-stuck=0s", "--max-actions=10000", "--page-size="+pageSize)
+	wall := time.Since(t0)
+	if r.Code != 0 {
+		b.Fatalf("force-replicasets exited %d", r.Code)
+	}
+	return sideRun{wall: wall, requests: int(r.Summary()["api_requests"].(float64)), deleted: int(r.Summary()["done"].(float64))}
+}
+
+// apiRequest is a request line of kubectl -v=6.
+var apiRequest = regexp.MustCompile(`\] (GET|POST|PUT|PATCH|DELETE) https?://`)
+
+// runScript runs the runbook's script as its cron job does, with kubectl
+// counting its requests: a kubectl on PATH runs the real one at -v=6, its
+// log to a file.
+func runScript(b *testing.B, script string, c *kubetest.Cluster) sideRun {
+	b.Helper()
+	real, err := exec.LookPath("kubectl")
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	log := filepath.Join(dir, "kubectl.log")
+	wrapper := fmt.Sprintf("#!/bin/sh\nexec %q -v=6 \"$@\" 2>>%q\n", real, log)
+	if err := os.WriteFile(filepath.Join(dir, "kubectl"), []byte(wrapper), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command("bash", script)
+	cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"), "KUBECONFIG="+c.KubeconfigPath, "HOME="+dir)
+	t0 := time.Now()
+	out, err := cmd.CombinedOutput()
+	wall := time.Since(t0)
+	if err != nil {
+		b.Fatalf("%s: %v\n%s", script, err, out)
+	}
+	logged, err := os.ReadFile(log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return sideRun{wall: wall, requests: len(apiRequest.FindAll(logged, -1)),
+		deleted: strings.Count(string(out), "deleted")}
+}
+
+// restick gives the stuck leases another update that cannot be scheduled,
+// after a run freed their room, and waits until the scheduler refuses
+// every one.
+func restick(ctx context.Context, c *kubetest.Cluster, builder *akashtest.Builder, leases []int, image int) error {
+	for _, i := range leases {
+		if err := builder.SetImage(ctx, akashtest.LeaseID(10_000+i), "app", fmt.Sprintf("app:%d", image)); err != nil {
+			return err
+		}
+	}
+	want := fmt.Sprintf("app:%d", image)
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		pods, err := c.Kube.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "status.phase=Pending", LabelSelector: "akash.network/manifest-service"})
+		if err != nil {
+			return err
+		}
+		n := 0
+		for _, p := range pods.Items {
+			for _, cond := range p.Status.Conditions {
+				if p.Spec.Containers[0].Image == want && cond.Type == corev1.PodScheduled && cond.Reason == corev1.PodReasonUnschedulable {
+					n++
+				}
+			}
+		}
+		if n >= len(leases) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d updates to %s got stuck", n, len(leases), want)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 }
 
@@ -112,8 +234,13 @@ func seed(ctx context.Context, c *kubetest.Cluster, b *akashtest.Builder, from, 
 			return err
 		}
 	}
-	// Wait until the scheduler has rejected every stuck update.
-	deadline := time.Now().Add(3 * time.Minute)
+	return waitCPUStuck(ctx, c, from/20+stuck, 3*time.Minute)
+}
+
+// waitCPUStuck waits until the scheduler has rejected want updates for lack of
+// CPU.
+func waitCPUStuck(ctx context.Context, c *kubetest.Cluster, want int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
 	for {
 		msgs, err := akashtest.Unschedulable(ctx, c.Kube, "")
 		if err != nil {
@@ -125,11 +252,11 @@ func seed(ctx context.Context, c *kubetest.Cluster, b *akashtest.Builder, from, 
 				n++
 			}
 		}
-		if n >= from/20+stuck {
+		if n >= want {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("only %d of %d updates got stuck", n, from/20+stuck)
+			return fmt.Errorf("only %d of %d updates got stuck", n, want)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -150,4 +277,21 @@ func waitRunning(ctx context.Context, c *kubetest.Cluster, want int, limit time.
 		}
 		time.Sleep(time.Second)
 	}
+}
+
+// benchLeaseCounts parses BENCH_LEASES: ascending lease counts, each a
+// multiple of 20 so that 5% of every phase is a whole number.
+func benchLeaseCounts(s string) ([]int, error) {
+	if s == "" {
+		return []int{1000, 10000}, nil
+	}
+	var counts []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 || n%20 != 0 || (len(counts) > 0 && n <= counts[len(counts)-1]) {
+			return nil, fmt.Errorf("BENCH_LEASES=%q: want ascending positive multiples of 20, like 1000,10000", s)
+		}
+		counts = append(counts, n)
+	}
+	return counts, nil
 }

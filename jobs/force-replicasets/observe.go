@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/kube"
 )
@@ -25,8 +27,9 @@ type state struct {
 	// pendingPods are the Akash pods in phase Pending: the only pods that
 	// can show a stuck rollout, so the Running majority is never read.
 	pendingPods []pendingPod
-	// leases maps each tenant namespace to its lease; a namespace whose lease
-	// labels are broken maps to the error in badLeases.
+	// leases maps each tenant namespace that has a pending pod to its
+	// lease; a namespace whose lease labels are broken maps to the error in
+	// badLeases.
 	leases    map[string]akash.LeaseID
 	badLeases map[string]error
 }
@@ -61,42 +64,85 @@ func observe(ctx context.Context, c *kube.Clients, pageSize int64) (*state, erro
 	akashWorkloads := metav1.ListOptions{LabelSelector: akash.LabelManifestService}
 	st := &state{leases: map[string]akash.LeaseID{}, badLeases: map[string]error{}}
 
-	namespaces, err := kube.ListMetadata(ctx, c.Metadata, corev1.SchemeGroupVersion.WithResource("namespaces"), "", pageSize,
-		metav1.ListOptions{LabelSelector: akash.LabelLeaseDSeq})
-	if err != nil {
-		return nil, fmt.Errorf("list lease namespaces: %w", err)
-	}
-	for _, ns := range namespaces {
-		id, err := akash.LeaseIDFromLabels(ns.Labels)
+	withPending := map[string]bool{} // namespaces with a pending pod
+	namespaces := func() error {
+		err := kube.EachMetadata(ctx, c.Metadata, corev1.SchemeGroupVersion.WithResource("namespaces"), "", pageSize,
+			metav1.ListOptions{LabelSelector: akash.LabelLeaseDSeq}, func(ns *metav1.PartialObjectMetadata) error {
+				if !withPending[ns.Name] {
+					return nil // no stuck rollout can be in it
+				}
+				id, err := akash.LeaseIDFromLabels(ns.Labels)
+				if err != nil {
+					st.badLeases[ns.Name] = err
+					return nil
+				}
+				st.leases[ns.Name] = id
+				return nil
+			})
 		if err != nil {
-			st.badLeases[ns.Name] = err
-			continue
+			return fmt.Errorf("list lease namespaces: %w", err)
 		}
-		st.leases[ns.Name] = id
-	}
-
-	err = kube.Each(ctx, pageSize, akashWorkloads, c.Kube.AppsV1().Deployments("").List, func(d *appsv1.Deployment) error {
-		st.deployments = append(st.deployments, deploymentOf(d))
 		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list deployments: %w", err)
 	}
-	err = kube.Each(ctx, pageSize, akashWorkloads, c.Kube.AppsV1().ReplicaSets("").List, func(rs *appsv1.ReplicaSet) error {
-		st.replicaSets = append(st.replicaSets, replicaSetOf(rs))
+	deployments := func() error {
+		err := kube.Each(ctx, pageSize, akashWorkloads, c.Kube.AppsV1().Deployments("").List, func(d *appsv1.Deployment) error {
+			st.deployments = append(st.deployments, deploymentOf(d))
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("list deployments: %w", err)
+		}
 		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list replicasets: %w", err)
 	}
-	pending := akashWorkloads
-	pending.FieldSelector = fields.OneTermEqualSelector("status.phase", string(corev1.PodPending)).String()
-	err = kube.Each(ctx, pageSize, pending, c.Kube.CoreV1().Pods("").List, func(p *corev1.Pod) error {
-		st.pendingPods = append(st.pendingPods, pendingPodOf(p))
+	replicaSets := func() error {
+		err := kube.Each(ctx, pageSize, akashWorkloads, c.Kube.AppsV1().ReplicaSets("").List, func(rs *appsv1.ReplicaSet) error {
+			st.replicaSets = append(st.replicaSets, replicaSetOf(rs))
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("list replicasets: %w", err)
+		}
 		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list pending pods: %w", err)
+	}
+	pendingPods := func() error {
+		pending := akashWorkloads
+		pending.FieldSelector = fields.OneTermEqualSelector("status.phase", string(corev1.PodPending)).String()
+		err := kube.Each(ctx, pageSize, pending, c.Kube.CoreV1().Pods("").List, func(p *corev1.Pod) error {
+			st.pendingPods = append(st.pendingPods, pendingPodOf(p))
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("list pending pods: %w", err)
+		}
+		return nil
+	}
+	// The pending pods first: few, and they say which namespaces can
+	// hold a stuck rollout. Then two lanes, so that the API server works on
+	// one LIST while this process decodes the other: the workloads, whose
+	// pages are large, one after the other (two at once would cost a page
+	// of memory more), and beside them the namespaces' metadata. Each lane
+	// fills fields of its own.
+	if err := pendingPods(); err != nil {
+		return nil, err
+	}
+	for _, p := range st.pendingPods {
+		withPending[p.namespace] = true
+	}
+	var g errgroup.Group
+	lane := func(lists ...func() error) func() error {
+		return func() error {
+			for _, list := range lists {
+				if err := list(); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	g.Go(lane(replicaSets, deployments))
+	g.Go(lane(namespaces))
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return st, nil
 }

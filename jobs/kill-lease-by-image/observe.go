@@ -46,8 +46,14 @@ type leaseImages struct {
 	name     string // the Manifest's name: the lease namespace
 	id       akash.LeaseID
 	idErr    error // the Manifest holds no valid lease ID
-	services []akash.ManifestService
+	services []serviceImage
 	running  []runningImage
+}
+
+// serviceImage is what the plan needs of a Manifest's service: no more is
+// kept, so that ten thousand Manifests cost little.
+type serviceImage struct {
+	Name, Image string
 }
 
 // runningImage is one container of a lease's pod as the runtime reports it:
@@ -61,16 +67,19 @@ type runningImage struct {
 // paginated LISTs whatever the lease count.
 func observeCluster(ctx context.Context, c *kube.Clients) (observed, error) {
 	var o observed
-	ml, err := akash.ListManifests(ctx, c.Dynamic, akash.LeaseNamespace, metav1.ListOptions{})
+	byNamespace := map[string]int{}
+	err := akash.EachManifest(ctx, c, akash.LeaseNamespace, metav1.ListOptions{}, func(m *akash.Manifest) error {
+		id, err := m.Spec.LeaseID.LeaseID()
+		services := make([]serviceImage, 0, len(m.Spec.Group.Services))
+		for _, svc := range m.Spec.Group.Services {
+			services = append(services, serviceImage{Name: svc.Name, Image: svc.Image})
+		}
+		byNamespace[m.Name] = len(o.leases)
+		o.leases = append(o.leases, leaseImages{name: m.Name, id: id, idErr: err, services: services})
+		return nil
+	}, func(err error) { o.invalid = append(o.invalid, err) })
 	if err != nil {
 		return o, fmt.Errorf("list Manifests (nothing was closed): %w", err)
-	}
-	o.invalid = ml.Invalid
-	byNamespace := map[string]int{}
-	for _, m := range ml.Manifests {
-		id, err := m.Spec.LeaseID.LeaseID()
-		byNamespace[m.Name] = len(o.leases)
-		o.leases = append(o.leases, leaseImages{name: m.Name, id: id, idErr: err, services: m.Spec.Group.Services})
 	}
 	// Tenant pods carry the manifest-service label; the provider's own do not.
 	err = kube.Each(ctx, 0, metav1.ListOptions{LabelSelector: akash.LabelManifestService}, c.Kube.CoreV1().Pods("").List, func(p *corev1.Pod) error {

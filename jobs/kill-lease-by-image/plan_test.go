@@ -21,7 +21,7 @@ func leaseOf(dseq uint64, provider string, images ...string) leaseImages {
 	id := akash.LeaseID{Owner: "akash1owner", DSeq: dseq, GSeq: 1, OSeq: 1, Provider: provider}
 	l := leaseImages{name: id.Namespace(), id: id}
 	for i, img := range images {
-		l.services = append(l.services, akash.ManifestService{Name: string(rune('a' + i)), Image: img})
+		l.services = append(l.services, serviceImage{Name: string(rune('a' + i)), Image: img})
 	}
 	return l
 }

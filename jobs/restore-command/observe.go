@@ -44,7 +44,7 @@ type state struct {
 
 func observe(ctx context.Context, env *job.Env) (state, error) {
 	st := state{rollouts: map[serviceKey]rollout{}, pods: map[serviceKey][]runningPod{}}
-	ml, err := akash.ListManifests(ctx, env.Clients.Dynamic, akash.LeaseNamespace, metav1.ListOptions{})
+	ml, err := akash.ListManifests(ctx, env.Clients, akash.LeaseNamespace, metav1.ListOptions{})
 	if err != nil {
 		return st, err
 	}

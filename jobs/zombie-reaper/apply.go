@@ -90,7 +90,7 @@ func (e *escalator) run(ctx context.Context, p parent, log zerolog.Logger) (outc
 			// It exited on its own (or after the previous signal took a
 			// while): its zombies went to the shim, which reaps them.
 			out.result = parentGone
-			out.reaped = len(p.zombies) - len(e.remaining(p))
+			out.reaped = len(p.zombies) - e.remaining(p)
 			log.Info().Str("signal", name).Err(err).Msg("parent exited before this signal; nothing sent")
 			return out, nil
 		case err != nil:
@@ -132,7 +132,7 @@ func resultOf(sig syscall.Signal) result {
 func (e *escalator) waitGone(ctx context.Context, p parent, d time.Duration) (int, error) {
 	deadline := time.Now().Add(d)
 	for {
-		left := len(e.remaining(p))
+		left := e.remaining(p)
 		if left == 0 || !time.Now().Before(deadline) {
 			return left, nil
 		}
@@ -146,16 +146,16 @@ func (e *escalator) waitGone(ctx context.Context, p parent, d time.Duration) (in
 	}
 }
 
-// remaining returns the zombies of p that are still its zombie children.
-func (e *escalator) remaining(p parent) []proctable.Process {
-	var left []proctable.Process
+// remaining counts the zombies of p that are still its zombie children.
+func (e *escalator) remaining(p parent) int {
+	left := 0
 	for _, z := range p.zombies {
-		cur, err := e.table.Lookup(z.PID)
+		cur, err := e.table.Lookup(z.pid)
 		if err != nil {
 			continue // gone (an unreadable entry is gone for our purpose)
 		}
-		if cur.Start == z.Start && cur.Zombie() && cur.PPID == p.proc.PID {
-			left = append(left, cur)
+		if cur.Start == z.start && cur.Zombie() && cur.PPID == p.proc.PID {
+			left++
 		}
 	}
 	return left

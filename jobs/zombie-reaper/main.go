@@ -229,7 +229,7 @@ func (r *reaper) pass(ctx context.Context) error {
 	d := decide(parents, places, r.opts.nodeName)
 	r.metrics.record(d)
 	log.Info().
-		Int("processes", len(snap.Procs)).
+		Int("processes", snap.Len()).
 		Int("vanished", snap.Vanished).
 		Dur("scan", snap.Elapsed).
 		Int("zombies", d.zombies).

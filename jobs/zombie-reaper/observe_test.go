@@ -31,7 +31,8 @@ import (
 // processes in e2e_test.go.
 type fakeTable struct {
 	mu      sync.Mutex
-	snap    proctable.Snapshot
+	snap    proctable.Snapshot        // the table as it starts
+	procs   map[int]proctable.Process // as it is now: made from snap on first use
 	cgroups map[int][]string
 	signals []string
 }
@@ -39,17 +40,28 @@ type fakeTable struct {
 func (f *fakeTable) Snapshot() (proctable.Snapshot, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	s := proctable.Snapshot{Procs: map[int]proctable.Process{}, Taken: time.Now()}
-	for k, v := range f.snap.Procs {
-		s.Procs[k] = v
+	var procs []proctable.Process
+	for _, p := range f.current() {
+		procs = append(procs, p)
 	}
-	return s, nil
+	return proctable.NewSnapshot(time.Now(), procs...), nil
+}
+
+// current is the table now; f.mu held.
+func (f *fakeTable) current() map[int]proctable.Process {
+	if f.procs == nil {
+		f.procs = map[int]proctable.Process{}
+		for p := range f.snap.All() {
+			f.procs[p.PID] = p
+		}
+	}
+	return f.procs
 }
 
 func (f *fakeTable) Lookup(pid int) (proctable.Process, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	p, ok := f.snap.Procs[pid]
+	p, ok := f.current()[pid]
 	if !ok {
 		return p, proctable.ErrGone
 	}
@@ -63,9 +75,10 @@ func (f *fakeTable) Signal(p proctable.Process, sig syscall.Signal) error {
 	defer f.mu.Unlock()
 	f.signals = append(f.signals, fmt.Sprintf("%d:%d", p.PID, sig))
 	if sig == syscall.SIGCHLD {
-		for pid, z := range f.snap.Procs {
+		procs := f.current()
+		for pid, z := range procs {
 			if z.Zombie() && z.PPID == p.PID {
-				delete(f.snap.Procs, pid)
+				delete(procs, pid)
 			}
 		}
 	}

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -35,37 +37,46 @@ func idOf(p proctable.Process) identity { return identity{p.PID, p.Start} }
 
 // ageBook remembers when each zombie was first seen. The kernel does not
 // record when a process became a zombie (its start time is when it was
-// born), so a zombie's age is counted from the first pass that saw it.
+// born), so a zombie's age is counted from the first pass that saw it. It
+// is a slice in PID order, 24 bytes a zombie, remade by each pass from the
+// last one: a node can hold hundreds of thousands of zombies.
 type ageBook struct {
-	first map[identity]time.Time
+	seen []firstSeen
 }
 
-func newAgeBook() *ageBook { return &ageBook{first: map[identity]time.Time{}} }
+type firstSeen struct {
+	id    identity
+	first int64 // Unix nanoseconds
+}
+
+func newAgeBook() *ageBook { return &ageBook{} }
 
 // update records the zombies of snap first seen now and forgets the ones
 // that are gone.
 func (b *ageBook) update(snap proctable.Snapshot, now time.Time) {
-	seen := make(map[identity]bool, len(b.first))
-	for _, p := range snap.Procs {
+	next := make([]firstSeen, 0, len(b.seen))
+	old := b.seen
+	for p := range snap.All() {
 		if !p.Zombie() {
 			continue
 		}
-		id := idOf(p)
-		seen[id] = true
-		if _, ok := b.first[id]; !ok {
-			b.first[id] = now
+		// Both are in PID order: skip the old entries below this PID.
+		for len(old) > 0 && old[0].id.pid < p.PID {
+			old = old[1:]
 		}
-	}
-	for id := range b.first {
-		if !seen[id] {
-			delete(b.first, id)
+		e := firstSeen{id: idOf(p), first: now.UnixNano()}
+		if len(old) > 0 && old[0].id == e.id {
+			e.first = old[0].first
 		}
+		next = append(next, e)
 	}
+	b.seen = next
 }
 
-func (b *ageBook) age(p proctable.Process, now time.Time) time.Duration {
-	if t, ok := b.first[idOf(p)]; ok {
-		return now.Sub(t)
+func (b *ageBook) age(id identity, now time.Time) time.Duration {
+	i, ok := slices.BinarySearchFunc(b.seen, id.pid, func(e firstSeen, pid int) int { return cmp.Compare(e.id.pid, pid) })
+	if ok && b.seen[i].id == id {
+		return now.Sub(time.Unix(0, b.seen[i].first))
 	}
 	return 0
 }
@@ -73,7 +84,7 @@ func (b *ageBook) age(p proctable.Process, now time.Time) time.Duration {
 // parent is a process with zombie children and what the rules made of it.
 type parent struct {
 	proc    proctable.Process
-	zombies []proctable.Process // sorted by PID
+	zombies []identity // in PID order
 	// shim is the nearest container shim above proc (zero if none).
 	shim proctable.Process
 	// ripe counts the zombies at least minAge old; oldest is the oldest age.
@@ -89,10 +100,21 @@ type parent struct {
 // plan groups the zombies of snap by parent and decides for each parent.
 // Parents outside withinPID's subtree are left out entirely.
 func plan(snap proctable.Snapshot, book *ageBook, now time.Time, r rules) []parent {
-	byParent := map[int][]proctable.Process{}
-	for _, p := range snap.Procs {
+	// Two walks, so that each parent's zombies take one slice of the size
+	// they need: there may be hundreds of thousands.
+	counts := map[int]int{}
+	for p := range snap.All() {
 		if p.Zombie() {
-			byParent[p.PPID] = append(byParent[p.PPID], p)
+			counts[p.PPID]++
+		}
+	}
+	byParent := make(map[int][]identity, len(counts))
+	for ppid, n := range counts {
+		byParent[ppid] = make([]identity, 0, n)
+	}
+	for p := range snap.All() {
+		if p.Zombie() {
+			byParent[p.PPID] = append(byParent[p.PPID], idOf(p))
 		}
 	}
 	selfChain := map[int]bool{r.self: true}
@@ -102,7 +124,7 @@ func plan(snap proctable.Snapshot, book *ageBook, now time.Time, r rules) []pare
 
 	var out []parent
 	for ppid, zombies := range byParent {
-		proc, known := snap.Procs[ppid]
+		proc, known := snap.Get(ppid)
 		if !known {
 			// Exited (or PID 0) between the reads: its zombies are being
 			// reparented; the next pass sees their new parent.
@@ -120,7 +142,6 @@ func plan(snap proctable.Snapshot, book *ageBook, now time.Time, r rules) []pare
 				}
 			}
 		}
-		sort.Slice(zombies, func(i, j int) bool { return zombies[i].PID < zombies[j].PID })
 		p := parent{proc: proc, zombies: zombies}
 		for _, z := range zombies {
 			age := book.age(z, now)

@@ -15,7 +15,7 @@ import (
 
 // table builds a snapshot from "pid ppid comm state" rows.
 func table(rows ...proctable.Process) proctable.Snapshot {
-	s := proctable.Snapshot{Procs: map[int]proctable.Process{}}
+	procs := make([]proctable.Process, 0, len(rows))
 	for i, r := range rows {
 		if r.State == "" {
 			r.State = "S"
@@ -23,9 +23,9 @@ func table(rows ...proctable.Process) proctable.Snapshot {
 		if r.Start == 0 {
 			r.Start = uint64(1000 + i)
 		}
-		s.Procs[r.PID] = r
+		procs = append(procs, r)
 	}
-	return s
+	return proctable.NewSnapshot(time.Time{}, procs...)
 }
 
 func proc(pid, ppid int, comm string) proctable.Process {
@@ -135,15 +135,16 @@ func TestAgeBookForgetsReapedZombiesAndKnowsRecycledPIDs(t *testing.T) {
 	z := zombie(1001, 102)
 	z.Start = 500
 	book.update(node(z), now.Add(-time.Hour))
-	assert.Equal(t, time.Hour, book.age(z, now))
+	assert.Equal(t, time.Hour, book.age(idOf(z), now))
 
 	// The zombie is reaped, and PID 1001 is later a new zombie: a new age.
 	book.update(node(), now.Add(-time.Minute))
 	z2 := z
 	z2.Start = 900
 	book.update(node(z2), now)
-	assert.Equal(t, time.Duration(0), book.age(z2, now))
-	assert.Empty(t, book.first[identity{1001, 500}])
+	assert.Equal(t, time.Duration(0), book.age(idOf(z2), now))
+	assert.Equal(t, time.Duration(0), book.age(identity{1001, 500}, now))
+	assert.Len(t, book.seen, 1, "the reaped zombie is forgotten")
 }
 
 func TestPlanWithinPID(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
 
 	"github.com/akash-janitor/akash-janitor/lib/kube"
 )
@@ -125,14 +124,7 @@ func ManifestFromUnstructured(u *unstructured.Unstructured) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("manifest %s/%s: %w", u.GetNamespace(), u.GetName(), err)
 	}
-	var m Manifest
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("manifest %s/%s: %w", u.GetNamespace(), u.GetName(), err)
-	}
-	if _, err := m.Spec.LeaseID.LeaseID(); err != nil {
-		return nil, fmt.Errorf("manifest %s/%s: %w", u.GetNamespace(), u.GetName(), err)
-	}
-	return &m, nil
+	return decodeManifest(raw)
 }
 
 // ManifestList is what ListManifests read: the Manifests that parse, and an
@@ -142,23 +134,49 @@ type ManifestList struct {
 	Invalid   []error
 }
 
-// ListManifests reads every Manifest CR in namespace (normally "lease") in pages.
-func ListManifests(ctx context.Context, client dynamic.Interface, namespace string, opts metav1.ListOptions) (ManifestList, error) {
-	items, err := kube.ListAll[unstructured.Unstructured](ctx, 0, opts,
-		func(ctx context.Context, opts metav1.ListOptions) (*unstructured.UnstructuredList, error) {
-			return client.Resource(ManifestsResource).Namespace(namespace).List(ctx, opts)
-		})
-	if err != nil {
-		return ManifestList{}, fmt.Errorf("list manifests in namespace %s: %w", namespace, err)
-	}
-	var out ManifestList
-	for i := range items {
-		m, err := ManifestFromUnstructured(&items[i])
+// EachManifest reads the Manifest CRs of namespace (normally "lease") a page
+// at a time, JSON straight into Manifests, and calls fn with each that
+// parses and names a lease, invalid with the error of each that does not
+// (reported and skipped, never fatal). A job that keeps only what it needs
+// of each Manifest stays small however many leases the provider has.
+func EachManifest(ctx context.Context, c *kube.Clients, namespace string, opts metav1.ListOptions, fn func(*Manifest) error, invalid func(error)) error {
+	path := "/apis/" + GroupVersion.Group + "/" + GroupVersion.Version + "/namespaces/" + namespace + "/" + ManifestsResource.Resource
+	err := kube.EachRaw(ctx, c.REST, path, 0, opts, func(item json.RawMessage) error {
+		m, err := decodeManifest(item)
 		if err != nil {
-			out.Invalid = append(out.Invalid, err)
-			continue
+			invalid(err)
+			return nil
 		}
-		out.Manifests = append(out.Manifests, m)
+		return fn(m)
+	})
+	if err != nil {
+		return fmt.Errorf("list manifests in namespace %s: %w", namespace, err)
 	}
-	return out, nil
+	return nil
+}
+
+// decodeManifest decodes a Manifest CR and checks that it names a lease;
+// the error says which Manifest and what is wrong.
+func decodeManifest(raw []byte) (*Manifest, error) {
+	var m Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		var meta struct {
+			metav1.ObjectMeta `json:"metadata"`
+		}
+		_ = json.Unmarshal(raw, &meta)
+		return nil, fmt.Errorf("manifest %s/%s: %w", meta.Namespace, meta.Name, err)
+	}
+	if _, err := m.Spec.LeaseID.LeaseID(); err != nil {
+		return nil, fmt.Errorf("manifest %s/%s: %w", m.Namespace, m.Name, err)
+	}
+	return &m, nil
+}
+
+// ListManifests reads every Manifest CR in namespace (normally "lease").
+func ListManifests(ctx context.Context, c *kube.Clients, namespace string, opts metav1.ListOptions) (ManifestList, error) {
+	var out ManifestList
+	err := EachManifest(ctx, c, namespace, opts,
+		func(m *Manifest) error { out.Manifests = append(out.Manifests, m); return nil },
+		func(err error) { out.Invalid = append(out.Invalid, err) })
+	return out, err
 }

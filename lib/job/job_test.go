@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -259,4 +260,22 @@ func TestBadInputKeepsTheChain(t *testing.T) {
 	assert.ErrorIs(t, err, ErrBadInput)
 	assert.ErrorIs(t, err, os.ErrNotExist)
 	assert.Equal(t, "bad input: --key-file: read key: file does not exist (nothing was done)", err.Error())
+}
+
+// Unless GOGC is set, a job collects garbage at DefaultGOGC; with GOGC set,
+// Go's own reading of it stands.
+func TestGarbageCollectorTarget(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	spec := Spec{Name: "gc", Run: func(context.Context, *Env) error { return nil }}
+	if _, set := os.LookupEnv("GOGC"); set {
+		t.Setenv("GOGC", "")
+		os.Unsetenv("GOGC")
+	}
+	debug.SetGCPercent(100)
+	require.Equal(t, 0, run(t, spec, []string{"--kubeconfig", kubeconfig(t)}, nil).code)
+	assert.Equal(t, DefaultGOGC, debug.SetGCPercent(100))
+
+	t.Setenv("GOGC", "100")
+	require.Equal(t, 0, run(t, spec, []string{"--kubeconfig", kubeconfig(t)}, nil).code)
+	assert.Equal(t, 100, debug.SetGCPercent(100))
 }

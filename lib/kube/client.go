@@ -11,6 +11,7 @@ import (
 
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -76,13 +77,16 @@ type Clients struct {
 	Kube     kubernetes.Interface
 	Dynamic  dynamic.Interface
 	Metadata metadata.Interface
-	Config   *rest.Config
+	// REST reads raw JSON (custom resources, see EachRaw).
+	REST   rest.Interface
+	Config *rest.Config
 }
 
 // NewClients builds the clients. Built-in types travel as protobuf, which
 // halves the bytes and the decoding work of large cluster-wide LISTs.
 func NewClients(cfg *rest.Config) (*Clients, error) {
 	cfg = rest.CopyConfig(cfg)
+	cfg.DisableCompression = true
 	if cfg.RateLimiter == nil && cfg.QPS > 0 {
 		// One limiter for all three clients, so Burst/QPS bound the job as a whole.
 		cfg.RateLimiter = newTokenBucket(cfg.QPS, cfg.Burst)
@@ -102,5 +106,11 @@ func NewClients(cfg *rest.Config) (*Clients, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metadata client: %w", err)
 	}
-	return &Clients{Kube: kube, Dynamic: dyn, Metadata: meta, Config: cfg}, nil
+	raw := rest.CopyConfig(cfg)
+	raw.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
+	rc, err := rest.UnversionedRESTClientFor(raw)
+	if err != nil {
+		return nil, fmt.Errorf("REST client: %w", err)
+	}
+	return &Clients{Kube: kube, Dynamic: dyn, Metadata: meta, REST: rc, Config: cfg}, nil
 }

@@ -2,12 +2,16 @@ package kube
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strconv"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/pager"
 )
 
@@ -57,12 +61,77 @@ func ListAll[T any, L runtime.Object](ctx context.Context, pageSize int64, opts 
 	return items, nil
 }
 
-// ListMetadata reads only the metadata (names, labels, owners, timestamps) of
-// every object of a resource, cluster-wide or in one namespace, in pages.
-func ListMetadata(ctx context.Context, client metadata.Interface, gvr schema.GroupVersionResource,
-	namespace string, pageSize int64, opts metav1.ListOptions) ([]metav1.PartialObjectMetadata, error) {
-	return ListAll[metav1.PartialObjectMetadata](ctx, pageSize, opts,
+// EachMetadata calls fn with only the metadata (names, labels, owners,
+// timestamps) of every object of a resource, cluster-wide or in one
+// namespace, read in pages (see Each).
+func EachMetadata(ctx context.Context, client metadata.Interface, gvr schema.GroupVersionResource,
+	namespace string, pageSize int64, opts metav1.ListOptions, fn func(*metav1.PartialObjectMetadata) error) error {
+	return Each(ctx, pageSize, opts,
 		func(ctx context.Context, opts metav1.ListOptions) (*metav1.PartialObjectMetadataList, error) {
 			return client.Resource(gvr).Namespace(namespace).List(ctx, opts)
-		})
+		}, fn)
+}
+
+// ListMetadata reads only the metadata of every object of a resource (see
+// EachMetadata) and returns it all.
+func ListMetadata(ctx context.Context, client metadata.Interface, gvr schema.GroupVersionResource,
+	namespace string, pageSize int64, opts metav1.ListOptions) ([]metav1.PartialObjectMetadata, error) {
+	var items []metav1.PartialObjectMetadata
+	err := EachMetadata(ctx, client, gvr, namespace, pageSize, opts, func(m *metav1.PartialObjectMetadata) error {
+		items = append(items, *m)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+// EachRaw reads a LIST of a custom resource at path (for example
+// /apis/akash.network/v2beta2/namespaces/lease/manifests) in pages and calls
+// fn with each item's JSON. Custom resources travel as JSON; decoding them
+// straight into the caller's type skips the unstructured maps the dynamic
+// client builds, which cost several times the bytes. A page is all that is
+// held at a time: item is valid only while fn runs (its bytes are reused).
+func EachRaw(ctx context.Context, rc rest.Interface, path string, pageSize int64, opts metav1.ListOptions, fn func(item json.RawMessage) error) error {
+	if pageSize <= 0 {
+		pageSize = DefaultPageSize
+	}
+	var page struct {
+		Metadata struct {
+			Continue string `json:"continue"`
+		} `json:"metadata"`
+		Items []json.RawMessage `json:"items"`
+	}
+	for cont := ""; ; {
+		req := rc.Get().AbsPath(path).Param("limit", strconv.FormatInt(pageSize, 10))
+		if opts.LabelSelector != "" {
+			req = req.Param("labelSelector", opts.LabelSelector)
+		}
+		if opts.FieldSelector != "" {
+			req = req.Param("fieldSelector", opts.FieldSelector)
+		}
+		if cont != "" {
+			req = req.Param("continue", cont)
+		}
+		body, err := req.Do(ctx).Raw()
+		if err != nil {
+			if apierrors.IsResourceExpired(err) {
+				return fmt.Errorf("list %s: the listing outlived its continue token (the API server keeps one about 5 minutes): %w", path, err)
+			}
+			return fmt.Errorf("list %s: %w", path, err)
+		}
+		page.Metadata.Continue, page.Items = "", page.Items[:0]
+		if err := json.Unmarshal(body, &page); err != nil {
+			return fmt.Errorf("list %s: the answer is not a list: %w", path, err)
+		}
+		for _, item := range page.Items {
+			if err := fn(item); err != nil {
+				return err
+			}
+		}
+		if cont = page.Metadata.Continue; cont == "" {
+			return nil
+		}
+	}
 }

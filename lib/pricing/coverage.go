@@ -1,15 +1,12 @@
 package pricing
 
-import (
-	"sort"
+import "sort"
 
-	"github.com/akash-janitor/akash-janitor/lib/akash"
-)
-
-// gpuKey is the mapping key an order for this GPU, naming all it has,
-// looks up.
-func gpuKey(g akash.NodeGPU, amdFull bool) string {
-	return GPU{Vendor: g.Vendor, Model: g.Model, RAM: g.RAM, Interface: g.Interface}.Key(amdFull)
+// NodeGPU is a GPU model a node has, as the inventory operator labels it
+// (lib/akash reads the labels).
+type NodeGPU struct {
+	Node string
+	GPU  GPU
 }
 
 // Unmapped is a GPU on the provider's nodes that no mapping prices: its
@@ -22,10 +19,10 @@ type Unmapped struct {
 
 // Coverage lists the GPUs of the given nodes that would be priced at the
 // fallback, by key, with the nodes that have them.
-func (t Targets) Coverage(gpus []akash.NodeGPU) []Unmapped {
+func (t Targets) Coverage(gpus []NodeGPU) []Unmapped {
 	byKey := map[string]*Unmapped{}
 	for _, g := range gpus {
-		key := gpuKey(g, t.Fixes.AMDMemoryAndInterface)
+		key := g.GPU.Key(t.Fixes.AMDMemoryAndInterface)
 		if _, matched := t.GPU.Lookup(key); matched != "" {
 			continue
 		}

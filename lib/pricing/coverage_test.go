@@ -27,9 +27,11 @@ func TestCoverage(t *testing.T) {
 			"akash.network/capabilities.gpu.vendor.nvidia.model.rtx4090":       "1",
 		},
 	}
-	var gpus []akash.NodeGPU
+	var gpus []NodeGPU
 	for _, name := range []string{"gpu-1", "gpu-2", "gpu-3"} {
-		gpus = append(gpus, akash.NodeGPUs(name, nodes[name])...)
+		for _, g := range akash.NodeGPUs(name, nodes[name]) {
+			gpus = append(gpus, NodeGPU{Node: g.Node, GPU: GPU{Vendor: g.Vendor, Model: g.Model, RAM: g.RAM, Interface: g.Interface}})
+		}
 	}
 	require.Len(t, gpus, 4)
 

@@ -5,11 +5,15 @@ package proctable
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"iter"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -46,9 +50,11 @@ var ErrGone = errors.New("process is gone")
 // that was observed.
 var ErrRecycled = errors.New("PID now belongs to another process")
 
-// Snapshot is the process table at one moment.
+// Snapshot is the process table at one moment, in PID order. It is kept
+// as one slice (a node can hold half a million processes, most of them
+// zombies): 56 bytes a process, looked up by binary search.
 type Snapshot struct {
-	Procs map[int]Process
+	procs []Process // sorted by PID, no duplicates
 	// Vanished counts processes that were listed but exited before they
 	// could be read: normal on a busy node, never an error.
 	Vanished int
@@ -56,14 +62,52 @@ type Snapshot struct {
 	Elapsed  time.Duration
 }
 
+// NewSnapshot is a snapshot of the given processes (in any order; a PID
+// given twice keeps the last), taken at taken.
+func NewSnapshot(taken time.Time, procs ...Process) Snapshot {
+	ps := slices.Clone(procs)
+	slices.SortStableFunc(ps, func(a, b Process) int { return cmp.Compare(a.PID, b.PID) })
+	out := ps[:0]
+	for i, p := range ps {
+		if i+1 < len(ps) && ps[i+1].PID == p.PID {
+			continue
+		}
+		out = append(out, p)
+	}
+	return Snapshot{procs: out, Taken: taken}
+}
+
+// Len is the number of processes.
+func (s Snapshot) Len() int { return len(s.procs) }
+
+// Get returns the process with this PID, if the snapshot has one.
+func (s Snapshot) Get(pid int) (Process, bool) {
+	i, ok := slices.BinarySearchFunc(s.procs, pid, func(p Process, pid int) int { return cmp.Compare(p.PID, pid) })
+	if !ok {
+		return Process{}, false
+	}
+	return s.procs[i], true
+}
+
+// All yields every process, in PID order.
+func (s Snapshot) All() iter.Seq[Process] {
+	return func(yield func(Process) bool) {
+		for _, p := range s.procs {
+			if !yield(p) {
+				return
+			}
+		}
+	}
+}
+
 // Ancestors returns the chain of ancestors of pid, nearest first, up to the
 // first process whose parent is not in the snapshot (PID 1 of the namespace,
 // or a parent that exited).
 func (s Snapshot) Ancestors(pid int) []Process {
 	var chain []Process
-	p, ok := s.Procs[pid]
-	for ok && len(chain) < len(s.Procs) { // the bound stops a malformed loop
-		p, ok = s.Procs[p.PPID]
+	p, ok := s.Get(pid)
+	for ok && len(chain) < len(s.procs) { // the bound stops a malformed loop
+		p, ok = s.Get(p.PPID)
 		if ok {
 			chain = append(chain, p)
 		}
@@ -115,65 +159,91 @@ func (t *ProcFS) Close() error { return unix.Close(t.dir) }
 // Snapshot reads every process. A process that exits while the table is
 // being read is counted in Vanished and left out. The stat files are read by
 // one worker per CPU: on a node of 10,000 processes, the kernel's work to
-// produce them is most of a pass.
+// produce them is most of a pass. Memory is the snapshot itself, 56 bytes a
+// process, and a list of PIDs: each worker fills its own slots of one slice,
+// and a name shared by many processes (a parent's zombies) is kept once.
 func (t *ProcFS) Snapshot() (Snapshot, error) {
 	start := t.now()
-	all, err := t.fs.AllProcs()
+	pids, err := t.pids()
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("list processes in %s: %w", t.root, err)
 	}
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(all)/256))
-	type part struct {
-		procs    []Process
-		vanished int
-		err      error
-	}
-	parts := make([]part, workers)
+	slices.Sort(pids)
+	procs := make([]Process, len(pids))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(pids)/256))
+	errs := make([]error, workers)
 	var wg sync.WaitGroup
-	for w := range parts {
+	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var buf [4096]byte
-			my := &parts[w]
-			for i := w; i < len(all); i += workers {
-				proc, err := t.readStat(all[i].PID, buf[:])
+			names := map[string]string{}
+			for i := w; i < len(pids); i += workers {
+				proc, err := t.readStat(int(pids[i]), buf[:], names)
 				switch {
 				case errors.Is(err, ErrGone):
-					my.vanished++
+					// PID 0 marks the slot empty: no process has it.
 				case err != nil:
-					my.err = err
+					errs[w] = err
 					return
 				default:
-					my.procs = append(my.procs, proc)
+					procs[i] = proc
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	s := Snapshot{Procs: make(map[int]Process, len(all)), Taken: start}
-	for _, p := range parts {
-		if p.err != nil {
-			return Snapshot{}, p.err
+	if err := errors.Join(errs...); err != nil {
+		return Snapshot{}, err
+	}
+	s := Snapshot{procs: procs[:0], Taken: start}
+	for _, p := range procs {
+		if p.PID == 0 {
+			s.Vanished++
+			continue
 		}
-		s.Vanished += p.vanished
-		for _, proc := range p.procs {
-			s.Procs[proc.PID] = proc
-		}
+		s.procs = append(s.procs, p)
 	}
 	s.Elapsed = t.now().Sub(start)
 	return s, nil
 }
 
+// pids lists the numeric entries of the table's directory, read in batches
+// so that half a million names never sit in memory as strings.
+func (t *ProcFS) pids() ([]int32, error) {
+	d, err := os.Open(t.root)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	var pids []int32
+	for {
+		names, err := d.Readdirnames(4096)
+		for _, name := range names {
+			if pid, err := strconv.ParseInt(name, 10, 32); err == nil && pid > 0 {
+				pids = append(pids, int32(pid))
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return pids, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
 // Lookup reads one process; ErrGone if it does not exist.
 func (t *ProcFS) Lookup(pid int) (Process, error) {
 	var buf [4096]byte
-	return t.readStat(pid, buf[:])
+	return t.readStat(pid, buf[:], nil)
 }
 
 // readStat reads /proc/<pid>/stat into buf with no more system calls than
-// needed (open, read, close) and parses it.
-func (t *ProcFS) readStat(pid int, buf []byte) (Process, error) {
+// needed (open, read, close) and parses it. names, if not nil, keeps one
+// copy of each process name.
+func (t *ProcFS) readStat(pid int, buf []byte, names map[string]string) (Process, error) {
 	name := strconv.Itoa(pid) + "/stat"
 	fd, err := unix.Openat(t.dir, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err == nil {
@@ -190,7 +260,7 @@ func (t *ProcFS) readStat(pid int, buf []byte) (Process, error) {
 			return Process{}, fmt.Errorf("process %d: %w", pid, ErrGone)
 		}
 		if err == nil {
-			p, perr := ParseStat(buf[:n])
+			p, perr := parseStat(buf[:n], names)
 			if perr != nil {
 				return Process{}, fmt.Errorf("read %s/%s: %w", t.root, name, perr)
 			}
@@ -209,7 +279,9 @@ func (t *ProcFS) readStat(pid int, buf []byte) (Process, error) {
 // holds (proc(5): 1 pid, 2 comm in parentheses, 3 state, 4 ppid, 22
 // starttime). comm may itself hold spaces and parentheses: it ends at the
 // last ')'.
-func ParseStat(b []byte) (Process, error) {
+func ParseStat(b []byte) (Process, error) { return parseStat(b, nil) }
+
+func parseStat(b []byte, names map[string]string) (Process, error) {
 	l, r := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
 	if l < 1 || r < l {
 		return Process{}, fmt.Errorf("malformed stat line %q: no (comm)", clip(b))
@@ -218,10 +290,26 @@ func ParseStat(b []byte) (Process, error) {
 	if err != nil {
 		return Process{}, fmt.Errorf("malformed stat line %q: pid: %v", clip(b), err)
 	}
-	// Fields 3 onwards; starttime (22) is the 20th of them.
-	f := bytes.Fields(b[r+1:])
-	if len(f) < 20 {
-		return Process{}, fmt.Errorf("malformed stat line %q: %d fields after comm, want at least 20", clip(b), len(f))
+	// Fields 3 onwards; state is the 1st of them, ppid the 2nd, starttime
+	// (22) the 20th. Scanned in place: a pass reads every process's line.
+	var f [20][]byte
+	n := 0
+	for rest := b[r+1:]; n < len(f); n++ {
+		i := 0
+		for i < len(rest) && isSpace(rest[i]) {
+			i++
+		}
+		j := i
+		for j < len(rest) && !isSpace(rest[j]) {
+			j++
+		}
+		if i == j {
+			break
+		}
+		f[n], rest = rest[i:j], rest[j:]
+	}
+	if n < len(f) {
+		return Process{}, fmt.Errorf("malformed stat line %q: %d fields after comm, want at least 20", clip(b), n)
 	}
 	ppid, err := strconv.Atoi(string(f[1]))
 	if err != nil {
@@ -231,8 +319,17 @@ func ParseStat(b []byte) (Process, error) {
 	if err != nil {
 		return Process{}, fmt.Errorf("malformed stat line %q: starttime: %v", clip(b), err)
 	}
-	return Process{PID: pid, PPID: ppid, Comm: string(b[l+1 : r]), State: string(f[0]), Start: start}, nil
+	comm, ok := names[string(b[l+1:r])] // no allocation for the lookup
+	if !ok {
+		comm = string(b[l+1 : r])
+		if names != nil && len(names) < 4096 {
+			names[comm] = comm
+		}
+	}
+	return Process{PID: pid, PPID: ppid, Comm: comm, State: string(f[0]), Start: start}, nil
 }
+
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\t' }
 
 func clip(b []byte) []byte {
 	if len(b) > 80 {

@@ -1,8 +1,11 @@
 package proctable_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -24,7 +27,7 @@ func TestSnapshotSeesZombiesAndTheirAncestors(t *testing.T) {
 	require.NoError(t, err)
 
 	var zombies []proctable.Process
-	for _, p := range snap.Procs {
+	for p := range snap.All() {
 		if p.Zombie() && p.PPID == tree.Parent {
 			zombies = append(zombies, p)
 		}
@@ -35,7 +38,9 @@ func TestSnapshotSeesZombiesAndTheirAncestors(t *testing.T) {
 	assert.Equal(t, tree.Root, chain[0].PID)
 	assert.Equal(t, "containerd-shim", chain[0].Comm, "comm is the name truncated to 15 bytes")
 	assert.Equal(t, os.Getpid(), chain[1].PID)
-	assert.NotZero(t, snap.Procs[tree.Parent].Start)
+	parent, ok := snap.Get(tree.Parent)
+	require.True(t, ok)
+	assert.NotZero(t, parent.Start)
 }
 
 func TestSignalChecksTheProcessIsTheOneObserved(t *testing.T) {
@@ -134,10 +139,65 @@ func TestSnapshotWhileProcessesComeAndGo(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		snap, err := table.Snapshot()
 		require.NoError(t, err, "pass %d", i)
-		require.NotEmpty(t, snap.Procs)
+		require.NotZero(t, snap.Len())
 		_, err = table.Lookup(1 << 30)
 		require.ErrorIs(t, err, proctable.ErrGone)
 	}
 	close(stop)
 	<-done
+}
+
+// A table read from a directory in /proc's format: PID order whatever the
+// directory's, an entry without its stat file counted as vanished, names
+// that are not PIDs ignored, a malformed line an error naming its file.
+func TestSnapshotOfADirectory(t *testing.T) {
+	dir := t.TempDir()
+	stat := func(pid, ppid int, comm, state string) {
+		d := filepath.Join(dir, strconv.Itoa(pid))
+		require.NoError(t, os.MkdirAll(d, 0o755))
+		line := fmt.Sprintf("%d (%s) %s %d 0 0 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %d 0 0\n", pid, comm, state, ppid, 1000+pid)
+		require.NoError(t, os.WriteFile(filepath.Join(d, "stat"), []byte(line), 0o444))
+	}
+	stat(1, 0, "init", "S") // also what Open needs as self/stat
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "self"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "self", "stat"), []byte("1 (init) S 0 0 0 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1001 0 0\n"), 0o444))
+	for _, pid := range []int{300, 20, 4000} {
+		stat(pid, 1, "worker", "Z")
+	}
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "55"), 0o755)) // exited before its stat was read
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "sys"), 0o755))
+
+	table, err := proctable.Open(dir)
+	require.NoError(t, err)
+	defer table.Close()
+	snap, err := table.Snapshot()
+	require.NoError(t, err)
+	var pids []int
+	for p := range snap.All() {
+		pids = append(pids, p.PID)
+	}
+	assert.Equal(t, []int{1, 20, 300, 4000}, pids)
+	assert.Equal(t, 4, snap.Len())
+	assert.Equal(t, 1, snap.Vanished)
+	p, ok := snap.Get(300)
+	require.True(t, ok)
+	assert.Equal(t, proctable.Process{PID: 300, PPID: 1, Comm: "worker", State: "Z", Start: 1300}, p)
+	_, ok = snap.Get(55)
+	assert.False(t, ok)
+	assert.Equal(t, []proctable.Process{{PID: 1, Comm: "init", State: "S", Start: 1001}}, snap.Ancestors(300))
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "55", "stat"), []byte("55 (half"), 0o444))
+	_, err = table.Snapshot()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), filepath.Join(dir, "55", "stat"))
+}
+
+func TestNewSnapshotSortsAndKeepsTheLastOfAPID(t *testing.T) {
+	s := proctable.NewSnapshot(time.Time{},
+		proctable.Process{PID: 9, Comm: "b"}, proctable.Process{PID: 3, Comm: "a"}, proctable.Process{PID: 9, Comm: "c"})
+	var got []proctable.Process
+	for p := range s.All() {
+		got = append(got, p)
+	}
+	assert.Equal(t, []proctable.Process{{PID: 3, Comm: "a"}, {PID: 9, Comm: "c"}}, got)
 }

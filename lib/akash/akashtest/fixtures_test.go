@@ -2,6 +2,9 @@ package akashtest
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -10,8 +13,15 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/akash-janitor/akash-janitor/lib/akash"
+	"github.com/akash-janitor/akash-janitor/lib/kube"
 	"github.com/akash-janitor/akash-janitor/lib/kube/kubetest"
 )
+
+func clients(t *testing.T, c *kubetest.Cluster) *kube.Clients {
+	cs, err := kube.NewClients(c.Config)
+	require.NoError(t, err)
+	return cs
+}
 
 func TestMain(m *testing.M) {
 	kubetest.Main(m, ClusterOptions(kubetest.Node{Name: "worker", CPU: "8", Memory: "16Gi"}))
@@ -81,7 +91,7 @@ func TestFixturesHaveTheProvidersShape(t *testing.T) {
 	assert.Equal(t, id, back)
 	assert.Equal(t, ns, got.Labels[akash.LabelNamespace])
 
-	list, err := akash.ListManifests(ctx, c.Dynamic(), akash.LeaseNamespace, metav1.ListOptions{LabelSelector: akash.LabelLeaseDSeq + "=1000042"})
+	list, err := akash.ListManifests(ctx, clients(t, c), akash.LeaseNamespace, metav1.ListOptions{LabelSelector: akash.LabelLeaseDSeq + "=1000042"})
 	require.NoError(t, err)
 	require.Len(t, list.Manifests, 1)
 	m := list.Manifests[0]
@@ -146,11 +156,43 @@ func TestListManifestsSkipsAndReportsBadOnes(t *testing.T) {
 	_, err = c.Dynamic().Resource(akash.ManifestsResource).Namespace(akash.LeaseNamespace).Create(ctx, good, metav1.CreateOptions{})
 	require.NoError(t, err)
 
-	list, err := akash.ListManifests(ctx, c.Dynamic(), akash.LeaseNamespace, metav1.ListOptions{LabelSelector: "janitor.test/list=bad"})
+	list, err := akash.ListManifests(ctx, clients(t, c), akash.LeaseNamespace, metav1.ListOptions{LabelSelector: "janitor.test/list=bad"})
 	require.NoError(t, err, "a bad Manifest is never fatal")
 	require.Len(t, list.Manifests, 1)
 	assert.Equal(t, "fine", list.Manifests[0].Name)
 	require.Len(t, list.Invalid, 1)
 	assert.Contains(t, list.Invalid[0].Error(), "manifest lease/broken")
 	assert.Contains(t, list.Invalid[0].Error(), `dseq "not-a-number"`)
+}
+
+// EachRaw follows continue tokens to the end, page by page.
+func TestEachRawReadsEveryPage(t *testing.T) {
+	c, _ := Shared(t)
+	ctx := context.Background()
+	for i := range 5 {
+		m := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "akash.network/v2beta2",
+			"kind":       "Manifest",
+			"metadata":   map[string]any{"name": fmt.Sprintf("paged-%d", i), "namespace": akash.LeaseNamespace, "labels": map[string]any{"janitor.test/list": "paged"}},
+			"spec": map[string]any{
+				"lease_id": map[string]any{"owner": "akash1o", "dseq": strconv.Itoa(500 + i), "gseq": int64(1), "oseq": int64(1), "provider": "akash1p"},
+			},
+		}}
+		_, err := c.Dynamic().Resource(akash.ManifestsResource).Namespace(akash.LeaseNamespace).Create(ctx, m, metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
+	cs := clients(t, c)
+	var names []string
+	err := kube.EachRaw(ctx, cs.REST, "/apis/akash.network/v2beta2/namespaces/lease/manifests", 2,
+		metav1.ListOptions{LabelSelector: "janitor.test/list=paged"}, func(item json.RawMessage) error {
+			var m akash.Manifest
+			require.NoError(t, json.Unmarshal(item, &m))
+			names = append(names, m.Name)
+			return nil
+		})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"paged-0", "paged-1", "paged-2", "paged-3", "paged-4"}, names)
+
+	err = kube.EachRaw(ctx, cs.REST, "/apis/akash.network/v2beta2/namespaces/lease/nothings", 2, metav1.ListOptions{}, func(json.RawMessage) error { return nil })
+	require.ErrorContains(t, err, "list /apis/akash.network/v2beta2/namespaces/lease/nothings")
 }

@@ -30,6 +30,7 @@ import (
 type Chain struct {
 	mu     sync.Mutex
 	leases map[akash.LeaseID]*chain.Lease
+	byPK   []*chain.Lease // the leases in primary-key order; nil after a Put
 	// Height is the current block height.
 	Height int64
 	// ChainID is the chain's ID (default ChainID): transactions must be
@@ -84,6 +85,7 @@ func (c *Chain) Put(l chain.Lease) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.leases[l.ID] = &l
+	c.byPK = nil // a new pointer, maybe a new lease: sorted again when listed
 }
 
 // Get returns a lease's state.

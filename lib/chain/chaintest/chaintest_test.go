@@ -192,3 +192,33 @@ func TestReclamationOnTheSimulatedChain(t *testing.T) {
 	l, _ = ch.Get(id)
 	assert.Equal(t, chain.StateClosed, l.State)
 }
+
+// The chain keeps its leases sorted between listings; a lease put after a
+// listing is in the next one, in its place, and a lease put again shows its
+// new state.
+func TestListingsSeeLeasesPutSinceTheLast(t *testing.T) {
+	ctx := context.Background()
+	ch := chaintest.New()
+	const provider = "akash1s9m5tfwwu0jh35qtqym2a89e6ddfa3jnwxxf4x"
+	owner := "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h"
+	put := func(dseq uint64, state string) {
+		ch.Put(chain.Lease{ID: akash.LeaseID{Owner: owner, DSeq: dseq, GSeq: 1, OSeq: 1, Provider: provider}, State: state})
+	}
+	c := &chain.Client{Endpoints: []string{ch.Start(t).URL}, PageLimit: 2}
+	dseqs := func() []uint64 {
+		leases, err := c.Leases(ctx, provider, chain.StateActive)
+		require.NoError(t, err)
+		var out []uint64
+		for _, l := range leases {
+			out = append(out, l.ID.DSeq)
+		}
+		return out
+	}
+	put(30, chain.StateActive)
+	put(10, chain.StateActive)
+	put(50, chain.StateActive)
+	assert.Equal(t, []uint64{10, 30, 50}, dseqs())
+	put(20, chain.StateActive)
+	put(30, chain.StateClosed)
+	assert.Equal(t, []uint64{10, 20, 50}, dseqs())
+}

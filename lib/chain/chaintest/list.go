@@ -259,9 +259,19 @@ func (lq *listQuery) accepts(l *chain.Lease) bool {
 // walkOrder is the leases in the order the walk visits them, each with the
 // index of its state in lq.states.
 func (c *Chain) walkOrder(lq *listQuery) (order []*chain.Lease, stateIdx []int) {
-	all := make([]*chain.Lease, 0, len(c.leases))
-	for _, l := range c.leases {
-		all = append(all, l)
+	if c.byPK == nil {
+		// Sorted once until a lease is put: a large chain is listed in
+		// hundreds of pages.
+		c.byPK = make([]*chain.Lease, 0, len(c.leases))
+		for _, l := range c.leases {
+			c.byPK = append(c.byPK, l)
+		}
+		slices.SortFunc(c.byPK, comparePK)
+	}
+	all := c.byPK
+	if lq.reverse {
+		all = slices.Clone(all)
+		slices.Reverse(all)
 	}
 	byPK := func(a, b *chain.Lease) int {
 		if lq.reverse {
@@ -273,7 +283,6 @@ func (c *Chain) walkOrder(lq *listQuery) (order []*chain.Lease, stateIdx []int) 
 	from := func(l *chain.Lease) bool {
 		return lq.resume == nil || byPK(l, lq.resume) >= 0
 	}
-	slices.SortFunc(all, byPK)
 	if lq.walk == walkState {
 		for i, s := range lq.states {
 			for _, l := range all {

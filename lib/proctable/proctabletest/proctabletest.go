@@ -6,6 +6,7 @@ package proctabletest
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -116,7 +117,7 @@ func Zombies(t testing.TB, pid int) []int {
 	snap, err := table.Snapshot()
 	require.NoError(t, err)
 	var out []int
-	for _, p := range snap.Procs {
+	for p := range snap.All() {
 		if p.Zombie() && p.PPID == pid {
 			out = append(out, p.PID)
 		}
@@ -135,4 +136,94 @@ func Alive(t testing.TB, pid int) bool {
 	}
 	require.NoError(t, err)
 	return !p.Zombie()
+}
+
+// Generated is a process table written to disk in /proc's format (the stat
+// files the reaper reads), for process counts no test machine can start.
+type Generated struct {
+	// Dir is the table's root: the reaper's --proc.
+	Dir string
+	// Parents are the zombies' parents: real processes (zombiemaker
+	// fakeparent) that remove their zombies' entries on SIGCHLD.
+	Parents []*Tree
+	// Processes and Zombies count the table's entries.
+	Processes, Zombies int
+}
+
+// FakePIDBase is where the generated table's own PIDs start: above the
+// largest PID a Linux kernel gives (2^22), so a signal sent by one of them
+// could reach no process. Only the parents have real PIDs.
+const FakePIDBase = 5_000_000
+
+// Generate writes a process table of total processes under dir: PID 1, one
+// container shim per parent, the parents (real processes, started here)
+// with zombiesPerParent zombies each, and sleepers under the shims for the
+// rest.
+func (tl Tools) Generate(t testing.TB, dir string, total, parents, zombiesPerParent int) Generated {
+	t.Helper()
+	g := Generated{Dir: dir}
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "self"), 0o755))
+	next := FakePIDBase
+	type entry struct {
+		pid, ppid int
+		comm      string
+		state     byte
+	}
+	entries := []entry{{pid: 1, comm: "systemd", state: 'S'}}
+	var shims []int
+	for i := 0; i < parents; i++ {
+		shim := next
+		next++
+		shims = append(shims, shim)
+		first := next
+		next += zombiesPerParent
+		parent := Start(t, []string{tl.Maker, "fakeparent", "-proc", dir, "-zombies", strconv.Itoa(first) + ":" + strconv.Itoa(zombiesPerParent)})
+		g.Parents = append(g.Parents, parent)
+		entries = append(entries,
+			entry{pid: shim, ppid: 1, comm: "containerd-shim", state: 'S'},
+			entry{pid: parent.Parent, ppid: shim, comm: "app", state: 'S'})
+		for z := first; z < first+zombiesPerParent; z++ {
+			entries = append(entries, entry{pid: z, ppid: parent.Parent, comm: "worker", state: 'Z'})
+		}
+		g.Zombies += zombiesPerParent
+	}
+	for len(entries) < total {
+		entries = append(entries, entry{pid: next, ppid: shims[len(entries)%len(shims)], comm: "sleep", state: 'S'})
+		next++
+	}
+	g.Processes = len(entries)
+
+	// Two writers: the files are small and tmpfs is quick, the system
+	// calls are the cost.
+	errs := make(chan error, 2)
+	for w := 0; w < 2; w++ {
+		go func() {
+			var line []byte
+			for i := w; i < len(entries); i += 2 {
+				e := entries[i]
+				d := filepath.Join(dir, strconv.Itoa(e.pid))
+				if err := os.Mkdir(d, 0o755); err != nil {
+					errs <- err
+					return
+				}
+				// proc(5): 52 fields; starttime (22) in clock ticks.
+				line = fmt.Appendf(line[:0], "%d (%s) %c %d %d %d 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 %d 0 0 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+					e.pid, e.comm, e.state, e.ppid, e.pid, e.pid, 1000+i)
+				if err := os.WriteFile(filepath.Join(d, "stat"), line, 0o444); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	require.NoError(t, errors.Join(<-errs, <-errs))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "self", "stat"), []byte("1 (systemd) S 0 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 1 0 0\n"), 0o444))
+	return g
+}
+
+// Kill ends the tree's whole process group now.
+func (tr *Tree) Kill() {
+	_ = syscall.Kill(-tr.Root, syscall.SIGKILL)
+	_ = tr.cmd.Wait()
 }

@@ -12,6 +12,11 @@
 //	    PID 1 of a new PID and mount namespace: mounts a fresh /proc, starts
 //	    each -bg command and waits for its "ready" line, runs CMD to the end,
 //	    then prints the namespace's process table as JSON lines and exits.
+//	zombiemaker fakeparent -proc DIR -zombies FIRST:COUNT
+//	    a real process standing for the parent of COUNT zombies of a
+//	    generated process table at DIR (PIDs FIRST onwards): prints "ready
+//	    <pid>" and, on SIGCHLD, removes their entries from DIR, as the kernel
+//	    removes a zombie its parent reaps.
 //	zombiemaker exit
 //	    exits at once (the child spawn makes).
 package main
@@ -25,6 +30,8 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -48,6 +55,8 @@ func main() {
 		err = shim(os.Args[2:])
 	case "nsinit":
 		err = nsinit(os.Args[2:])
+	case "fakeparent":
+		err = fakeParent(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown mode %q", os.Args[1])
 	}
@@ -236,11 +245,38 @@ func nsinit(args []string) error {
 		return err
 	}
 	enc := json.NewEncoder(os.Stdout)
-	for _, p := range snap.Procs {
+	for p := range snap.All() {
 		if err := enc.Encode(p); err != nil {
 			return err
 		}
 	}
 	fmt.Printf("{\"exit\":%d}\n", code)
 	return nil
+}
+
+func fakeParent(args []string) error {
+	fs := flag.NewFlagSet("fakeparent", flag.ContinueOnError)
+	dir := fs.String("proc", "", "the generated process table")
+	zombies := fs.String("zombies", "", "FIRST:COUNT, the PIDs of this parent's zombies in it")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	first, count, ok := strings.Cut(*zombies, ":")
+	from, err1 := strconv.Atoi(first)
+	n, err2 := strconv.Atoi(count)
+	if *dir == "" || !ok || err1 != nil || err2 != nil {
+		return fmt.Errorf("fakeparent: want -proc DIR -zombies FIRST:COUNT, got %q %q", *dir, *zombies)
+	}
+	chld := make(chan os.Signal, 1)
+	signal.Notify(chld, syscall.SIGCHLD)
+	fmt.Printf("ready %d\n", os.Getpid())
+	<-chld
+	for pid := from; pid < from+n; pid++ {
+		if err := os.RemoveAll(filepath.Join(*dir, strconv.Itoa(pid))); err != nil {
+			return err
+		}
+	}
+	for {
+		time.Sleep(time.Hour)
+	}
 }
