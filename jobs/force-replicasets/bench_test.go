@@ -109,17 +109,24 @@ func BenchmarkForceReplicasets(b *testing.B) {
 		if script != "" && total == compareAt {
 			// Both act for real: the job, then the stuck updates are made
 			// again (a new image each), then the script, then again.
+			// A deletion frees room in the stuck leases' shared pool,
+			// which can let another stuck update through by itself: what
+			// counts is how many are still stuck a minute after the run.
 			ours := runForReal(b, bin, c, pageSize)
+			oursLeft, err := settle(ctx, c, time.Minute)
+			require(err)
 			image++
 			require(restick(ctx, c, builder, stuckLeases, image))
 			theirs := runScript(b, script, c)
+			theirsLeft, err := settle(ctx, c, time.Minute)
+			require(err)
 			image++
 			require(restick(ctx, c, builder, stuckLeases, image))
 			jobtest.PrintComparison(fmt.Sprintf("%d leases, %d with a stuck update: one run each, for real", total, len(stuckLeases)),
 				jobtest.Side{Name: "akash-force-new-replicasets.sh", Wall: theirs.wall, Requests: theirs.requests,
-					Outcome: fmt.Sprintf("%d ReplicaSets deleted", theirs.deleted)},
+					Outcome: fmt.Sprintf("%d ReplicaSets deleted, %d updates stuck a minute later", theirs.deleted, theirsLeft)},
 				jobtest.Side{Name: "force-replicasets", Wall: ours.wall, Requests: ours.requests,
-					Outcome: fmt.Sprintf("%d ReplicaSets deleted", ours.deleted)})
+					Outcome: fmt.Sprintf("%d ReplicaSets deleted, %d updates stuck a minute later", ours.deleted, oursLeft)})
 		}
 	}
 }
@@ -167,6 +174,7 @@ func runScript(b *testing.B, script string, c *kubetest.Cluster) sideRun {
 	if err != nil {
 		b.Fatalf("%s: %v\n%s", script, err, out)
 	}
+	b.Logf("%s (%s):\n%s", filepath.Base(script), wall.Round(time.Millisecond), out)
 	logged, err := os.ReadFile(log)
 	if err != nil {
 		b.Fatal(err)
@@ -175,10 +183,31 @@ func runScript(b *testing.B, script string, c *kubetest.Cluster) sideRun {
 		deleted: strings.Count(string(out), "deleted")}
 }
 
+// settle waits up to limit for the lease pods still pending to be
+// scheduled and returns how many are left.
+func settle(ctx context.Context, c *kubetest.Cluster, limit time.Duration) (int, error) {
+	deadline := time.Now().Add(limit)
+	for {
+		pods, err := c.Kube.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "status.phase=Pending", LabelSelector: "akash.network/manifest-service"})
+		if err != nil {
+			return 0, err
+		}
+		if len(pods.Items) == 0 || time.Now().After(deadline) {
+			return len(pods.Items), nil
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
 // restick gives the stuck leases another update that cannot be scheduled,
 // after a run freed their room, and waits until the scheduler refuses
 // every one.
 func restick(ctx context.Context, c *kubetest.Cluster, builder *akashtest.Builder, leases []int, image int) error {
+	// First the freed rollouts finish: a pod still pending from the last
+	// update could otherwise take the room the next one is refused.
+	if left, err := settle(ctx, c, 3*time.Minute); err != nil || left > 0 {
+		return fmt.Errorf("%d lease pods still pending after the run freed their room (%v)", left, err)
+	}
 	for _, i := range leases {
 		if err := builder.SetImage(ctx, akashtest.LeaseID(10_000+i), "app", fmt.Sprintf("app:%d", image)); err != nil {
 			return err
@@ -191,10 +220,20 @@ func restick(ctx context.Context, c *kubetest.Cluster, builder *akashtest.Builde
 		if err != nil {
 			return err
 		}
+		// The scheduler's verdict in the pod's status, and its Event,
+		// which the script reads (kubectl describe).
+		events, err := c.Kube.CoreV1().Events("").List(ctx, metav1.ListOptions{FieldSelector: "reason=FailedScheduling"})
+		if err != nil {
+			return err
+		}
+		told := map[string]bool{}
+		for _, e := range events.Items {
+			told[e.InvolvedObject.Namespace+"/"+e.InvolvedObject.Name] = true
+		}
 		n := 0
 		for _, p := range pods.Items {
 			for _, cond := range p.Status.Conditions {
-				if p.Spec.Containers[0].Image == want && cond.Type == corev1.PodScheduled && cond.Reason == corev1.PodReasonUnschedulable {
+				if p.Spec.Containers[0].Image == want && cond.Type == corev1.PodScheduled && cond.Reason == corev1.PodReasonUnschedulable && told[p.Namespace+"/"+p.Name] {
 					n++
 				}
 			}
