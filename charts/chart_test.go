@@ -554,3 +554,46 @@ func TestChainJobsCloserModes(t *testing.T) {
 		}
 	})
 }
+
+// global.pause reaches exactly the components that change anything, each
+// with the switch's namespace and a Role to read that one ConfigMap.
+func TestGlobalPause(t *testing.T) {
+	pausable := map[string]bool{"force-replicasets": true, "kill-lease-by-image": true, "dangling-deployments": true, "restore-command": true, "zombie-reaper": true}
+	for _, pause := range []bool{true, false} {
+		objs, _, err := render(t, map[string]any{"global": map[string]any{"pause": pause},
+			"bidPrice": map[string]any{"enabled": true}, "restoreCommand": map[string]any{"enabled": true}})
+		require.NoError(t, err)
+		for _, component := range components {
+			name := "akash-janitor-" + component
+			var containers []any
+			for _, path := range [][]string{{"CronJob", "spec", "jobTemplate", "spec", "template", "spec", "containers"}, {"DaemonSet", "spec", "template", "spec", "containers"}, {"Deployment", "spec", "template", "spec", "containers"}} {
+				if u := objs[path[0]+"/"+name]; u != nil {
+					containers, _, _ = unstructured.NestedSlice(u.Object, path[1:]...)
+				}
+			}
+			require.NotEmpty(t, containers, component)
+			env := map[string]any{}
+			for _, c := range containers {
+				if c.(map[string]any)["name"] != component {
+					continue
+				}
+				list, _ := c.(map[string]any)["env"].([]any)
+				for _, e := range list {
+					env[e.(map[string]any)["name"].(string)] = e
+				}
+			}
+			_, paused := env["JANITOR_PAUSED"]
+			_, ns := env["JANITOR_PAUSE_NAMESPACE"]
+			assert.Equal(t, pause && pausable[component], paused, "%s JANITOR_PAUSED with global.pause=%v", component, pause)
+			assert.Equal(t, pausable[component], ns, "%s reads the pause ConfigMap", component)
+			role := objs["Role/"+name+"-pause"]
+			require.Equal(t, pausable[component], role != nil, "%s's pause Role", component)
+			if role != nil {
+				rules, _, _ := unstructured.NestedSlice(role.Object, "rules")
+				assert.Equal(t, []any{map[string]any{"apiGroups": []any{""}, "resources": []any{"configmaps"},
+					"resourceNames": []any{"akash-janitor-pause"}, "verbs": []any{"get"}}}, rules)
+				assert.Equal(t, "akash-services", role.GetNamespace())
+			}
+		}
+	}
+}

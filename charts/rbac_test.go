@@ -116,9 +116,24 @@ func TestForceReplicasetsRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 		return err == nil && len(msgs) > 0
 	}, time.Minute, 200*time.Millisecond)
 
-	// The job, as its ServiceAccount, does its work.
+	// The pause switch, as the chart sets it, is readable with that RBAC:
+	// while the ConfigMap is there the job holds its action.
 	bin := jobtest.Build(t, "../jobs/force-replicasets")
-	out, err := exec.Command(bin, "--kubeconfig", kubeconfig, "--min-stuck=0s").CombinedOutput()
+	pause := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "akash-janitor-pause", Namespace: "akash-services"}, Data: map[string]string{"reason": "upgrade"}}
+	_, err = c.Kube.CoreV1().ConfigMaps("akash-services").Create(ctx, pause, metav1.CreateOptions{})
+	require.NoError(t, err)
+	paused := exec.Command(bin, "--kubeconfig", kubeconfig, "--min-stuck=0s")
+	paused.Env = append(os.Environ(), "JANITOR_PAUSE_NAMESPACE=akash-services", "JANITOR_PAUSE_CONFIGMAP=akash-janitor-pause")
+	out, err := paused.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "ConfigMap akash-services/akash-janitor-pause is there (upgrade)", "read, not refused")
+	assert.NotContains(t, string(out), `"outcome":"done"`)
+	require.NoError(t, c.Kube.CoreV1().ConfigMaps("akash-services").Delete(ctx, pause.Name, metav1.DeleteOptions{}))
+
+	// The job, as its ServiceAccount, does its work (the switch absent).
+	run := exec.Command(bin, "--kubeconfig", kubeconfig, "--min-stuck=0s")
+	run.Env = paused.Env
+	out, err = run.CombinedOutput()
 	require.NoError(t, err, "the job must succeed with the chart's RBAC alone:\n%s", out)
 	assert.Contains(t, string(out), `"outcome":"done"`)
 	assert.NotContains(t, string(out), "could not record the Kubernetes Event", "Events are allowed")
@@ -137,6 +152,8 @@ func TestForceReplicasetsRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 		"list Secrets":                 get(as.CoreV1().Secrets("").List(ctx, metav1.ListOptions{})),
 		"delete a Pod":                 as.CoreV1().Pods(id.Namespace()).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}),
 		"patch a Deployment":           get(as.AppsV1().Deployments(id.Namespace()).Patch(ctx, "web", "application/merge-patch+json", []byte(`{}`), metav1.PatchOptions{})),
+		"read another ConfigMap":       get(as.CoreV1().ConfigMaps("akash-services").Get(ctx, "akash-janitor-bid-price", metav1.GetOptions{})),
+		"create the pause ConfigMap":   get(as.CoreV1().ConfigMaps("akash-services").Create(ctx, pause, metav1.CreateOptions{})),
 	}
 	assertForbidden(t, forbidden)
 }

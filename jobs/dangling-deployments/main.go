@@ -52,6 +52,7 @@ func spec(o *options) job.Spec {
 		Name:              "dangling-deployments",
 		Summary:           "tear down leases closed on chain, close leases with nothing in the cluster; never on a doubtful chain answer",
 		DefaultMaxActions: 20,
+		Pausable:          true,
 		Flags: func(fs *flag.FlagSet) {
 			o.chain.Register(fs)
 			fs.StringVar(&o.provider, "provider", "", "the provider's address (with --close-missing the key must be its); empty: the job waits for it")

@@ -80,6 +80,18 @@ func TestKillLeaseByImage(t *testing.T) {
 		assert.Equal(t, chain.StateActive, p.state(id), "dry-run closes nothing")
 	}
 
+	// Paused: the same plan, every close held, no transaction.
+	r = p.run(t, c, append(lists, "--paused")...)
+	require.Equal(t, 0, r.Code, "a paused run succeeds")
+	acts = r.Actions(verbClose)
+	require.Len(t, acts, 3)
+	for _, a := range acts {
+		assert.Equal(t, "skipped", a["outcome"])
+		assert.Equal(t, "paused: --paused is set (the chart's global.pause)", a["detail"])
+	}
+	assert.Empty(t, p.Chain.Applied(), "a paused run sends no transaction")
+	assert.Equal(t, chain.StateActive, p.state(bare))
+
 	r = p.run(t, c, lists...)
 	require.Equal(t, 0, r.Code)
 	assert.Equal(t, chain.StateClosed, p.state(bare))

@@ -50,6 +50,7 @@ func spec(o *options) job.Spec {
 		Name:              "kill-lease-by-image",
 		Summary:           "close the leases whose Manifests run a denied image",
 		DefaultMaxActions: 10,
+		Pausable:          true,
 		Flags: func(fs *flag.FlagSet) {
 			fs.Var(&o.deny, "deny", "a denied image reference (docker.io/x/y, x/y:tag) or regex:<RE2>; repeat for more")
 			fs.Var(&o.allow, "allow", "an allowed image, winning over the denylist; repeat for more")

@@ -37,6 +37,7 @@ func spec(o *options) job.Spec {
 		Name:              "restore-command",
 		Summary:           "give Akash services back the command their Manifest lost (providers before 0.2.1)",
 		DefaultMaxActions: 20,
+		Pausable:          true,
 		Flags: func(fs *flag.FlagSet) {
 			fs.DurationVar(&o.minStuck, "min-stuck", 15*time.Minute,
 				"how long the command-less rollout must have failed to become available, so a tenant's own update is never undone")

@@ -174,6 +174,16 @@ func TestReaperThresholdsAndReportOnly(t *testing.T) {
 	assert.True(t, proctabletest.Alive(t, two.Parent))
 	assert.Len(t, proctabletest.Zombies(t, two.Parent), 2)
 
+	// Paused: the pass plans as ever and sends nothing.
+	r = runReaper(t, c, "--once", "--paused")
+	require.Equal(t, 0, r.Code)
+	a = auditOf(t, r, two.Parent)
+	require.NotNil(t, a)
+	assert.Equal(t, "skipped", a["outcome"])
+	assert.Equal(t, "paused: --paused is set (the chart's global.pause)", a["detail"])
+	assert.Empty(t, r.With("message", "signal sent"), "a paused reaper sends nothing")
+	assert.Len(t, proctabletest.Zombies(t, two.Parent), 2)
+
 	// The budget: one parent per pass.
 	other := proctabletest.Start(t, tools.UnderShim(tools.Spawn(1, "never", false)))
 	r = runReaper(t, c, "--once", "--max-actions=1")

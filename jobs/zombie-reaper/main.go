@@ -58,6 +58,7 @@ func spec(o *options) job.Spec {
 		Name:              "zombie-reaper",
 		Summary:           "make the parents of zombie processes in containers reap them, or end those parents",
 		DefaultMaxActions: 20,
+		Pausable:          true,
 		Loop:              true,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&o.procRoot, "proc", "/proc", "the proc filesystem to read (the node's, with hostPID)")

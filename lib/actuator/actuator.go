@@ -117,6 +117,11 @@ type Options struct {
 	// records none: it changes nothing.
 	Events EventSink
 	Log    zerolog.Logger
+	// Pause, if set, says whether the operator has paused the job and why
+	// ("" if not). It is asked once for a run (New) and once for each pass
+	// (Pass); while paused every action is held with that reason: planned
+	// and logged as ever, nothing carried out.
+	Pause func() string
 }
 
 // Actuator applies plans and keeps the run's totals.
@@ -126,14 +131,30 @@ type Actuator struct {
 
 	mu       sync.Mutex
 	summary  Summary
-	inflight int // actions being carried out, counted against the budget
+	inflight int    // actions being carried out, counted against the budget
+	paused   string // why every action is held ("" if not paused)
 }
 
 // Pass returns an actuator for one pass of a long-running job: the same
 // options, a budget and summary of its own, and totals that add up into a's.
 func (a *Actuator) Pass() *Actuator {
-	return &Actuator{opts: a.opts, parent: a}
+	p := &Actuator{opts: a.opts, parent: a}
+	p.askPause()
+	return p
 }
+
+// askPause asks whether the job is paused, and says so once in the log.
+func (a *Actuator) askPause() {
+	if a.opts.Pause == nil {
+		return
+	}
+	if a.paused = a.opts.Pause(); a.paused != "" {
+		a.opts.Log.Warn().Str("reason", a.paused).Msg("paused: every action is held, nothing is changed")
+	}
+}
+
+// Paused returns why the job is paused ("" if it is not).
+func (a *Actuator) Paused() string { return a.paused }
 
 // countUp adds to the totals of a's parents; a's own are updated under its
 // lock by the caller, together with the budget they decide.
@@ -147,7 +168,9 @@ func (a *Actuator) countUp(f func(s *Summary)) {
 
 // New returns an Actuator.
 func New(opts Options) *Actuator {
-	return &Actuator{opts: opts}
+	a := &Actuator{opts: opts}
+	a.askPause()
+	return a
 }
 
 // DryRun tells whether this actuator changes nothing.
@@ -226,6 +249,8 @@ func (a *Actuator) admit(ctx context.Context, act Action) (Outcome, string) {
 	var outcome Outcome
 	var detail string
 	switch {
+	case a.paused != "":
+		outcome, detail = Skipped, "paused: "+a.paused
 	case act.Hold != "":
 		outcome, detail = Skipped, act.Hold
 	case ctx.Err() != nil:

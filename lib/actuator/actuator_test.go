@@ -298,3 +298,37 @@ func TestPayloadOf(t *testing.T) {
 	_, err = PayloadOf[lease](Action{Verb: "close-lease"})
 	assert.ErrorContains(t, err, "carries <nil>")
 }
+
+// A paused run plans and logs every action as held with the pause's
+// reason, carries none out and records no Event; each pass of a long-running
+// job asks again.
+func TestPauseHoldsEveryAction(t *testing.T) {
+	var buf bytes.Buffer
+	sink := &fakeSink{}
+	reason := "paused by ConfigMap akash-services/akash-janitor-pause: node maintenance"
+	a := New(Options{MaxActions: 10, Events: sink, Log: zerolog.New(&buf), Pause: func() string { return reason }})
+	assert.Equal(t, reason, a.Paused())
+	err := a.Apply(context.Background(), actions(2), func(context.Context, Action) error {
+		t.Fatal("a paused run carries nothing out")
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, Summary{Actions: 2, Skipped: 2}, a.Summary())
+	assert.Empty(t, sink.events)
+	l := lines(t, &buf)
+	require.Len(t, l, 3)
+	assert.Equal(t, "paused: every action is held, nothing is changed", l[0]["message"])
+	assert.Equal(t, reason, l[0]["reason"])
+	for _, audit := range l[1:] {
+		assert.Equal(t, "skipped", audit["outcome"])
+		assert.Equal(t, "paused: "+reason, audit["detail"])
+		assert.Equal(t, "akash1o/1/1/1/akash1p", audit["lease"])
+	}
+
+	reason = ""
+	pass := a.Pass()
+	assert.Empty(t, pass.Paused(), "the switch is asked again for each pass")
+	done := 0
+	require.NoError(t, pass.Apply(context.Background(), actions(1), func(context.Context, Action) error { done++; return nil }))
+	assert.Equal(t, 1, done)
+}

@@ -23,6 +23,9 @@ import (
 	"github.com/prometheus/procfs"
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/akash-janitor/akash-janitor/lib/actuator"
 	"github.com/akash-janitor/akash-janitor/lib/kube"
@@ -62,6 +65,44 @@ type Common struct {
 	PageSize int64
 	// PushgatewayURL, if set, receives each run's summary.
 	PushgatewayURL string
+	// Pause is the maintenance switch of a Pausable job.
+	Pause PauseSwitch
+}
+
+// PauseSwitch is how an operator pauses the jobs that change anything:
+// Paused (--paused, the chart's global.pause), or a ConfigMap named
+// ConfigMap in Namespace, whose existence pauses them (its "reason" key says
+// why), so that one kubectl command pauses them and another resumes them.
+type PauseSwitch struct {
+	Paused    bool
+	Namespace string
+	ConfigMap string
+}
+
+// PauseReason is the reason key of the pause ConfigMap.
+const PauseReason = "reason"
+
+// reason says whether the switch is on, and why ("" if not). A switch that
+// cannot be read is on: a job that cannot tell whether it may act does not.
+func (p PauseSwitch) reason(ctx context.Context, kube kubernetes.Interface) string {
+	if p.Paused {
+		return "--paused is set (the chart's global.pause)"
+	}
+	if p.Namespace == "" || p.ConfigMap == "" {
+		return ""
+	}
+	cm, err := kube.CoreV1().ConfigMaps(p.Namespace).Get(ctx, p.ConfigMap, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return ""
+	case err != nil:
+		return fmt.Sprintf("the pause switch, ConfigMap %s/%s, cannot be read, so the job holds every action: %v", p.Namespace, p.ConfigMap, err)
+	}
+	why := strings.TrimSpace(cm.Data[PauseReason])
+	if why == "" {
+		why = "no reason given"
+	}
+	return fmt.Sprintf("ConfigMap %s/%s is there (%s); delete it to resume", p.Namespace, p.ConfigMap, why)
 }
 
 // Spec describes one job binary.
@@ -80,6 +121,10 @@ type Spec struct {
 	// Run does the work. An error it returns fails the run (exit 1), unless it
 	// wraps ErrBadInput (exit 2).
 	Run func(ctx context.Context, env *Env) error
+	// Pausable marks a job that changes the cluster, the chain or the
+	// node: it honours the pause switch (PauseSwitch), observing and
+	// planning as usual and holding every action.
+	Pausable bool
 	// Loop marks a long-running job (a DaemonSet) that works in passes until
 	// it is stopped: --timeout bounds each pass, not the process; each pass
 	// takes an actuator from env.Actuator.Pass() and logs its own summary;
@@ -147,6 +192,11 @@ func Run(ctx context.Context, spec Spec, args []string, lookupEnv func(string) (
 		fs.StringVar(&c.PushgatewayURL, "pushgateway-url", "", "a Prometheus Pushgateway (http://host:9091) to push each run's summary to; empty: none")
 	}
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	if spec.Pausable {
+		fs.BoolVar(&c.Pause.Paused, "paused", false, "hold every action: observe, plan and log, change nothing (the chart's global.pause)")
+		fs.StringVar(&c.Pause.Namespace, "pause-namespace", "", "namespace of the pause ConfigMap (the chart sets its own); empty: no ConfigMap is read")
+		fs.StringVar(&c.Pause.ConfigMap, "pause-configmap", "akash-janitor-pause", "a ConfigMap of this name in --pause-namespace pauses the job while it exists")
+	}
 	installTo := fs.String("install-to", "", "copy this binary into the directory and exit: an init container so puts the job into another image (the provider's, for --closer=cli)")
 	if spec.Flags != nil {
 		spec.Flags(fs)
@@ -210,7 +260,7 @@ func Run(ctx context.Context, spec Spec, args []string, lookupEnv func(string) (
 	}
 
 	instance, _ := os.Hostname()
-	act := actuator.New(actuator.Options{
+	opts := actuator.Options{
 		DryRun:     c.DryRun,
 		MaxActions: c.MaxActions,
 		Log:        log,
@@ -219,7 +269,11 @@ func Run(ctx context.Context, spec Spec, args []string, lookupEnv func(string) (
 			Controller: "akash-janitor.akash.network/" + spec.Name,
 			Instance:   instance,
 		},
-	})
+	}
+	if spec.Pausable {
+		opts.Pause = func() string { return c.Pause.reason(ctx, clients.Kube) }
+	}
+	act := actuator.New(opts)
 	env := &Env{Common: c, Log: log, Clients: clients, Actuator: act, Counter: counter, Now: time.Now, Metrics: prometheus.NewRegistry()}
 
 	start := time.Now()

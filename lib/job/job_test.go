@@ -22,6 +22,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/akash-janitor/akash-janitor/lib/actuator"
 )
@@ -278,4 +280,37 @@ func TestGarbageCollectorTarget(t *testing.T) {
 	t.Setenv("GOGC", "100")
 	require.Equal(t, 0, run(t, spec, []string{"--kubeconfig", kubeconfig(t)}, nil).code)
 	assert.Equal(t, 100, debug.SetGCPercent(100))
+}
+
+// The pause switch: a ConfigMap there pauses, one absent does not, one that
+// cannot be read pauses too (the job cannot tell whether it may act).
+func TestPauseSwitchFailsClosed(t *testing.T) {
+	status := http.StatusNotFound
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		assert.Equal(t, "/api/v1/namespaces/akash-services/configmaps/akash-janitor-pause", r.URL.Path)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		switch status {
+		case http.StatusOK:
+			fmt.Fprint(w, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"akash-janitor-pause","namespace":"akash-services"},"data":{"reason":"upgrade"}}`)
+		case http.StatusNotFound:
+			fmt.Fprint(w, `{"apiVersion":"v1","kind":"Status","status":"Failure","reason":"NotFound","code":404}`)
+		default:
+			fmt.Fprint(w, `{"apiVersion":"v1","kind":"Status","status":"Failure","reason":"Forbidden","message":"configmaps \"akash-janitor-pause\" is forbidden","code":403}`)
+		}
+	}))
+	defer srv.Close()
+	client, err := kubernetes.NewForConfig(&rest.Config{Host: srv.URL})
+	require.NoError(t, err)
+	sw := PauseSwitch{Namespace: "akash-services", ConfigMap: "akash-janitor-pause"}
+	ctx := context.Background()
+
+	assert.Empty(t, sw.reason(ctx, client), "no ConfigMap: not paused")
+	status = http.StatusOK
+	assert.Equal(t, "ConfigMap akash-services/akash-janitor-pause is there (upgrade); delete it to resume", sw.reason(ctx, client))
+	status = http.StatusForbidden
+	assert.Contains(t, sw.reason(ctx, client), "cannot be read, so the job holds every action")
+	assert.Contains(t, sw.reason(ctx, client), "forbidden")
+	assert.Empty(t, PauseSwitch{}.reason(ctx, client), "no namespace: no switch to read")
+	assert.Contains(t, PauseSwitch{Paused: true}.reason(ctx, client), "--paused")
 }

@@ -129,6 +129,38 @@ subjects:
   - kind: ServiceAccount
     name: {{ include "akash-janitor.componentName" . }}
     namespace: {{ include "akash-janitor.namespace" .root }}
+{{- if .pausable }}
+---
+# The pause switch (global.pauseConfigMap): that one ConfigMap, read only.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: {{ include "akash-janitor.componentName" . }}-pause
+  namespace: {{ include "akash-janitor.namespace" .root }}
+  labels:
+    {{- include "akash-janitor.labels" . | nindent 4 }}
+rules:
+  - apiGroups: [""]
+    resources: [configmaps]
+    resourceNames: [{{ .root.Values.global.pauseConfigMap | quote }}]
+    verbs: [get]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: {{ include "akash-janitor.componentName" . }}-pause
+  namespace: {{ include "akash-janitor.namespace" .root }}
+  labels:
+    {{- include "akash-janitor.labels" . | nindent 4 }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: {{ include "akash-janitor.componentName" . }}-pause
+subjects:
+  - kind: ServiceAccount
+    name: {{ include "akash-janitor.componentName" . }}
+    namespace: {{ include "akash-janitor.namespace" .root }}
+{{- end }}
 {{- end -}}
 
 {{/* Flags every component gets from the chart. */}}
@@ -173,6 +205,18 @@ imagePullSecrets:
 {{/* Environment every component gets, then its extraEnv. */}}
 {{- define "akash-janitor.commonEnv" -}}
 {{- include "akash-janitor.gomemlimit" . }}
+{{- if .pausable }}
+- name: JANITOR_PAUSE_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+- name: JANITOR_PAUSE_CONFIGMAP
+  value: {{ .root.Values.global.pauseConfigMap | quote }}
+{{- if .root.Values.global.pause }}
+- name: JANITOR_PAUSED
+  value: "true"
+{{- end }}
+{{- end }}
 {{- with .values.extraEnv }}
 {{ toYaml . }}
 {{- end }}
