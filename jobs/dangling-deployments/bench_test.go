@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -27,7 +25,7 @@ func BenchmarkDanglingDeployments(b *testing.B) {
 	p := chaintest.NewProvider(b)
 	ctx := context.Background()
 	const dangling = 10
-	onChain, inCluster := benchCount(b, "BENCH_CHAIN_LEASES", 50_000), benchCount(b, "BENCH_CLUSTER_LEASES", 10_000)
+	onChain, inCluster := jobtest.EnvCount(b, "BENCH_CHAIN_LEASES", 50_000), jobtest.EnvCount(b, "BENCH_CLUSTER_LEASES", 10_000)
 	if inCluster > onChain || inCluster < dangling {
 		b.Fatalf("BENCH_CLUSTER_LEASES=%d: want between %d and BENCH_CHAIN_LEASES=%d", inCluster, dangling, onChain)
 	}
@@ -75,16 +73,4 @@ func BenchmarkDanglingDeployments(b *testing.B) {
 
 func leaseID(p *chaintest.Provider, i int) akash.LeaseID {
 	return akash.LeaseID{Owner: akashtest.Owner(i % 97), DSeq: uint64(100_000 + i), GSeq: 1, OSeq: 1, Provider: p.Key.Address}
-}
-
-func benchCount(b *testing.B, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		b.Fatalf("%s=%q: want a positive whole number", name, v)
-	}
-	return n
 }

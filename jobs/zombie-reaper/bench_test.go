@@ -234,7 +234,7 @@ func startSleepers(b *testing.B, n int) {
 //	make bench
 //	BENCH_PROCS=1000000 BENCH_ZOMBIES=930000 make bench   # other sizes
 func BenchmarkZombieReaperAtScale(b *testing.B) {
-	total, zombies := envInt(b, "BENCH_PROCS", 500_000), envInt(b, "BENCH_ZOMBIES", 465_000)
+	total, zombies := jobtest.EnvCount(b, "BENCH_PROCS", 500_000), jobtest.EnvCount(b, "BENCH_ZOMBIES", 465_000)
 	const parents = 5
 	if zombies%parents != 0 || zombies+2*parents+1 > total {
 		b.Fatalf("BENCH_ZOMBIES=%d: want a multiple of %d that fits in BENCH_PROCS=%d", zombies, parents, total)
@@ -296,18 +296,6 @@ func benchProcDir(b *testing.B) string {
 	}
 	b.Cleanup(func() { _ = os.RemoveAll(dir) })
 	return dir
-}
-
-func envInt(b *testing.B, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		b.Fatalf("%s=%q: want a positive whole number", name, v)
-	}
-	return n
 }
 
 // tail is the end of a run's output, for a failure message.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -70,4 +71,20 @@ func PrintComparison(title string, script, job Side) {
 	}
 	fmt.Fprintf(&b, "| %-40s | %12s | %12s |\n", "script / job", ratio(script.Wall.Seconds(), job.Wall.Seconds()), req)
 	fmt.Print(b.String())
+}
+
+// EnvCount is the positive whole number in the environment variable name
+// (a benchmark's size), or def when it is unset; anything else fails the
+// benchmark with the variable's name.
+func EnvCount(b *testing.B, name string, def int) int {
+	b.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		b.Fatalf("%s=%q: want a positive whole number", name, v)
+	}
+	return n
 }
