@@ -20,10 +20,12 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
+	"github.com/akash-janitor/akash-janitor/lib/job"
 	"github.com/akash-janitor/akash-janitor/lib/kube/kubetest"
 )
 
@@ -171,8 +173,23 @@ func (d *demo) forceReplicaSets() error {
 	if err := d.runJob("force-replicasets", "--dry-run", "--min-stuck=0s"); err != nil {
 		return err
 	}
+	// The pause switch, as an operator uses it before maintenance.
+	say("Paused for maintenance with one command, the job plans and holds every action:")
+	pause := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "akash-janitor-pause", Namespace: "akash-services"},
+		Data: map[string]string{job.PauseReason: "node maintenance until 14:00"}}
+	fmt.Printf("   $ kubectl -n akash-services create configmap akash-janitor-pause --from-literal=reason=%q\n", pause.Data[job.PauseReason])
+	if _, err := d.cluster.Kube.CoreV1().ConfigMaps(pause.Namespace).Create(d.ctx, pause, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	if err := d.runJob("force-replicasets", "--min-stuck=0s", "--pause-namespace=akash-services"); err != nil {
+		return err
+	}
+	fmt.Println("   $ kubectl -n akash-services delete configmap akash-janitor-pause")
+	if err := d.cluster.Kube.CoreV1().ConfigMaps(pause.Namespace).Delete(d.ctx, pause.Name, metav1.DeleteOptions{}); err != nil {
+		return err
+	}
 	say("force-replicasets, for real:")
-	if err := d.runJob("force-replicasets", "--min-stuck=0s"); err != nil {
+	if err := d.runJob("force-replicasets", "--min-stuck=0s", "--pause-namespace=akash-services"); err != nil {
 		return err
 	}
 	if err := d.waitFor(time.Minute, "the update to finish", func() (bool, error) {
@@ -210,6 +227,9 @@ func (d *demo) runJob(name string, args ...string) error {
 				fmt.Printf("       tx %s (%s)\n", l["tx_hash"], l["backend"])
 			}
 			fmt.Printf("       why: %s\n", l["message"])
+			if l["outcome"] == "skipped" && l["detail"] != nil {
+				fmt.Printf("       held: %s\n", l["detail"])
+			}
 		case l["message"] == "certificate valid":
 			fmt.Printf("     [valid] %s %s, %v days left\n", l["file"], l["subject"], l["days_left"])
 		case l["finding"] != nil:
