@@ -29,6 +29,7 @@ import (
 	"github.com/akash-janitor/akash-janitor/lib/kube"
 	"github.com/akash-janitor/akash-janitor/lib/pricing"
 	"github.com/akash-janitor/akash-janitor/lib/pricing/dropin"
+	"github.com/akash-janitor/akash-janitor/lib/version"
 )
 
 func main() {
@@ -41,7 +42,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		ctx, cancel := context.WithTimeout(ctx, dropin.Timeout)
 		defer cancel()
-		return dropin.Run(ctx, stdin, stdout, stderr, dropin.Env)
+		return dropin.Run(ctx, stdin, stdout, stderr, os.LookupEnv)
 	}
 	switch args[0] {
 	case "serve":
@@ -49,7 +50,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "audit":
 		return audit(ctx, args[1:], stdout, stderr)
 	case "--version", "version":
-		fmt.Fprintln(stdout, job.VersionLine("bid-price"))
+		fmt.Fprintln(stdout, version.Line("bid-price"))
 		return 0
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
@@ -106,7 +107,7 @@ func (k *kubeFlags) setup(name string, stderr io.Writer) (*kube.Clients, zerolog
 	if k.namespace == "" {
 		return nil, log, errors.New("--namespace is empty (and $POD_NAMESPACE is not set)")
 	}
-	k.opts.QPS, k.opts.UserAgent = float32(k.qps), "akash-janitor/bid-price/"+job.Version
+	k.opts.QPS, k.opts.UserAgent = float32(k.qps), "akash-janitor/bid-price/"+version.Version
 	cfg, err := kube.Config(k.opts)
 	if err != nil {
 		return nil, log, err
@@ -136,7 +137,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Error().Err(err).Msg("--listen")
 		return 2
 	}
-	log.Info().Str("addr", l.Addr().String()).Str("configmap", k.namespace+"/"+k.configMap).Str("version", job.Version).Msg("serving")
+	log.Info().Str("addr", l.Addr().String()).Str("configmap", k.namespace+"/"+k.configMap).Str("version", version.Version).Msg("serving")
 	go s.watchConfig(ctx, clients.Kube, k.namespace, k.configMap)
 	if *auditEvery > 0 {
 		// The GPU coverage audit: after each configuration loaded, and on
@@ -179,7 +180,7 @@ func audit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bid-price audit: %v\n", err)
 		return 2
 	}
-	lookup := dropin.Env
+	lookup := os.LookupEnv
 	if !*fromEnv {
 		cm, err := clients.Kube.CoreV1().ConfigMaps(k.namespace).Get(ctx, k.configMap, metav1.GetOptions{})
 		if err != nil {

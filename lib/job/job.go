@@ -42,13 +42,6 @@ const (
 // DefaultGOGC is the garbage collector's target unless GOGC is set.
 const DefaultGOGC = 50
 
-// Version is the binary's version (lib/version, stamped at build time).
-var Version = version.Version
-
-// VersionLine is what --version and `version` print: the name, version,
-// commit and Go version.
-func VersionLine(name string) string { return version.Line(name) }
-
 // EnvPrefix prefixes the environment variable of every flag:
 // --max-actions is also JANITOR_MAX_ACTIONS.
 const EnvPrefix = "JANITOR_"
@@ -205,7 +198,7 @@ func Run(ctx context.Context, spec Spec, args []string, lookupEnv func(string) (
 		return code
 	}
 	if *showVersion {
-		fmt.Fprintln(out, VersionLine(spec.Name))
+		fmt.Fprintln(out, version.Line(spec.Name))
 		return ExitOK
 	}
 	if *installTo != "" {
@@ -218,7 +211,7 @@ func Run(ctx context.Context, spec Spec, args []string, lookupEnv func(string) (
 		return ExitOK
 	}
 	c.Kube.QPS = float32(*qps)
-	c.Kube.UserAgent = "akash-janitor/" + spec.Name + "/" + Version
+	c.Kube.UserAgent = "akash-janitor/" + spec.Name + "/" + version.Version
 
 	log, err := NewLogger(logOut, c.LogFormat, c.LogLevel)
 	if err != nil {
@@ -277,7 +270,7 @@ func Run(ctx context.Context, spec Spec, args []string, lookupEnv func(string) (
 	env := &Env{Common: c, Log: log, Clients: clients, Actuator: act, Counter: counter, Now: time.Now, Metrics: prometheus.NewRegistry()}
 
 	start := time.Now()
-	log.Info().Bool("dry_run", c.DryRun).Int("max_actions", c.MaxActions).Str("version", Version).Msg("run started")
+	log.Info().Bool("dry_run", c.DryRun).Int("max_actions", c.MaxActions).Str("version", version.Version).Msg("run started")
 	runErr := spec.Run(ctx, env)
 	log.Debug().Str("api_requests", counter.String()).Msg("API requests made")
 	sum := log.With().Int("api_requests", counter.Total())
@@ -347,7 +340,7 @@ func ParseFlags(name, summary string, fs *flag.FlagSet, args []string, lookupEnv
 		return ExitBadInput, false
 	}
 	if pfs.NArg() == 1 && pfs.Arg(0) == "version" {
-		fmt.Fprintln(out, VersionLine(name))
+		fmt.Fprintln(out, version.Line(name))
 		return ExitOK, false
 	}
 	if pfs.NArg() > 0 {

@@ -66,25 +66,21 @@ func ListAll[T any, L runtime.Object](ctx context.Context, pageSize int64, opts 
 // namespace, read in pages (see Each).
 func EachMetadata(ctx context.Context, client metadata.Interface, gvr schema.GroupVersionResource,
 	namespace string, pageSize int64, opts metav1.ListOptions, fn func(*metav1.PartialObjectMetadata) error) error {
-	return Each(ctx, pageSize, opts,
-		func(ctx context.Context, opts metav1.ListOptions) (*metav1.PartialObjectMetadataList, error) {
-			return client.Resource(gvr).Namespace(namespace).List(ctx, opts)
-		}, fn)
+	return Each(ctx, pageSize, opts, metadataList(client, gvr, namespace), fn)
 }
 
 // ListMetadata reads only the metadata of every object of a resource (see
 // EachMetadata) and returns it all.
 func ListMetadata(ctx context.Context, client metadata.Interface, gvr schema.GroupVersionResource,
 	namespace string, pageSize int64, opts metav1.ListOptions) ([]metav1.PartialObjectMetadata, error) {
-	var items []metav1.PartialObjectMetadata
-	err := EachMetadata(ctx, client, gvr, namespace, pageSize, opts, func(m *metav1.PartialObjectMetadata) error {
-		items = append(items, *m)
-		return nil
-	})
-	if err != nil {
-		return nil, err
+	return ListAll[metav1.PartialObjectMetadata](ctx, pageSize, opts, metadataList(client, gvr, namespace))
+}
+
+// metadataList is the metadata client's List of one resource, for Each.
+func metadataList(client metadata.Interface, gvr schema.GroupVersionResource, namespace string) func(context.Context, metav1.ListOptions) (*metav1.PartialObjectMetadataList, error) {
+	return func(ctx context.Context, opts metav1.ListOptions) (*metav1.PartialObjectMetadataList, error) {
+		return client.Resource(gvr).Namespace(namespace).List(ctx, opts)
 	}
-	return items, nil
 }
 
 // EachRaw reads a LIST of a custom resource at path (for example

@@ -28,7 +28,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	ctx, cancel := context.WithTimeout(ctx, dropin.Timeout)
-	code := dropin.Run(ctx, os.Stdin, os.Stdout, os.Stderr, dropin.Env)
+	code := dropin.Run(ctx, os.Stdin, os.Stdout, os.Stderr, os.LookupEnv)
 	cancel()
 	stop()
 	os.Exit(code)

@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -74,6 +73,3 @@ func Run(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, lookup 
 func NeedsAKT(o pricing.Order) bool {
 	return o.Price == nil || o.Price.Denom == pricing.DenomAKT
 }
-
-// Env looks keys up in the process's environment.
-func Env(k string) (string, bool) { return os.LookupEnv(k) }
