@@ -15,7 +15,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 
+	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
 	"github.com/akash-janitor/akash-janitor/lib/job/jobtest"
 	"github.com/akash-janitor/akash-janitor/lib/kube/kubetest"
@@ -190,17 +192,27 @@ func runScript(b *testing.B, script string, c *kubetest.Cluster) sideRun {
 		deleted: strings.Count(string(out), "deleted")}
 }
 
+// leasePods lists the lease pods (the provider's workloads) in a phase.
+func leasePods(ctx context.Context, c *kubetest.Cluster, phase corev1.PodPhase) ([]corev1.Pod, error) {
+	pods, err := c.Kube.CoreV1().Pods("").List(ctx, metav1.ListOptions{
+		FieldSelector: fields.OneTermEqualSelector("status.phase", string(phase)).String(), LabelSelector: akash.LabelManifestService})
+	if err != nil {
+		return nil, err
+	}
+	return pods.Items, nil
+}
+
 // settle waits up to limit for the lease pods still pending to be
 // scheduled and returns how many are left.
 func settle(ctx context.Context, c *kubetest.Cluster, limit time.Duration) (int, error) {
 	deadline := time.Now().Add(limit)
 	for {
-		pods, err := c.Kube.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "status.phase=Pending", LabelSelector: "akash.network/manifest-service"})
+		pods, err := leasePods(ctx, c, corev1.PodPending)
 		if err != nil {
 			return 0, err
 		}
-		if len(pods.Items) == 0 || time.Now().After(deadline) {
-			return len(pods.Items), nil
+		if len(pods) == 0 || time.Now().After(deadline) {
+			return len(pods), nil
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -223,7 +235,7 @@ func restick(ctx context.Context, c *kubetest.Cluster, builder *akashtest.Builde
 	want := fmt.Sprintf("app:%d", image)
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
-		pods, err := c.Kube.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "status.phase=Pending", LabelSelector: "akash.network/manifest-service"})
+		pods, err := leasePods(ctx, c, corev1.PodPending)
 		if err != nil {
 			return err
 		}
@@ -238,7 +250,7 @@ func restick(ctx context.Context, c *kubetest.Cluster, builder *akashtest.Builde
 			told[e.InvolvedObject.Namespace+"/"+e.InvolvedObject.Name] = true
 		}
 		n := 0
-		for _, p := range pods.Items {
+		for _, p := range pods {
 			for _, cond := range p.Status.Conditions {
 				if p.Spec.Containers[0].Image == want && cond.Type == corev1.PodScheduled && cond.Reason == corev1.PodReasonUnschedulable && told[p.Namespace+"/"+p.Name] {
 					n++
@@ -311,15 +323,15 @@ func waitCPUStuck(ctx context.Context, c *kubetest.Cluster, want int, limit time
 func waitRunning(ctx context.Context, c *kubetest.Cluster, want int, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
-		pods, err := c.Kube.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "status.phase=Running", LabelSelector: "akash.network/manifest-service"})
+		pods, err := leasePods(ctx, c, corev1.PodRunning)
 		if err != nil {
 			return err
 		}
-		if len(pods.Items) >= want {
+		if len(pods) >= want {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%d of %d lease pods running after %s", len(pods.Items), want, limit)
+			return fmt.Errorf("%d of %d lease pods running after %s", len(pods), want, limit)
 		}
 		time.Sleep(time.Second)
 	}

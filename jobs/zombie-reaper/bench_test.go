@@ -54,7 +54,7 @@ func BenchmarkZombieReaper(b *testing.B) {
 			script := runScript(b, runbook)
 			ours := runOnce(b, bin, c, "--dry-run")
 			jobtest.PrintComparison(fmt.Sprintf("A healthy node, %d processes, no zombies: one run each", snap.Len()+sleepers),
-				jobtest.Side{Name: "kill_zombie_parents.sh", Wall: script.wall, Requests: -1, Outcome: "found none"},
+				jobtest.Side{Name: "kill_zombie_parents.sh", Wall: script, Requests: -1, Outcome: "found none"},
 				jobtest.Side{Name: "zombie-reaper --once", Wall: ours.wall, Requests: -1, Outcome: fmt.Sprintf("found none in %s", ours.scan.Round(time.Millisecond))})
 		}
 	}
@@ -119,7 +119,7 @@ func BenchmarkZombieReaper(b *testing.B) {
 		cleared -= len(proctabletest.Zombies(b, t.Parent))
 	}
 	jobtest.PrintComparison(fmt.Sprintf("A node of %d processes with %d zombies under %d parents that reap when asked: one run each", total, parents*perParent, parents),
-		jobtest.Side{Name: "kill_zombie_parents.sh", Wall: script.wall, Requests: -1, Outcome: fmt.Sprintf("%d zombies cleared", cleared)},
+		jobtest.Side{Name: "kill_zombie_parents.sh", Wall: script, Requests: -1, Outcome: fmt.Sprintf("%d zombies cleared", cleared)},
 		jobtest.Side{Name: "zombie-reaper --once", Wall: ours.wall, Requests: -1, Outcome: fmt.Sprintf("%d zombies cleared (%d parents)", ours.reaped, ours.acted)})
 }
 
@@ -138,7 +138,9 @@ type reaperRun struct {
 	wall, scan     time.Duration
 	processes      int
 	parents, acted int // parents to act on; escalations that ended well
+	zombies        int
 	reaped         int
+	results        []string // each escalation's
 	rss            float64
 }
 
@@ -157,10 +159,13 @@ func runOnce(b *testing.B, bin string, c *kubetest.Cluster, args ...string) reap
 		b.Fatalf("no observed line:\n%s", tail(out))
 	}
 	run := reaperRun{wall: wall, scan: time.Duration(obs["scan"].(float64) * float64(time.Millisecond)),
-		processes: int(obs["processes"].(float64)), parents: int(obs["parents_act"].(float64)), rss: r.Summary()["peak_rss_mib"].(float64)}
+		processes: int(obs["processes"].(float64)), parents: int(obs["parents_act"].(float64)),
+		zombies: int(obs["zombies"].(float64)), rss: r.Summary()["peak_rss_mib"].(float64)}
 	for _, l := range r.Lines {
 		if l["message"] == "escalation finished" {
-			if l["result"] == "reaped" || l["result"] == "terminated" || l["result"] == "killed" {
+			result := l["result"].(string)
+			run.results = append(run.results, result)
+			if result == "reaped" || result == "terminated" || result == "killed" {
 				run.acted++
 			}
 			run.reaped += int(l["reaped"].(float64))
@@ -169,13 +174,9 @@ func runOnce(b *testing.B, bin string, c *kubetest.Cluster, args ...string) reap
 	return run
 }
 
-type scriptRun struct {
-	wall time.Duration
-	out  string
-}
-
-// runScript runs the runbook's script as its cron job does.
-func runScript(b *testing.B, path string) scriptRun {
+// runScript runs the runbook's script as its cron job does and returns its
+// wall time.
+func runScript(b *testing.B, path string) time.Duration {
 	b.Helper()
 	cmd := exec.Command("bash", path)
 	t0 := time.Now()
@@ -185,7 +186,7 @@ func runScript(b *testing.B, path string) scriptRun {
 		b.Fatalf("%s: %v\n%s", path, err, tail(out))
 	}
 	b.Logf("%s (%s):\n%s", filepath.Base(path), wall.Round(time.Millisecond), out)
-	return scriptRun{wall: wall, out: string(out)}
+	return wall
 }
 
 func zombiesOnNode(b *testing.B, table *proctable.ProcFS) int {
@@ -248,33 +249,19 @@ func BenchmarkZombieReaperAtScale(b *testing.B) {
 		g := tools.Generate(b, dir, total, parents, zombies/parents)
 		b.Logf("generated %d processes, %d zombies under %d parents in %s in %s", g.Processes, g.Zombies, parents, dir, time.Since(start).Round(time.Millisecond))
 
-		cmd := exec.Command(bin, "--kubeconfig", c.KubeconfigPath, "--proc", dir, "--once", "--min-zombie-age=0s",
-			"--metrics-addr=", "--sigchld-wait=60s")
-		t0 := time.Now()
-		out, err := cmd.CombinedOutput()
-		wall := time.Since(t0)
-		if err != nil {
-			b.Fatalf("run: %v\n%s", err, tail(out))
+		run := runOnce(b, bin, c, "--proc", dir, "--sigchld-wait=60s")
+		if run.parents != parents || run.zombies != zombies {
+			b.Fatalf("want %d zombies under %d parents to act on, got %d under %d", zombies, parents, run.zombies, run.parents)
 		}
-		run := jobtest.Parse(b, string(out))
-		obs := run.Message("observed")
-		if obs == nil || obs["parents_act"] != float64(parents) || obs["zombies"] != float64(zombies) {
-			b.Fatalf("want %d zombies under %d parents to act on:\n%s", zombies, parents, tail(out))
-		}
-		reaped := 0
-		for _, l := range run.Lines {
-			if l["message"] == "escalation finished" {
-				if l["result"] != "reaped" {
-					b.Fatalf("escalation %v, want reaped:\n%s", l, tail(out))
-				}
-				reaped += int(l["reaped"].(float64))
+		for _, result := range run.results {
+			if result != "reaped" {
+				b.Fatalf("escalations %v, want every one reaped", run.results)
 			}
 		}
-		if reaped != zombies {
-			b.Fatalf("reaped %d zombies, want %d:\n%s", reaped, zombies, tail(out))
+		if run.reaped != zombies {
+			b.Fatalf("reaped %d zombies, want %d", run.reaped, zombies)
 		}
-		scan := time.Duration(obs["scan"].(float64) * float64(time.Millisecond))
-		rss := run.Summary()["peak_rss_mib"].(float64)
+		scan, wall, rss, reaped := run.scan, run.wall, run.rss, run.reaped
 		b.ReportMetric(float64(scan.Milliseconds())/1000, "pass-s")
 		b.ReportMetric(wall.Seconds(), "run-s")
 		b.ReportMetric(rss, "peak-RSS-MiB")
