@@ -121,6 +121,19 @@ func TestRestoreCommand(t *testing.T) {
 	require.Len(t, r.Actions(verbBackup), 1)
 	assert.Equal(t, "planned", r.Actions(verbBackup)[0]["outcome"], "the backup is an action too")
 
+	// Paused: the backup and the patch are both held; the run succeeds.
+	r = run("--min-stuck=0s", "--paused")
+	require.Equal(t, 0, r.Code, "a paused run succeeds:\n%s", r.Raw)
+	require.Len(t, r.Actions(verbBackup), 1)
+	acts = r.Actions(verbRestore)
+	require.Len(t, acts, 1)
+	for _, a := range append(acts, r.Actions(verbBackup)...) {
+		assert.Equal(t, "skipped", a["outcome"])
+		assert.Equal(t, "paused: --paused is set (the chart's global.pause)", a["detail"])
+	}
+	assert.Empty(t, manifestCommand(t, c, lost, "app"))
+	assert.Equal(t, 0, backups())
+
 	// For real: backed up, then patched; the tenant's own change is left.
 	r = run("--min-stuck=0s")
 	require.Equal(t, 0, r.Code)
