@@ -158,10 +158,25 @@ func danglingBothWays(t *testing.T, reclamation bool) {
 	ns, m, h, i := w.present(t, closedOld)
 	assert.True(t, ns && m && h == 1 && i == 1, "dry-run removes nothing")
 
+	// Paused: the same plan, every action held, nothing removed or closed.
+	r = w.run(t, "--close-missing", "--paused")
+	require.Equal(t, 0, r.Code, r.Raw)
+	for key, outcome := range outcomes(r) {
+		assert.Equal(t, "skipped", outcome, key)
+	}
+	assert.Contains(t, outcomes(r), verbClose+" "+missingOld.String(), "planned as ever")
+	for _, a := range r.Actions(verbTeardown) {
+		assert.Equal(t, "paused: --paused is set (the chart's global.pause)", a["detail"])
+	}
+	ns, m, h, i = w.present(t, closedOld)
+	assert.True(t, ns && m && h == 1 && i == 1, "a paused run removes nothing")
+	l, _ := w.chain.Get(missingOld)
+	assert.Equal(t, chain.StateActive, l.State, "a paused run closes nothing")
+
 	// For real, both ways.
 	r = w.run(t, "--close-missing")
 	require.Equal(t, 0, r.Code)
-	l, _ := w.chain.Get(manifestOnly)
+	l, _ = w.chain.Get(manifestOnly)
 	assert.Equal(t, chain.StateActive, l.State, "only with --close-without-namespace")
 	got = outcomes(r)
 	assert.Equal(t, "done", got[verbTeardown+" "+closedOld.String()])
