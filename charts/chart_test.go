@@ -4,6 +4,7 @@ package charts
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 
@@ -565,23 +566,7 @@ func TestGlobalPause(t *testing.T) {
 		require.NoError(t, err)
 		for _, component := range components {
 			name := "akash-janitor-" + component
-			var containers []any
-			for _, path := range [][]string{{"CronJob", "spec", "jobTemplate", "spec", "template", "spec", "containers"}, {"DaemonSet", "spec", "template", "spec", "containers"}, {"Deployment", "spec", "template", "spec", "containers"}} {
-				if u := objs[path[0]+"/"+name]; u != nil {
-					containers, _, _ = unstructured.NestedSlice(u.Object, path[1:]...)
-				}
-			}
-			require.NotEmpty(t, containers, component)
-			env := map[string]any{}
-			for _, c := range containers {
-				if c.(map[string]any)["name"] != component {
-					continue
-				}
-				list, _ := c.(map[string]any)["env"].([]any)
-				for _, e := range list {
-					env[e.(map[string]any)["name"].(string)] = e
-				}
-			}
+			env := componentEnv(t, objs, component)
 			_, paused := env["JANITOR_PAUSED"]
 			_, ns := env["JANITOR_PAUSE_NAMESPACE"]
 			assert.Equal(t, pause && pausable[component], paused, "%s JANITOR_PAUSED with global.pause=%v", component, pause)
@@ -596,4 +581,136 @@ func TestGlobalPause(t *testing.T) {
 			}
 		}
 	}
+}
+
+// componentEnv is the environment of a component's container, by name.
+func componentEnv(t *testing.T, objs map[string]*unstructured.Unstructured, component string) map[string]any {
+	t.Helper()
+	name := "akash-janitor-" + component
+	var containers []any
+	for _, path := range [][]string{{"CronJob", "spec", "jobTemplate", "spec", "template", "spec", "containers"}, {"DaemonSet", "spec", "template", "spec", "containers"}, {"Deployment", "spec", "template", "spec", "containers"}} {
+		if u := objs[path[0]+"/"+name]; u != nil {
+			containers, _, _ = unstructured.NestedSlice(u.Object, path[1:]...)
+		}
+	}
+	require.NotEmpty(t, containers, component)
+	env := map[string]any{}
+	for _, c := range containers {
+		if c.(map[string]any)["name"] != component {
+			continue
+		}
+		list, _ := c.(map[string]any)["env"].([]any)
+		for _, e := range list {
+			env[e.(map[string]any)["name"].(string)] = e.(map[string]any)["value"]
+		}
+	}
+	return env
+}
+
+// global.blockers: the provider pod reaches the three jobs that rely on
+// the provider, each with a Role to read that one pod in its namespace;
+// the alert blocker reaches every job that changes anything.
+func TestGlobalBlockers(t *testing.T) {
+	pausable := map[string]bool{"force-replicasets": true, "kill-lease-by-image": true, "dangling-deployments": true, "restore-command": true, "zombie-reaper": true}
+	needsProvider := map[string]bool{"force-replicasets": true, "kill-lease-by-image": true, "dangling-deployments": true}
+	enabled := map[string]any{"bidPrice": map[string]any{"enabled": true}, "restoreCommand": map[string]any{"enabled": true}}
+
+	objs, _, err := render(t, enabled)
+	require.NoError(t, err)
+	for _, component := range components {
+		env := componentEnv(t, objs, component)
+		_, set := env["JANITOR_REQUIRE_READY_POD"]
+		require.Equal(t, needsProvider[component], set, "%s JANITOR_REQUIRE_READY_POD", component)
+		if set {
+			assert.Equal(t, "akash-services/akash-provider-0", env["JANITOR_REQUIRE_READY_POD"])
+		}
+		assert.NotContains(t, env, "JANITOR_BLOCKING_ALERTS", "no alert blocker unless asked")
+		role := objs["Role/akash-janitor-"+component+"-provider-ready"]
+		require.Equal(t, needsProvider[component], role != nil, "%s's provider Role", component)
+		if role != nil {
+			rules, _, _ := unstructured.NestedSlice(role.Object, "rules")
+			assert.Equal(t, []any{map[string]any{"apiGroups": []any{""}, "resources": []any{"pods"},
+				"resourceNames": []any{"akash-provider-0"}, "verbs": []any{"get"}}}, rules)
+			assert.Equal(t, "akash-services", role.GetNamespace())
+		}
+	}
+
+	values := map[string]any{"global": map[string]any{"blockers": map[string]any{"providerPod": "provider/akash-provider-1",
+		"prometheus": map[string]any{"url": "http://prometheus.monitoring:9090", "alerts": `severity="critical"`}}}}
+	maps.Copy(values, enabled)
+	objs, _, err = render(t, values)
+	require.NoError(t, err)
+	for _, component := range components {
+		env := componentEnv(t, objs, component)
+		if pausable[component] {
+			assert.Equal(t, "http://prometheus.monitoring:9090", env["JANITOR_PROMETHEUS_URL"], component)
+			assert.Equal(t, `severity="critical"`, env["JANITOR_BLOCKING_ALERTS"], component)
+		} else {
+			assert.NotContains(t, env, "JANITOR_BLOCKING_ALERTS", component)
+		}
+		if role := objs["Role/akash-janitor-"+component+"-provider-ready"]; needsProvider[component] {
+			require.NotNil(t, role, component)
+			assert.Equal(t, "provider", role.GetNamespace())
+			assert.Equal(t, "provider/akash-provider-1", env["JANITOR_REQUIRE_READY_POD"])
+		}
+	}
+
+	values["global"] = map[string]any{"blockers": map[string]any{"providerPod": ""}}
+	objs, _, err = render(t, values)
+	require.NoError(t, err)
+	assert.Equal(t, "", componentEnv(t, objs, "force-replicasets")["JANITOR_REQUIRE_READY_POD"], "empty: not checked")
+	assert.Nil(t, objs["Role/akash-janitor-force-replicasets-provider-ready"])
+
+	_, _, err = render(t, map[string]any{"global": map[string]any{"blockers": map[string]any{"providerPod": "akash-provider-0"}}})
+	assert.ErrorContains(t, err, "providerPod")
+}
+
+// provider.closeBudget: the two chain jobs get the budget's flags and may
+// get and update its record, that one ConfigMap; 0 renders none of it.
+func TestCloseBudget(t *testing.T) {
+	objs, _, err := render(t, map[string]any{"danglingDeployments": map[string]any{"closeMissing": true}})
+	require.NoError(t, err)
+	require.NotNil(t, objs["ConfigMap/akash-janitor-close-budget"], "the record")
+	assert.Empty(t, objs["ConfigMap/akash-janitor-close-budget"].Object["data"], "rendered without data: the jobs write it")
+	for _, component := range []string{"kill-lease-by-image", "dangling-deployments"} {
+		args := containerArgs(t, objs, component)
+		assert.Contains(t, args, "--max-closes-per-day=20", component)
+		assert.Contains(t, args, "--close-budget-configmap=akash-services/akash-janitor-close-budget", component)
+		role := objs["Role/akash-janitor-"+component+"-close-budget"]
+		require.NotNil(t, role, component)
+		rules, _, _ := unstructured.NestedSlice(role.Object, "rules")
+		assert.Equal(t, []any{map[string]any{"apiGroups": []any{""}, "resources": []any{"configmaps"},
+			"resourceNames": []any{"akash-janitor-close-budget"}, "verbs": []any{"get", "update"}}}, rules)
+	}
+	assert.Nil(t, objs["Role/akash-janitor-force-replicasets-close-budget"], "a job that closes no lease")
+	objs, _, err = render(t, nil)
+	require.NoError(t, err)
+	assert.Nil(t, objs["Role/akash-janitor-dangling-deployments-close-budget"], "dangling-deployments closes nothing unless closeMissing")
+
+	objs, _, err = render(t, map[string]any{"provider": map[string]any{"closeBudget": 0}})
+	require.NoError(t, err)
+	assert.Nil(t, objs["ConfigMap/akash-janitor-close-budget"])
+	assert.Nil(t, objs["Role/akash-janitor-kill-lease-by-image-close-budget"])
+	assert.Contains(t, containerArgs(t, objs, "kill-lease-by-image"), "--max-closes-per-day=0")
+
+	_, _, err = render(t, map[string]any{"provider": map[string]any{"closeBudget": -1}})
+	assert.ErrorContains(t, err, "closeBudget")
+}
+
+// containerArgs are the args of a CronJob component's container.
+func containerArgs(t *testing.T, objs map[string]*unstructured.Unstructured, component string) []string {
+	t.Helper()
+	u := objs["CronJob/akash-janitor-"+component]
+	require.NotNil(t, u, component)
+	containers, _, _ := unstructured.NestedSlice(u.Object, "spec", "jobTemplate", "spec", "template", "spec", "containers")
+	var out []string
+	for _, c := range containers {
+		if c.(map[string]any)["name"] != component {
+			continue
+		}
+		for _, a := range c.(map[string]any)["args"].([]any) {
+			out = append(out, a.(string))
+		}
+	}
+	return out
 }

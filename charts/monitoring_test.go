@@ -26,7 +26,7 @@ import (
 
 var everyAlert = []string{"AkashJanitorRunFailed", "AkashJanitorNoRecentSuccess", "AkashJanitorCertificateExpiring",
 	"AkashJanitorCertificateCritical", "AkashJanitorZombieEscalationFailed", "AkashJanitorGPUUnmapped",
-	"AkashJanitorAKTPriceStale", "AkashJanitorBidPriceErrors", "AkashJanitorBidPriceSlow", "AkashJanitorDanglingLeasesReported"}
+	"AkashJanitorAKTPriceStale", "AkashJanitorBidPriceErrors", "AkashJanitorBidPriceSlow", "AkashJanitorDanglingLeasesReported", "AkashJanitorCloseBudgetExhausted"}
 
 // Every alert parses, waits, has a severity, and says what to do.
 func TestAlertsParseAndSayWhatToDo(t *testing.T) {
@@ -128,7 +128,7 @@ func TestDashboard(t *testing.T) {
 // cert-expiry, dangling-deployments).
 func TestMetricsUsedBelongToAComponent(t *testing.T) {
 	owners := []string{"akash_janitor_run_", "akash_janitor_cert_expiry_", "akash_janitor_bid_price_",
-		"akash_janitor_zombie_reaper_", "akash_janitor_dangling_deployments_"}
+		"akash_janitor_zombie_reaper_", "akash_janitor_dangling_deployments_", "akash_janitor_close_budget_"}
 	for _, name := range charttest.MetricsUsed(t, "") {
 		owned := false
 		for _, o := range owners {
@@ -188,6 +188,19 @@ load 1m
 	assert.Equal(t, "warning", got[0].Labels.Get("severity"))
 	assert.Equal(t, "akash-janitor kill-lease-by-image: the last run failed", got[0].Annotations.Get("summary"))
 	assert.Contains(t, got[0].Annotations.Get("description"), "app.kubernetes.io/component=kill-lease-by-image --tail=200")
+}
+
+func TestRuleCloseBudgetExhausted(t *testing.T) {
+	r := rule(t, "AkashJanitorCloseBudgetExhausted", nil)
+	got := firing(t, r, `
+load 1m
+  akash_janitor_close_budget_held{job="dangling-deployments"} 0x10
+  akash_janitor_close_budget_held{job="kill-lease-by-image"} 0 0 0 3x7
+`, 10*time.Minute)
+	require.Len(t, got, 1, "the job whose last run held closes")
+	assert.Equal(t, "kill-lease-by-image", got[0].Labels.Get("job"))
+	assert.Equal(t, "kill-lease-by-image held 3 lease closes: the daily close budget is used up", got[0].Annotations.Get("summary"))
+	assert.Contains(t, got[0].Annotations.Get("description"), "get configmap akash-janitor-close-budget -o jsonpath='{.data.closes}'")
 }
 
 func TestRuleNoRecentSuccess(t *testing.T) {

@@ -96,6 +96,9 @@ func impersonating(t *testing.T, c *kubetest.Cluster, namespace, sa string) stri
 func TestForceReplicasetsRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	c, b := akashtest.Shared(t)
 	ctx := context.Background()
+	// The job acts only while the provider pod is Ready, and reads it
+	// with the chart's RBAC (global.blockers.providerPod).
+	require.NoError(t, b.ProviderPod(ctx))
 	objs, _, err := render(t, nil)
 	require.NoError(t, err)
 	applyRBAC(t, c, objs)
@@ -465,6 +468,9 @@ func TestCertExpiryRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 func TestKillLeaseByImageRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	c, b := akashtest.Shared(t)
 	ctx := context.Background()
+	// The job acts only while the provider pod is Ready, and reads it
+	// with the chart's RBAC (global.blockers.providerPod).
+	require.NoError(t, b.ProviderPod(ctx))
 	objs, _, err := render(t, nil)
 	require.NoError(t, err)
 	applyRBAC(t, c, objs)
@@ -477,8 +483,10 @@ func TestKillLeaseByImageRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 		NodeSelector: map[string]string{"janitor.test/pool": "small"}}}}))
 	ch.Put(chain.Lease{ID: id, State: chain.StateActive})
 
+	// The daily close budget as the chart sets it: its record, read and
+	// updated with the chart's RBAC.
 	r := jobtest.Run(t, jobtest.Build(t, "../jobs/kill-lease-by-image"), append(append([]string{"--kubeconfig", kubeconfig}, p.Flags()...),
-		"--deny", "packetstream/psclient")...)
+		"--deny", "packetstream/psclient", "--max-closes-per-day=20", "--close-budget-configmap=akash-services/akash-janitor-close-budget")...)
 	require.Equal(t, 0, r.Code, "list Manifests, close on chain, record the Event: the chart's RBAC suffices")
 	l, _ := ch.Get(id)
 	assert.Equal(t, chain.StateClosed, l.State)
@@ -501,6 +509,9 @@ func TestKillLeaseByImageRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 func TestDanglingDeploymentsRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	c, b := akashtest.Shared(t)
 	ctx := context.Background()
+	// The job acts only while the provider pod is Ready, and reads it
+	// with the chart's RBAC (global.blockers.providerPod).
+	require.NoError(t, b.ProviderPod(ctx))
 	objs, _, err := render(t, nil)
 	require.NoError(t, err)
 	applyRBAC(t, c, objs)

@@ -6,6 +6,7 @@
 #   kube-apiserver, kube-controller-manager, kube-scheduler  from ci/tools (k8s.io/kubernetes)
 #   kwok                                                      go install sigs.k8s.io/kwok/cmd/kwok
 #   etcd                                                      from ci/tools/etcd (go.etcd.io/etcd/server/v3)
+#   prometheus                                                from ci/tools/prometheus (the blocker tests ask it)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -13,6 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 required() { awk -v m="$1" '$1==m && $2 ~ /^v/ {print $2; exit} $1=="require" && $2==m {print $3; exit}' "$2"; }
 K8S_VERSION=$(required k8s.io/kubernetes "$here/tools/go.mod")
 ETCD_VERSION=$(required go.etcd.io/etcd/server/v3 "$here/tools/etcd/go.mod")
+PROMETHEUS_VERSION=$(required github.com/prometheus/prometheus "$here/tools/prometheus/go.mod")
 KWOK_VERSION=v0.7.0
 # RECIPE changes when the way the tools are built changes, so a cache built
 # the old way is not reused.
@@ -26,6 +28,16 @@ build_etcd() {
   [ -x "$cache/etcd" ] && return 0
   log "building etcd $ETCD_VERSION"
   (cd "$here/tools/etcd" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags='-s -w' -o "$cache/etcd" go.etcd.io/etcd/server/v3)
+}
+
+# Prometheus came after the cache's key was set: its version is kept beside
+# it, so a cache of the same Kubernetes is reused and only Prometheus is
+# built again when its version changes.
+build_prometheus() {
+  [ -x "$cache/prometheus" ] && [ "$(cat "$cache/prometheus.version" 2>/dev/null)" = "$PROMETHEUS_VERSION" ] && return 0
+  log "building Prometheus $PROMETHEUS_VERSION (about 7 minutes the first time on 2 cores)"
+  (cd "$here/tools/prometheus" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags='-s -w' -o "$cache/prometheus" github.com/prometheus/prometheus/cmd/prometheus)
+  echo "$PROMETHEUS_VERSION" > "$cache/prometheus.version"
 }
 
 build_kube() {
@@ -61,7 +73,8 @@ flock 9
 build_etcd
 build_kube
 build_kwok
-for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
+build_prometheus
+for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok prometheus; do
   if [ ! -x "$cache/$b" ]; then
     log "FAILED: $cache/$b is missing"
     exit 1

@@ -7,6 +7,9 @@ import (
 	"os/exec"
 	"path/filepath"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
 	"github.com/akash-janitor/akash-janitor/lib/chain"
@@ -60,10 +63,29 @@ func (d *demo) killByImage() error {
 	if err := d.runJob("kill-lease-by-image", append(args, "--dry-run")...); err != nil {
 		return err
 	}
-	if err := d.runJob("kill-lease-by-image", args...); err != nil {
+	// The daily close budget, as the chart sets it (provider.closeBudget),
+	// at 1 to show it holding.
+	record := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "akash-janitor-close-budget", Namespace: "akash-services"}}
+	if _, err := d.cluster.Kube.CoreV1().ConfigMaps(record.Namespace).Create(d.ctx, record, metav1.CreateOptions{}); err != nil {
 		return err
 	}
-	say("On chain after the run:")
+	budget := []string{"--close-budget-configmap=akash-services/akash-janitor-close-budget", "--batch-size=1"}
+	say("For real, with a daily close budget of 1 (provider.closeBudget): one lease closed, the other held\n" +
+		"with the reason, however many runs follow within 24 hours:")
+	if err := d.runJob("kill-lease-by-image", append(append(args, budget...), "--max-closes-per-day=1")...); err != nil {
+		return err
+	}
+	cm, err := d.cluster.Kube.CoreV1().ConfigMaps(record.Namespace).Get(d.ctx, record.Name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	fmt.Println("   $ kubectl -n akash-services get configmap akash-janitor-close-budget -o jsonpath='{.data.closes}'")
+	fmt.Printf("     %s\n", cm.Data["closes"])
+	say("The operator reads what was closed and raises the budget to 2; the next run closes the other:")
+	if err := d.runJob("kill-lease-by-image", append(append(args, budget...), "--max-closes-per-day=2")...); err != nil {
+		return err
+	}
+	say("On chain after the runs:")
 	for _, id := range ids {
 		l, _ := ch.Get(id)
 		fmt.Printf("   lease %s  %s %s\n", id, l.State, l.Reason)

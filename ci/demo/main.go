@@ -12,6 +12,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -123,6 +126,11 @@ func run(bin string) error {
 
 func (d *demo) seed() error {
 	say("Seeding a small provider the way akash-provider deploys leases (namespace, Manifest, workloads):")
+	// The provider itself: the jobs that rely on it act only while its
+	// pod is Ready.
+	if err := d.builder.ProviderPod(d.ctx); err != nil {
+		return err
+	}
 	small := map[string]string{"demo/pool": "small"}
 	leases := []akashtest.Lease{
 		{ID: akashtest.LeaseID(1), Services: []akashtest.Service{
@@ -186,6 +194,9 @@ func (d *demo) forceReplicaSets() error {
 	}
 	fmt.Println("   $ kubectl -n akash-services delete configmap akash-janitor-pause")
 	if err := d.cluster.Kube.CoreV1().ConfigMaps(pause.Namespace).Delete(d.ctx, pause.Name, metav1.DeleteOptions{}); err != nil {
+		return err
+	}
+	if err := d.blockers(); err != nil {
 		return err
 	}
 	say("force-replicasets, for real:")
@@ -372,3 +383,43 @@ func (d *demo) waitFor(limit time.Duration, what string, ok func() (bool, error)
 }
 
 func say(s string) { fmt.Printf("\n== %s\n", s) }
+
+// blockers shows the two blockers holding force-replicasets: the provider
+// pod not Ready, then a Prometheus alert firing.
+func (d *demo) blockers() error {
+	say("While the provider pod is not Ready (a restart, a failing probe), the jobs that rely on it hold:")
+	provider := akashtest.ProviderNamespace + "/" + akashtest.ProviderPod
+	if err := d.builder.SetReady(d.ctx, akashtest.ProviderNamespace, akashtest.ProviderPod, false); err != nil {
+		return err
+	}
+	if err := d.runJob("force-replicasets", "--min-stuck=0s", "--require-ready-pod="+provider); err != nil {
+		return err
+	}
+	if err := d.builder.SetReady(d.ctx, akashtest.ProviderNamespace, akashtest.ProviderPod, true); err != nil {
+		return err
+	}
+	say("And while a Prometheus alert the operator names fires (global.blockers.prometheus.alerts):")
+	prom, err := d.cluster.StartPrometheus(d.ctx, "prometheus-demo", `groups:
+- name: storage
+  rules:
+  - alert: CephHealthError
+    expr: vector(1)
+    labels: {severity: critical}
+`)
+	if err != nil {
+		return err
+	}
+	defer prom.Stop()
+	if err := d.waitFor(time.Minute, "the alert to fire", func() (bool, error) {
+		resp, err := http.Get(prom.URL + "/api/v1/query?query=" + url.QueryEscape(`ALERTS{alertstate="firing"}`))
+		if err != nil {
+			return false, nil
+		}
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		return err == nil && strings.Contains(string(raw), "CephHealthError"), nil
+	}); err != nil {
+		return err
+	}
+	return d.runJob("force-replicasets", "--min-stuck=0s", "--prometheus-url="+prom.URL, `--blocking-alerts=severity="critical"`)
+}

@@ -81,6 +81,10 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	}
 	a := plan(l, env.Now(), o.reason, o.startReclaim)
 	reason, _ := chain.ParseCloseReason(o.reason)
-	exec := &leaseclose.Executor{Closer: closer, Chain: client, Reason: reason, Now: env.Now}
+	budget, err := o.chain.Budget(env.Clients.Kube, "close-lease", env.Now, env.Metrics)
+	if err != nil {
+		return job.BadInput("%w", err)
+	}
+	exec := &leaseclose.Executor{Closer: closer, Chain: client, Reason: reason, Now: env.Now, Budget: budget}
 	return env.Actuator.ApplyBatched(ctx, []actuator.Action{a}, 1, exec.Batch)
 }

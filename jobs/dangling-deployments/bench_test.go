@@ -29,6 +29,9 @@ func BenchmarkDanglingDeployments(b *testing.B) {
 	if inCluster > onChain || inCluster < dangling {
 		b.Fatalf("BENCH_CLUSTER_LEASES=%d: want between %d and BENCH_CHAIN_LEASES=%d", inCluster, dangling, onChain)
 	}
+	if err := builder.ProviderPod(ctx); err != nil {
+		b.Fatal(err)
+	}
 	start := time.Now()
 	// Namespaces and Manifests only: what the job reads.
 	if err := builder.CreateAll(ctx, 0, inCluster, func(i int) akashtest.Lease {

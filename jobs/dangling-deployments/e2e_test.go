@@ -71,8 +71,11 @@ func (w *world) closeOnChain(id akash.LeaseID, blocksAgo int64) {
 	w.chain.Put(l)
 }
 
+// run runs the job as the CronJob does, beside a running provider pod
+// (the job acts only while it is Ready).
 func (w *world) run(t *testing.T, args ...string) jobtest.Result {
 	t.Helper()
+	require.NoError(t, akashtest.NewBuilder(w.c).ProviderPod(context.Background()))
 	base := append([]string{"--kubeconfig", w.c.KubeconfigPath, "--provider", w.key.Address, "--chain-page-limit=5"}, w.p.Flags()...)
 	return jobtest.Run(t, jobtest.Build(t, "."), append(base, args...)...)
 }

@@ -53,6 +53,7 @@ func spec(o *options) job.Spec {
 		Summary:           "tear down leases closed on chain, close leases with nothing in the cluster; never on a doubtful chain answer",
 		DefaultMaxActions: 20,
 		Pausable:          true,
+		NeedsProvider:     true,
 		Flags: func(fs *flag.FlagSet) {
 			o.chain.Register(fs)
 			fs.StringVar(&o.provider, "provider", "", "the provider's address (with --close-missing the key must be its); empty: the job waits for it")
@@ -146,7 +147,11 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	var errStart, errClose error
 	if closer != nil {
 		reason, _ := chain.ParseCloseReason(o.reason)
-		exec := &leaseclose.Executor{Closer: closer, Chain: client, Reason: reason, Now: env.Now}
+		budget, err := o.chain.Budget(env.Clients.Kube, "dangling-deployments", env.Now, env.Metrics)
+		if err != nil {
+			return job.BadInput("%w", err)
+		}
+		exec := &leaseclose.Executor{Closer: closer, Chain: client, Reason: reason, Now: env.Now, Budget: budget}
 		errStart = env.Actuator.ApplyBatched(ctx, d.starts, 10, exec.Batch)
 		errClose = env.Actuator.ApplyBatched(ctx, d.closes, 10, exec.Batch)
 	}

@@ -88,12 +88,12 @@ func BenchmarkForceReplicasets(b *testing.B) {
 		// while (pod statuses, Events): the measured run is on a cluster at
 		// rest, as a provider's is between updates, after one untimed run.
 		time.Sleep(20 * time.Second)
-		if out, err := exec.Command(bin, "--kubeconfig", c.KubeconfigPath, "--dry-run", "--min-stuck=0s", "--max-actions=10000", "--page-size="+pageSize).CombinedOutput(); err != nil {
+		if out, err := exec.Command(bin, "--kubeconfig", c.KubeconfigPath, "--require-ready-pod=", "--dry-run", "--min-stuck=0s", "--max-actions=10000", "--page-size="+pageSize).CombinedOutput(); err != nil {
 			b.Fatalf("warm-up run: %v\n%s", err, out)
 		}
 		b.Run(fmt.Sprintf("leases=%d", total), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				cmd := exec.Command(bin, "--kubeconfig", c.KubeconfigPath, "--dry-run", "--min-stuck=0s",
+				cmd := exec.Command(bin, "--kubeconfig", c.KubeconfigPath, "--require-ready-pod=", "--dry-run", "--min-stuck=0s",
 					"--max-actions=10000", "--log-level=debug", "--page-size="+pageSize)
 				startRun := time.Now()
 				out, err := cmd.CombinedOutput()
@@ -149,7 +149,7 @@ type sideRun struct {
 func runForReal(b *testing.B, bin string, c *kubetest.Cluster, pageSize string) sideRun {
 	b.Helper()
 	t0 := time.Now()
-	r := jobtest.Run(b, bin, "--kubeconfig", c.KubeconfigPath, "--min-stuck=0s", "--max-actions=10000", "--page-size="+pageSize)
+	r := jobtest.Run(b, bin, "--kubeconfig", c.KubeconfigPath, "--require-ready-pod=", "--min-stuck=0s", "--max-actions=10000", "--page-size="+pageSize)
 	wall := time.Since(t0)
 	if r.Code != 0 {
 		b.Fatalf("force-replicasets exited %d", r.Code)

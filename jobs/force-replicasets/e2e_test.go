@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	neturl "net/url"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/akash-janitor/akash-janitor/lib/actuator"
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
@@ -33,10 +38,44 @@ func TestMain(m *testing.M) {
 	kubetest.Main(m, akashtest.ClusterOptions(pool("stuck"), pool("two-services"), pool("count")))
 }
 
-// runJob runs the job as a process, the way a CronJob does.
+// runJob runs the job as a process, the way a CronJob does. The pools are
+// sized to the tenants' requests, so no provider pod runs here and the
+// provider blocker is off (--require-ready-pod=) but where a test turns it
+// on for a pod of its own.
 func runJob(t *testing.T, c *kubetest.Cluster, args ...string) jobtest.Result {
 	t.Helper()
-	return jobtest.Run(t, jobtest.Build(t, "."), append([]string{"--kubeconfig", c.KubeconfigPath}, args...)...)
+	return jobtest.Run(t, jobtest.Build(t, "."), append([]string{"--kubeconfig", c.KubeconfigPath, "--require-ready-pod="}, args...)...)
+}
+
+// blockingRules fire two alerts at once, one critical.
+const blockingRules = `groups:
+- name: maintenance
+  rules:
+  - alert: StorageDegraded
+    expr: vector(1)
+    labels: {severity: critical}
+  - alert: Watchdog
+    expr: vector(1)
+    labels: {severity: none}
+`
+
+// waitFiring waits until Prometheus' ALERTS series holds n firing alerts
+// (its alerts API shows them a moment before the series has them).
+func waitFiring(t *testing.T, url string, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(url + "/api/v1/query?query=" + neturl.QueryEscape(`ALERTS{alertstate="firing"}`))
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Data struct {
+				Result []json.RawMessage `json:"result"`
+			} `json:"data"`
+		}
+		return json.NewDecoder(resp.Body).Decode(&body) == nil && len(body.Data.Result) == n
+	}, 30*time.Second, 200*time.Millisecond, "Prometheus did not fire %d alerts", n)
 }
 
 func replicaSetsOf(t *testing.T, c *kubetest.Cluster, ns, deployment string) map[string]appsv1.ReplicaSet {
@@ -197,6 +236,76 @@ func TestStuckRolloutCompletes(t *testing.T) {
 		events, err := c.Kube.EventsV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "reason=" + reasonRolloutStuck})
 		require.NoError(t, err)
 		assert.Empty(t, events.Items, "a paused run records no Events")
+	})
+
+	t.Run("blockers hold every action: the provider pod not Ready, a firing alert, a Prometheus that cannot be asked", func(t *testing.T) {
+		provider := akashtest.ProviderNamespace + "/" + akashtest.ProviderPod
+		// The provider pod, without requests: it takes no room in the pool.
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: akashtest.ProviderPod, Namespace: akashtest.ProviderNamespace},
+			Spec: corev1.PodSpec{NodeSelector: map[string]string{poolLabel: "count"},
+				Containers: []corev1.Container{{Name: akashtest.ProviderContainer, Image: "ghcr.io/akash-network/provider:0.10.0"}}},
+		}
+		_, err := c.Kube.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+		require.NoError(t, err)
+		defer func() {
+			_ = c.Kube.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To(int64(0))})
+		}()
+		require.Eventually(t, func() bool {
+			p, err := c.Kube.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+			return err == nil && p.Status.PodIP != ""
+		}, 30*time.Second, 100*time.Millisecond, "the provider pod did not start")
+
+		held := func(t *testing.T, r jobtest.Result) string {
+			t.Helper()
+			require.Equal(t, job.ExitOK, r.Code, "a blocked run succeeds")
+			acts := r.Actions(verbDeleteReplicaSet)
+			require.Len(t, acts, 1, "the plan is made and logged as ever")
+			assert.Equal(t, "skipped", acts[0]["outcome"])
+			assert.Equal(t, id.String(), acts[0]["lease"])
+			assert.Len(t, replicaSetsOf(t, c, ns, "web"), 2, "nothing deleted")
+			detail, _ := acts[0]["detail"].(string)
+			return detail
+		}
+
+		require.NoError(t, b.SetReady(ctx, pod.Namespace, pod.Name, false))
+		detail := held(t, runJob(t, c, "--min-stuck=0s", "--require-ready-pod="+provider))
+		assert.Regexp(t, `^blocked: pod akash-services/akash-provider-0 is not Ready \(ContainersNotReady: containers with unready status: \[provider\], since 20\d\d-`, detail)
+
+		require.NoError(t, b.SetReady(ctx, pod.Namespace, pod.Name, true))
+		prom, err := c.StartPrometheus(ctx, "prometheus-blockers", blockingRules)
+		require.NoError(t, err)
+		waitFiring(t, prom.URL, 2)
+		alerts := []string{"--min-stuck=0s", "--require-ready-pod=" + provider, "--prometheus-url", prom.URL}
+		detail = held(t, runJob(t, c, append(alerts, `--blocking-alerts=severity="critical"`)...))
+		assert.Equal(t, `blocked: 1 alerts matching {severity="critical"} fire: StorageDegraded`, detail)
+		detail = held(t, runJob(t, c, append(alerts, `--blocking-alerts=severity=~"critical|none",alertname!="Nope"`)...))
+		assert.Equal(t, `blocked: 2 alerts matching {severity=~"critical|none",alertname!="Nope"} fire: StorageDegraded, Watchdog`, detail)
+
+		// Ready, and no alert matching: the run would act (dry-run here;
+		// the next test acts).
+		r := runJob(t, c, append(alerts, `--blocking-alerts=severity="page"`, "--dry-run")...)
+		require.Equal(t, job.ExitOK, r.Code)
+		acts := r.Actions(verbDeleteReplicaSet)
+		require.Len(t, acts, 1)
+		assert.Equal(t, "planned", acts[0]["outcome"], "nothing blocks: %v", acts[0]["detail"])
+
+		// Prometheus gone: the job cannot tell, so it holds.
+		require.NoError(t, prom.Stop())
+		detail = held(t, runJob(t, c, append(alerts, `--blocking-alerts=severity="critical"`)...))
+		assert.Contains(t, detail, "blocked: Prometheus at "+prom.URL+` cannot be asked whether an alert matching {severity="critical"} fires, so the job holds every action: `)
+
+		require.NoError(t, c.Kube.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To(int64(0))}))
+		require.Eventually(t, func() bool {
+			_, err := c.Kube.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+			return apierrors.IsNotFound(err)
+		}, 30*time.Second, 100*time.Millisecond)
+		detail = held(t, runJob(t, c, "--min-stuck=0s", "--require-ready-pod="+provider))
+		assert.Equal(t, "blocked: pod akash-services/akash-provider-0, which must be Ready for the job to act, is not there", detail)
+
+		events, err := c.Kube.EventsV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "reason=" + reasonRolloutStuck})
+		require.NoError(t, err)
+		assert.Empty(t, events.Items, "a blocked run records no Events")
 	})
 
 	t.Run("the job frees the room and the rollout completes", func(t *testing.T) {

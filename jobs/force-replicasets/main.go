@@ -32,6 +32,7 @@ func spec(o *options) job.Spec {
 		Summary:           "delete the older ReplicaSets of Akash deployments whose update is stuck on insufficient resources",
 		DefaultMaxActions: 10,
 		Pausable:          true,
+		NeedsProvider:     true,
 		Flags: func(fs *flag.FlagSet) {
 			fs.DurationVar(&o.minStuck, "min-stuck", 5*time.Minute,
 				"how long the new pod must have been unschedulable before acting, so a rollout that is merely slow is left alone")

@@ -42,8 +42,11 @@ func (p provider) lease(t *testing.T, b *akashtest.Builder, n int, images ...str
 	return id
 }
 
+// run runs the job as the CronJob does, beside a running provider pod
+// (the job acts only while it is Ready).
 func (p provider) run(t *testing.T, c *kubetest.Cluster, args ...string) jobtest.Result {
 	t.Helper()
+	require.NoError(t, akashtest.NewBuilder(c).ProviderPod(context.Background()))
 	return jobtest.Run(t, jobtest.Build(t, "."), append(append([]string{"--kubeconfig", c.KubeconfigPath}, p.Flags()...), args...)...)
 }
 
@@ -91,6 +94,20 @@ func TestKillLeaseByImage(t *testing.T) {
 	}
 	assert.Empty(t, p.Chain.Applied(), "a paused run sends no transaction")
 	assert.Equal(t, chain.StateActive, p.state(bare))
+
+	// The provider pod not Ready: every close held, no transaction.
+	require.NoError(t, b.ProviderPod(context.Background()))
+	require.NoError(t, b.SetReady(context.Background(), akashtest.ProviderNamespace, akashtest.ProviderPod, false))
+	r = p.run(t, c, lists...)
+	require.NoError(t, b.SetReady(context.Background(), akashtest.ProviderNamespace, akashtest.ProviderPod, true))
+	require.Equal(t, 0, r.Code, "a blocked run succeeds")
+	acts = r.Actions(verbClose)
+	require.Len(t, acts, 3)
+	for _, a := range acts {
+		assert.Equal(t, "skipped", a["outcome"])
+		assert.Contains(t, a["detail"], "blocked: pod akash-services/akash-provider-0 is not Ready (ContainersNotReady: ")
+	}
+	assert.Empty(t, p.Chain.Applied(), "a blocked run sends no transaction")
 
 	r = p.run(t, c, lists...)
 	require.Equal(t, 0, r.Code)
@@ -309,4 +326,77 @@ func TestKillLeaseByImageStartsReclamation(t *testing.T) {
 	assert.Equal(t, "done", closes[0]["outcome"])
 	assert.Equal(t, chain.StateClosed, p.state(id))
 	require.Len(t, p.Chain.Applied(), 2, "one start, one close")
+}
+
+// The daily close budget holds across runs: past it, closes are skipped
+// with the reason; a record gone closes nothing and fails the run.
+func TestKillLeaseByImageDailyCloseBudget(t *testing.T) {
+	c, b := akashtest.Shared(t)
+	ctx := context.Background()
+	p := newProvider(t)
+	var ids []akash.LeaseID
+	for n := 40; n < 43; n++ {
+		ids = append(ids, p.lease(t, b, n, "honeygain/honeygain:1.0"))
+	}
+	record := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "akash-janitor-close-budget", Namespace: "default"}}
+	_, err := c.Kube.CoreV1().ConfigMaps("default").Create(ctx, record, metav1.CreateOptions{})
+	require.NoError(t, err)
+	args := []string{"--deny", "honeygain/honeygain", "--max-closes-per-day=2", "--close-budget-configmap=default/akash-janitor-close-budget", "--batch-size=1"}
+	closed := func() (n int) {
+		for _, id := range ids {
+			if p.state(id) == chain.StateClosed {
+				n++
+			}
+		}
+		return n
+	}
+
+	r := p.run(t, c, args...)
+	require.Equal(t, 0, r.Code)
+	outcomes := map[string]int{}
+	for _, a := range r.Actions(verbClose) {
+		outcomes[a["outcome"].(string)]++
+		if a["outcome"] == "skipped" {
+			assert.Equal(t, "the daily close budget is used up: 2 of 2 closes in the last 24 hours (--max-closes-per-day, record ConfigMap default/akash-janitor-close-budget)", a["detail"])
+		}
+	}
+	assert.Equal(t, map[string]int{"done": 2, "skipped": 1}, outcomes)
+	assert.Equal(t, 2, closed())
+
+	var open akash.LeaseID // the one the budget held
+	cm, err := c.Kube.CoreV1().ConfigMaps("default").Get(ctx, record.Name, metav1.GetOptions{})
+	require.NoError(t, err)
+	for _, id := range ids {
+		if p.state(id) == chain.StateClosed {
+			assert.Contains(t, cm.Data["closes"], `"lease":"`+id.String()+`","job":"kill-lease-by-image"`, "the record names each close")
+		} else {
+			open = id
+		}
+	}
+	actionOn := func(r jobtest.Result) map[string]any {
+		for _, a := range r.Actions(verbClose) {
+			if a["lease"] == open.String() {
+				return a
+			}
+		}
+		t.Fatalf("no action on %s", open)
+		return nil
+	}
+
+	// The next run, the same day: the budget is spent.
+	r = p.run(t, c, args...)
+	require.Equal(t, 0, r.Code)
+	a := actionOn(r)
+	assert.Equal(t, "skipped", a["outcome"])
+	assert.Contains(t, a["detail"], "the daily close budget is used up")
+	assert.Equal(t, 2, closed(), "nothing more closed within 24 hours")
+
+	// The record gone: no close, a clear error, a failed run.
+	require.NoError(t, c.Kube.CoreV1().ConfigMaps("default").Delete(ctx, record.Name, metav1.DeleteOptions{}))
+	r = p.run(t, c, append(args, "--max-closes-per-day=100")...)
+	assert.Equal(t, 1, r.Code, "a budget that cannot be read fails the run")
+	a = actionOn(r)
+	assert.Equal(t, "failed", a["outcome"])
+	assert.Contains(t, a["error"], "close budget record default/akash-janitor-close-budget is missing, so no lease is closed")
+	assert.Equal(t, 2, closed())
 }

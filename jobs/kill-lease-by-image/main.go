@@ -51,6 +51,7 @@ func spec(o *options) job.Spec {
 		Summary:           "close the leases whose Manifests run a denied image",
 		DefaultMaxActions: 10,
 		Pausable:          true,
+		NeedsProvider:     true,
 		Flags: func(fs *flag.FlagSet) {
 			fs.Var(&o.deny, "deny", "a denied image reference (docker.io/x/y, x/y:tag) or regex:<RE2>; repeat for more")
 			fs.Var(&o.allow, "allow", "an allowed image, winning over the denylist; repeat for more")
@@ -143,7 +144,11 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	}
 	env.Log.Info().Int("manifests", len(obs.leases)).Int("chain_live_leases", len(obs.chain)).Int("leases_matching", len(d.denials)).
 		Int("deny_entries", len(o.lists.Deny)).Msg("observed")
-	exec := &leaseclose.Executor{Closer: closer, Chain: client, Reason: o.reasonCode, Now: env.Now}
+	budget, err := o.chain.Budget(env.Clients.Kube, "kill-lease-by-image", env.Now, env.Metrics)
+	if err != nil {
+		return job.BadInput("%w", err)
+	}
+	exec := &leaseclose.Executor{Closer: closer, Chain: client, Reason: o.reasonCode, Now: env.Now, Budget: budget}
 	return errors.Join(env.Actuator.ApplyBatched(ctx, d.starts, o.batchSize, exec.Batch),
 		env.Actuator.ApplyBatched(ctx, d.closes, o.batchSize, exec.Batch))
 }

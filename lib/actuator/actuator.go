@@ -117,10 +117,12 @@ type Options struct {
 	// records none: it changes nothing.
 	Events EventSink
 	Log    zerolog.Logger
-	// Pause, if set, says whether the operator has paused the job and why
-	// ("" if not). It is asked once for a run (New) and once for each pass
-	// (Pass); while paused every action is held with that reason: planned
-	// and logged as ever, nothing carried out.
+	// Pause, if set, says whether every action of the job is held and why
+	// ("" if not): "paused: ..." when the operator paused it, "blocked:
+	// ..." when the cluster is not fit for it. It is asked once for a run
+	// (New) and once for each pass (Pass); while it holds, every action is
+	// skipped with that detail: planned and logged as ever, nothing carried
+	// out, no Event.
 	Pause func() string
 }
 
@@ -132,7 +134,7 @@ type Actuator struct {
 	mu       sync.Mutex
 	summary  Summary
 	inflight int    // actions being carried out, counted against the budget
-	paused   string // why every action is held ("" if not paused)
+	paused   string // why every action is held ("" if none is)
 }
 
 // Pass returns an actuator for one pass of a long-running job: the same
@@ -143,17 +145,18 @@ func (a *Actuator) Pass() *Actuator {
 	return p
 }
 
-// askPause asks whether the job is paused, and says so once in the log.
+// askPause asks whether the job is paused or blocked, and says so once in
+// the log.
 func (a *Actuator) askPause() {
 	if a.opts.Pause == nil {
 		return
 	}
 	if a.paused = a.opts.Pause(); a.paused != "" {
-		a.opts.Log.Warn().Str("reason", a.paused).Msg("paused: every action is held, nothing is changed")
+		a.opts.Log.Warn().Str("reason", a.paused).Msg("held: every action is held, nothing is changed")
 	}
 }
 
-// Paused returns why the job is paused ("" if it is not).
+// Paused returns why every action is held ("" if none is).
 func (a *Actuator) Paused() string { return a.paused }
 
 // countUp adds to the totals of a's parents; a's own are updated under its
@@ -250,7 +253,7 @@ func (a *Actuator) admit(ctx context.Context, act Action) (Outcome, string) {
 	var detail string
 	switch {
 	case a.paused != "":
-		outcome, detail = Skipped, "paused: "+a.paused
+		outcome, detail = Skipped, a.paused
 	case act.Hold != "":
 		outcome, detail = Skipped, act.Hold
 	case ctx.Err() != nil:

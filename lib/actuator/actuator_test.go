@@ -305,7 +305,7 @@ func TestPayloadOf(t *testing.T) {
 func TestPauseHoldsEveryAction(t *testing.T) {
 	var buf bytes.Buffer
 	sink := &fakeSink{}
-	reason := "paused by ConfigMap akash-services/akash-janitor-pause: node maintenance"
+	reason := "paused: ConfigMap akash-services/akash-janitor-pause is there (node maintenance)"
 	a := New(Options{MaxActions: 10, Events: sink, Log: zerolog.New(&buf), Pause: func() string { return reason }})
 	assert.Equal(t, reason, a.Paused())
 	err := a.Apply(context.Background(), actions(2), func(context.Context, Action) error {
@@ -317,11 +317,11 @@ func TestPauseHoldsEveryAction(t *testing.T) {
 	assert.Empty(t, sink.events)
 	l := lines(t, &buf)
 	require.Len(t, l, 3)
-	assert.Equal(t, "paused: every action is held, nothing is changed", l[0]["message"])
+	assert.Equal(t, "held: every action is held, nothing is changed", l[0]["message"])
 	assert.Equal(t, reason, l[0]["reason"])
 	for _, audit := range l[1:] {
 		assert.Equal(t, "skipped", audit["outcome"])
-		assert.Equal(t, "paused: "+reason, audit["detail"])
+		assert.Equal(t, reason, audit["detail"])
 		assert.Equal(t, "akash1o/1/1/1/akash1p", audit["lease"])
 	}
 

@@ -60,6 +60,8 @@ type Common struct {
 	PushgatewayURL string
 	// Pause is the maintenance switch of a Pausable job.
 	Pause PauseSwitch
+	// Blockers hold a Pausable job while the cluster is not fit for it.
+	Blockers Blockers
 }
 
 // PauseSwitch is how an operator pauses the jobs that change anything:
@@ -115,9 +117,13 @@ type Spec struct {
 	// wraps ErrBadInput (exit 2).
 	Run func(ctx context.Context, env *Env) error
 	// Pausable marks a job that changes the cluster, the chain or the
-	// node: it honours the pause switch (PauseSwitch), observing and
-	// planning as usual and holding every action.
+	// node: it honours the pause switch (PauseSwitch) and the alert
+	// blocker (Blockers), observing and planning as usual and holding
+	// every action.
 	Pausable bool
+	// NeedsProvider marks a Pausable job that acts only while the
+	// provider's pod is Ready (--require-ready-pod).
+	NeedsProvider bool
 	// Loop marks a long-running job (a DaemonSet) that works in passes until
 	// it is stopped: --timeout bounds each pass, not the process; each pass
 	// takes an actuator from env.Actuator.Pass() and logs its own summary;
@@ -189,6 +195,7 @@ func Run(ctx context.Context, spec Spec, args []string, lookupEnv func(string) (
 		fs.BoolVar(&c.Pause.Paused, "paused", false, "hold every action: observe, plan and log, change nothing (the chart's global.pause)")
 		fs.StringVar(&c.Pause.Namespace, "pause-namespace", "", "namespace of the pause ConfigMap (the chart sets its own); empty: no ConfigMap is read")
 		fs.StringVar(&c.Pause.ConfigMap, "pause-configmap", "akash-janitor-pause", "a ConfigMap of this name in --pause-namespace pauses the job while it exists")
+		c.Blockers.register(fs, spec.NeedsProvider)
 	}
 	installTo := fs.String("install-to", "", "copy this binary into the directory and exit: an init container so puts the job into another image (the provider's, for --closer=cli)")
 	if spec.Flags != nil {
@@ -264,7 +271,12 @@ func Run(ctx context.Context, spec Spec, args []string, lookupEnv func(string) (
 		},
 	}
 	if spec.Pausable {
-		opts.Pause = func() string { return c.Pause.reason(ctx, clients.Kube) }
+		opts.Pause = func() string {
+			if why := c.Pause.reason(ctx, clients.Kube); why != "" {
+				return "paused: " + why
+			}
+			return c.Blockers.reason(ctx, clients.Kube)
+		}
 	}
 	act := actuator.New(opts)
 	env := &Env{Common: c, Log: log, Clients: clients, Actuator: act, Counter: counter, Now: time.Now, Metrics: prometheus.NewRegistry()}
@@ -296,7 +308,7 @@ func Run(ctx context.Context, spec Spec, args []string, lookupEnv func(string) (
 	return ExitOK
 }
 
-func (c Common) validate() error {
+func (c *Common) validate() error {
 	var errs []error
 	if c.MaxActions < 0 {
 		errs = append(errs, fmt.Errorf("--max-actions=%d: must be 0 or more", c.MaxActions))
@@ -310,7 +322,10 @@ func (c Common) validate() error {
 	if c.PageSize < 1 {
 		errs = append(errs, fmt.Errorf("--page-size=%d: must be 1 or more", c.PageSize))
 	}
-	if err := validURL(c.PushgatewayURL); err != nil {
+	if err := validURL("pushgateway-url", c.PushgatewayURL); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Blockers.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Kube.Burst < 1 {

@@ -106,7 +106,9 @@ func TestEnvironmentSetsFlagsAndFlagsWin(t *testing.T) {
 func TestBadConfigurationExits2AndRunsNothing(t *testing.T) {
 	ran, invalid := false, false
 	spec := Spec{
-		Name: "demo-job",
+		Name:          "demo-job",
+		Pausable:      true,
+		NeedsProvider: true,
 		Validate: func() error {
 			if invalid {
 				return errors.New("--image-regex \"(\": missing closing )")
@@ -129,6 +131,10 @@ func TestBadConfigurationExits2AndRunsNothing(t *testing.T) {
 		{"bad log format", []string{"--kubeconfig", kc, "--log-format=xml"}, nil, `--log-format="xml"`},
 		{"job validation", []string{"--kubeconfig", kc}, nil, "missing closing )"},
 		{"missing kubeconfig", []string{"--kubeconfig", "/nonexistent/kubeconfig"}, nil, "/nonexistent/kubeconfig"},
+		{"bad provider pod", []string{"--kubeconfig", kc, "--require-ready-pod=akash-provider-0"}, nil, `--require-ready-pod=\"akash-provider-0\": want namespace/name`},
+		{"bad alert selector", []string{"--kubeconfig", kc, "--prometheus-url=http://p:9090", `--blocking-alerts=severity="critical`}, nil, `--blocking-alerts=\"severity=\\\"critical\": not PromQL label matchers`},
+		{"alerts with no Prometheus", []string{"--kubeconfig", kc, `--blocking-alerts=severity="critical"`}, nil, `needs --prometheus-url to ask`},
+		{"bad Prometheus URL", []string{"--kubeconfig", kc, "--prometheus-url=prometheus:9090"}, nil, `--prometheus-url=\"prometheus:9090\": want http(s)://host:port`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

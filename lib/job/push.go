@@ -54,13 +54,13 @@ func summaryRegistry(s actuator.Summary, elapsed time.Duration, runErr error, no
 	return reg
 }
 
-func validURL(s string) error {
+func validURL(flagName, s string) error {
 	if s == "" {
 		return nil
 	}
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("--pushgateway-url=%q: want http(s)://host:port", s)
+		return fmt.Errorf("--%s=%q: want http(s)://host:port", flagName, s)
 	}
 	return nil
 }

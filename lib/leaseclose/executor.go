@@ -9,6 +9,7 @@ import (
 	"github.com/akash-janitor/akash-janitor/lib/actuator"
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/chain"
+	"github.com/akash-janitor/akash-janitor/lib/closebudget"
 )
 
 // The verbs of lease actions, in the audit line's action field.
@@ -31,6 +32,10 @@ type Executor struct {
 	Reason int32
 	// Now is the clock a reclamation deadline is judged by (time.Now if nil).
 	Now func() time.Time
+	// Budget, if set, is the daily close budget: each close is spent from
+	// it just before signing; a close past it is skipped with the reason,
+	// and a record that cannot be used fails every close of the batch.
+	Budget *closebudget.Budget
 }
 
 func (e *Executor) now() time.Time {
@@ -78,7 +83,11 @@ func (e *Executor) Batch(ctx context.Context, batch []actuator.Action) []actuato
 	var results []Result
 	switch batch[0].Verb {
 	case VerbClose:
+		if leases, index = e.spend(ctx, leases, index, out); len(leases) == 0 {
+			return out
+		}
 		results = e.Closer.Close(ctx, leases, e.Reason)
+		defer e.refund(ctx, leases, results)
 	case VerbStartReclaim:
 		results = e.Closer.StartReclaim(ctx, leases, e.Reason)
 	default:
@@ -124,4 +133,49 @@ func (e *Executor) notDue(verb string, l chain.Lease) string {
 		return "the chain says " + l.State
 	}
 	return ""
+}
+
+// spend takes a close from the budget for each lease, in order: the leases
+// past it are skipped with the reason, and all of them fail when the
+// record cannot be used. It returns the leases granted and their indices.
+func (e *Executor) spend(ctx context.Context, leases []chain.Lease, index []int, out []actuator.BatchResult) ([]chain.Lease, []int) {
+	if e.Budget == nil {
+		return leases, index
+	}
+	ids := make([]string, len(leases))
+	for j, l := range leases {
+		ids[j] = l.ID.String()
+	}
+	g, err := e.Budget.Spend(ctx, ids)
+	if err != nil {
+		for _, i := range index {
+			out[i].Err = err
+		}
+		return nil, nil
+	}
+	n := len(g.Granted)
+	for _, i := range index[n:] {
+		out[i].Err = actuator.Skip("%s", e.Budget.Held(g))
+	}
+	return leases[:n], index[:n]
+}
+
+// refund gives the budget back the closes that were not made.
+func (e *Executor) refund(ctx context.Context, leases []chain.Lease, results []Result) {
+	if e.Budget == nil {
+		return
+	}
+	closed := map[akash.LeaseID]bool{}
+	for _, r := range results {
+		if r.Err == nil {
+			closed[r.Lease.ID] = true
+		}
+	}
+	var back []string
+	for _, l := range leases {
+		if !closed[l.ID] {
+			back = append(back, l.ID.String())
+		}
+	}
+	_ = e.Budget.Refund(context.WithoutCancel(ctx), back)
 }

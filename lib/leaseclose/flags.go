@@ -12,11 +12,14 @@ import (
 	"time"
 
 	sdk "github.com/cosmos/cosmos-sdk/types"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/akash-janitor/akash-janitor/lib/chain"
 	"github.com/akash-janitor/akash-janitor/lib/chaintx"
+	"github.com/akash-janitor/akash-janitor/lib/closebudget"
 )
 
 // ChainFlags are the flags every job that talks to the chain has.
@@ -43,6 +46,11 @@ type ChainFlags struct {
 	// ProviderPod (namespace/name) and ProviderContainer are where the
 	// exec closer runs the CLI.
 	ProviderPod, ProviderContainer string
+
+	// MaxClosesPerDay is the rolling daily close budget (0: none), kept in
+	// the ConfigMap CloseBudget (namespace/name).
+	MaxClosesPerDay int
+	CloseBudget     string
 }
 
 // Register adds the flags.
@@ -62,6 +70,28 @@ func (f *ChainFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.CLIHome, "cli-home", "", "directory where the cli closer makes its keyring for the run (empty: the temp directory)")
 	fs.StringVar(&f.ProviderPod, "provider-pod", "akash-services/akash-provider-0", "namespace/name of the provider pod the exec closer runs the CLI in")
 	fs.StringVar(&f.ProviderContainer, "provider-container", "provider", "its container")
+	fs.IntVar(&f.MaxClosesPerDay, "max-closes-per-day", 0, "most leases closed in any 24 hours, by every job sharing --close-budget-configmap; past it closes are skipped with the reason (0: no daily budget)")
+	fs.StringVar(&f.CloseBudget, "close-budget-configmap", "akash-services/akash-janitor-close-budget", "namespace/name of the ConfigMap that records the closes of the last 24 hours (it must exist)")
+}
+
+// Budget returns the daily close budget of the flags, nil when there is
+// none (--max-closes-per-day=0), its gauges registered with reg.
+func (f *ChainFlags) Budget(kube kubernetes.Interface, job string, now func() time.Time, reg prometheus.Registerer) (*closebudget.Budget, error) {
+	if f.MaxClosesPerDay < 0 {
+		return nil, fmt.Errorf("--max-closes-per-day=%d: must be 0 or more", f.MaxClosesPerDay)
+	}
+	if f.MaxClosesPerDay == 0 {
+		return nil, nil
+	}
+	ns, name, ok := strings.Cut(f.CloseBudget, "/")
+	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+		return nil, fmt.Errorf("--close-budget-configmap=%q: want namespace/name", f.CloseBudget)
+	}
+	b := &closebudget.Budget{Client: kube, Namespace: ns, Name: name, PerDay: f.MaxClosesPerDay, Job: job, Now: now}
+	if reg != nil {
+		b.Register(reg)
+	}
+	return b, nil
 }
 
 // Client is the chain client of the flags.

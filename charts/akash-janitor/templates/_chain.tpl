@@ -30,6 +30,9 @@ chain flags only: no key, no CLI, no exec rights.
 {{- $closer := include "akash-janitor.closer" . -}}
 {{- if $closer -}}
 {{- $args = append $args (printf "--closer=%s" $closer) -}}
+{{- $args = concat $args (list
+  (printf "--max-closes-per-day=%v" (int $p.closeBudget))
+  (printf "--close-budget-configmap=%s/%s" (include "akash-janitor.namespace" .root) (include "akash-janitor.closeBudgetName" .root))) -}}
 {{- end -}}
 {{- if not $closer -}}
 {{- else if eq $closer "exec" -}}
@@ -142,6 +145,49 @@ roleRef:
   apiGroup: rbac.authorization.k8s.io
   kind: Role
   name: {{ include "akash-janitor.componentName" . }}-exec
+subjects:
+  - kind: ServiceAccount
+    name: {{ include "akash-janitor.componentName" . }}
+    namespace: {{ include "akash-janitor.namespace" .root }}
+{{- end }}
+{{- end -}}
+
+{{/* The daily close budget's record (provider.closeBudget). */}}
+{{- define "akash-janitor.closeBudgetName" -}}
+{{ include "akash-janitor.fullname" . }}-close-budget
+{{- end -}}
+
+{{/*
+With a daily close budget: the job may read and update the budget's record,
+that one ConfigMap by name and nothing else there.
+*/}}
+{{- define "akash-janitor.closeBudgetRBAC" -}}
+{{- if and (include "akash-janitor.closer" .) (gt (int .root.Values.provider.closeBudget) 0) }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: {{ include "akash-janitor.componentName" . }}-close-budget
+  namespace: {{ include "akash-janitor.namespace" .root }}
+  labels:
+    {{- include "akash-janitor.labels" . | nindent 4 }}
+rules:
+  - apiGroups: [""]
+    resources: [configmaps]
+    resourceNames: [{{ include "akash-janitor.closeBudgetName" .root | quote }}]
+    verbs: [get, update]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: {{ include "akash-janitor.componentName" . }}-close-budget
+  namespace: {{ include "akash-janitor.namespace" .root }}
+  labels:
+    {{- include "akash-janitor.labels" . | nindent 4 }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: {{ include "akash-janitor.componentName" . }}-close-budget
 subjects:
   - kind: ServiceAccount
     name: {{ include "akash-janitor.componentName" . }}

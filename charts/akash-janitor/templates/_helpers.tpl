@@ -161,6 +161,40 @@ subjects:
     name: {{ include "akash-janitor.componentName" . }}
     namespace: {{ include "akash-janitor.namespace" .root }}
 {{- end }}
+{{- if and .needsProvider .root.Values.global.blockers.providerPod }}
+{{- $pod := splitList "/" .root.Values.global.blockers.providerPod }}
+---
+# The provider blocker (global.blockers.providerPod): that one pod, read
+# only, to see whether it is Ready.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: {{ include "akash-janitor.componentName" . }}-provider-ready
+  namespace: {{ index $pod 0 }}
+  labels:
+    {{- include "akash-janitor.labels" . | nindent 4 }}
+rules:
+  - apiGroups: [""]
+    resources: [pods]
+    resourceNames: [{{ index $pod 1 | quote }}]
+    verbs: [get]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: {{ include "akash-janitor.componentName" . }}-provider-ready
+  namespace: {{ index $pod 0 }}
+  labels:
+    {{- include "akash-janitor.labels" . | nindent 4 }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: {{ include "akash-janitor.componentName" . }}-provider-ready
+subjects:
+  - kind: ServiceAccount
+    name: {{ include "akash-janitor.componentName" . }}
+    namespace: {{ include "akash-janitor.namespace" .root }}
+{{- end }}
 {{- end -}}
 
 {{/* Flags every component gets from the chart. */}}
@@ -215,6 +249,20 @@ imagePullSecrets:
 {{- if .root.Values.global.pause }}
 - name: JANITOR_PAUSED
   value: "true"
+{{- end }}
+{{- with .root.Values.global.blockers.prometheus }}
+{{- if .url }}
+- name: JANITOR_PROMETHEUS_URL
+  value: {{ .url | quote }}
+{{- end }}
+{{- if .alerts }}
+- name: JANITOR_BLOCKING_ALERTS
+  value: {{ .alerts | quote }}
+{{- end }}
+{{- end }}
+{{- if .needsProvider }}
+- name: JANITOR_REQUIRE_READY_POD
+  value: {{ .root.Values.global.blockers.providerPod | quote }}
 {{- end }}
 {{- end }}
 {{- with .values.extraEnv }}

@@ -35,7 +35,7 @@ func (b *Builder) ProviderPod(ctx context.Context) error {
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{
 					Name: ProviderContainer, Image: "ghcr.io/akash-network/provider:0.10.0",
-					Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m")}},
+					Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m")}},
 				}}},
 			},
 		},
@@ -56,4 +56,33 @@ func (b *Builder) ProviderPod(ctx context.Context) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// SetReady sets a running pod's Ready condition, as a kubelet does when a
+// readiness probe passes or fails: ready false gives the reason
+// ContainersNotReady. kwok leaves a pod's status alone once it runs.
+func (b *Builder) SetReady(ctx context.Context, namespace, name string, ready bool) error {
+	p, err := b.Kube.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	status, reason, message := corev1.ConditionTrue, "", ""
+	if !ready {
+		status, reason = corev1.ConditionFalse, "ContainersNotReady"
+		message = "containers with unready status: [" + p.Spec.Containers[0].Name + "]"
+	}
+	now := metav1.Now()
+	for _, t := range []corev1.PodConditionType{corev1.PodReady, corev1.ContainersReady} {
+		found := false
+		for i := range p.Status.Conditions {
+			if c := &p.Status.Conditions[i]; c.Type == t {
+				c.Status, c.Reason, c.Message, c.LastTransitionTime, found = status, reason, message, now, true
+			}
+		}
+		if !found {
+			p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: t, Status: status, Reason: reason, Message: message, LastTransitionTime: now})
+		}
+	}
+	_, err = b.Kube.CoreV1().Pods(namespace).UpdateStatus(ctx, p, metav1.UpdateOptions{})
+	return err
 }

@@ -71,6 +71,7 @@ type Cluster struct {
 
 	env   *envtest.Environment
 	procs []*process
+	tools string
 }
 
 // dirPrefix names cluster directories; the owner's PID follows, which is how
@@ -96,7 +97,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("simulated cluster directory: %w", err)
 	}
-	c = &Cluster{Dir: dir}
+	c = &Cluster{Dir: dir, tools: tools}
 	defer func() {
 		if err != nil {
 			if logs := c.tailLogs(); logs != "" {

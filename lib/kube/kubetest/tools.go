@@ -14,7 +14,7 @@ import (
 const ToolsEnv = "AKASH_JANITOR_TOOLS"
 
 // Binaries the simulated cluster runs.
-var Binaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
+var Binaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "prometheus"}
 
 // ToolsDir finds the binaries: $AKASH_JANITOR_TOOLS if set, else the cache
 // that ci/tools.sh fills (running it, which builds whatever is missing).
