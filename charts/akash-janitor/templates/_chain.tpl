@@ -120,35 +120,9 @@ that one pod by name and nothing else there.
 {{- define "akash-janitor.execRBAC" -}}
 {{- $p := .root.Values.provider -}}
 {{- if eq (include "akash-janitor.closer" .) "exec" }}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata:
-  name: {{ include "akash-janitor.componentName" . }}-exec
-  namespace: {{ $p.exec.namespace }}
-  labels:
-    {{- include "akash-janitor.labels" . | nindent 4 }}
-rules:
-  - apiGroups: [""]
-    resources: [pods/exec]
-    resourceNames: [{{ $p.exec.pod | quote }}]
-    verbs: [create]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: {{ include "akash-janitor.componentName" . }}-exec
-  namespace: {{ $p.exec.namespace }}
-  labels:
-    {{- include "akash-janitor.labels" . | nindent 4 }}
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: Role
-  name: {{ include "akash-janitor.componentName" . }}-exec
-subjects:
-  - kind: ServiceAccount
-    name: {{ include "akash-janitor.componentName" . }}
-    namespace: {{ include "akash-janitor.namespace" .root }}
+{{ include "akash-janitor.namedObjectRole" (dict "c" . "suffix" "-exec" "namespace" $p.exec.namespace
+  "resource" "pods/exec" "name" $p.exec.pod "verbs" (list "create")
+  "comment" "The exec closer: commands in the provider pod, that one pod.") }}
 {{- end }}
 {{- end -}}
 
@@ -163,35 +137,9 @@ that one ConfigMap by name and nothing else there.
 */}}
 {{- define "akash-janitor.closeBudgetRBAC" -}}
 {{- if and (include "akash-janitor.closer" .) (gt (int .root.Values.provider.closeBudget) 0) }}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata:
-  name: {{ include "akash-janitor.componentName" . }}-close-budget
-  namespace: {{ include "akash-janitor.namespace" .root }}
-  labels:
-    {{- include "akash-janitor.labels" . | nindent 4 }}
-rules:
-  - apiGroups: [""]
-    resources: [configmaps]
-    resourceNames: [{{ include "akash-janitor.closeBudgetName" .root | quote }}]
-    verbs: [get, update]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: {{ include "akash-janitor.componentName" . }}-close-budget
-  namespace: {{ include "akash-janitor.namespace" .root }}
-  labels:
-    {{- include "akash-janitor.labels" . | nindent 4 }}
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: Role
-  name: {{ include "akash-janitor.componentName" . }}-close-budget
-subjects:
-  - kind: ServiceAccount
-    name: {{ include "akash-janitor.componentName" . }}
-    namespace: {{ include "akash-janitor.namespace" .root }}
+{{ include "akash-janitor.namedObjectRole" (dict "c" . "suffix" "-close-budget" "namespace" (include "akash-janitor.namespace" .root)
+  "resource" "configmaps" "name" (include "akash-janitor.closeBudgetName" .root) "verbs" (list "get" "update")
+  "comment" "The daily close budget's record (provider.closeBudget): that one ConfigMap, read and updated.") }}
 {{- end }}
 {{- end -}}
 

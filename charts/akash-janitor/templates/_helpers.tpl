@@ -130,71 +130,55 @@ subjects:
     name: {{ include "akash-janitor.componentName" . }}
     namespace: {{ include "akash-janitor.namespace" .root }}
 {{- if .pausable }}
----
-# The pause switch (global.pauseConfigMap): that one ConfigMap, read only.
-apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata:
-  name: {{ include "akash-janitor.componentName" . }}-pause
-  namespace: {{ include "akash-janitor.namespace" .root }}
-  labels:
-    {{- include "akash-janitor.labels" . | nindent 4 }}
-rules:
-  - apiGroups: [""]
-    resources: [configmaps]
-    resourceNames: [{{ .root.Values.global.pauseConfigMap | quote }}]
-    verbs: [get]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata:
-  name: {{ include "akash-janitor.componentName" . }}-pause
-  namespace: {{ include "akash-janitor.namespace" .root }}
-  labels:
-    {{- include "akash-janitor.labels" . | nindent 4 }}
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: Role
-  name: {{ include "akash-janitor.componentName" . }}-pause
-subjects:
-  - kind: ServiceAccount
-    name: {{ include "akash-janitor.componentName" . }}
-    namespace: {{ include "akash-janitor.namespace" .root }}
+{{ include "akash-janitor.namedObjectRole" (dict "c" . "suffix" "-pause" "namespace" (include "akash-janitor.namespace" .root)
+  "resource" "configmaps" "name" .root.Values.global.pauseConfigMap "verbs" (list "get")
+  "comment" "The pause switch (global.pauseConfigMap): that one ConfigMap, read only.") }}
 {{- end }}
 {{- if and .needsProvider .root.Values.global.blockers.providerPod }}
 {{- $pod := splitList "/" .root.Values.global.blockers.providerPod }}
+{{ include "akash-janitor.namedObjectRole" (dict "c" . "suffix" "-provider-ready" "namespace" (index $pod 0)
+  "resource" "pods" "name" (index $pod 1) "verbs" (list "get")
+  "comment" "The provider blocker (global.blockers.providerPod): that one pod, read only, to see whether it is Ready.") }}
+{{- end }}
+{{- end -}}
+
+{{/*
+A Role and RoleBinding that let a component's ServiceAccount do verbs on
+one object by name, and nothing else in its namespace. Call with a dict:
+"c" the component's dict, "suffix" of the names, "namespace", "resource"
+(core group), "name", "verbs" (a list), "comment".
+*/}}
+{{- define "akash-janitor.namedObjectRole" -}}
 ---
-# The provider blocker (global.blockers.providerPod): that one pod, read
-# only, to see whether it is Ready.
+# {{ .comment }}
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata:
-  name: {{ include "akash-janitor.componentName" . }}-provider-ready
-  namespace: {{ index $pod 0 }}
+  name: {{ include "akash-janitor.componentName" .c }}{{ .suffix }}
+  namespace: {{ .namespace }}
   labels:
-    {{- include "akash-janitor.labels" . | nindent 4 }}
+    {{- include "akash-janitor.labels" .c | nindent 4 }}
 rules:
   - apiGroups: [""]
-    resources: [pods]
-    resourceNames: [{{ index $pod 1 | quote }}]
-    verbs: [get]
+    resources: [{{ .resource }}]
+    resourceNames: [{{ .name | quote }}]
+    verbs: [{{ join ", " .verbs }}]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
 metadata:
-  name: {{ include "akash-janitor.componentName" . }}-provider-ready
-  namespace: {{ index $pod 0 }}
+  name: {{ include "akash-janitor.componentName" .c }}{{ .suffix }}
+  namespace: {{ .namespace }}
   labels:
-    {{- include "akash-janitor.labels" . | nindent 4 }}
+    {{- include "akash-janitor.labels" .c | nindent 4 }}
 roleRef:
   apiGroup: rbac.authorization.k8s.io
   kind: Role
-  name: {{ include "akash-janitor.componentName" . }}-provider-ready
+  name: {{ include "akash-janitor.componentName" .c }}{{ .suffix }}
 subjects:
   - kind: ServiceAccount
-    name: {{ include "akash-janitor.componentName" . }}
-    namespace: {{ include "akash-janitor.namespace" .root }}
-{{- end }}
+    name: {{ include "akash-janitor.componentName" .c }}
+    namespace: {{ include "akash-janitor.namespace" .c.root }}
 {{- end -}}
 
 {{/* Flags every component gets from the chart. */}}
