@@ -99,7 +99,7 @@ type Grant struct {
 
 // Held says why a lease beyond the grant is not closed.
 func (b *Budget) Held(g Grant) string {
-	return fmt.Sprintf("the daily close budget is used up: %d of %d closes in the last 24 hours (--max-closes-per-day, record ConfigMap %s)", g.Used, b.PerDay, b.ref())
+	return fmt.Sprintf("the daily close budget is used up: %d of %d closes in the last 24 hours (--max-closes-per-day, record ConfigMap %s)", g.Used+len(g.Granted), b.PerDay, b.ref())
 }
 
 // Spend takes one close for each lease, in order, while the window has

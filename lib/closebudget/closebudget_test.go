@@ -118,7 +118,7 @@ func TestWindowRollsOver(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"c"}, g.Granted, "one close left in the window")
 	assert.Equal(t, 0, g.Left)
-	assert.Equal(t, "the daily close budget is used up: 2 of 3 closes in the last 24 hours (--max-closes-per-day, record ConfigMap default/rolling)", b.Held(g))
+	assert.Equal(t, "the daily close budget is used up: 3 of 3 closes in the last 24 hours (--max-closes-per-day, record ConfigMap default/rolling)", b.Held(g))
 	assert.Equal(t, 0.0, gauge(t, reg, "akash_janitor_close_budget_remaining"))
 	assert.Equal(t, 2.0, gauge(t, reg, "akash_janitor_close_budget_held"), "d and e held")
 
