@@ -27,7 +27,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 )
 
 // Key is the record's data key.
@@ -102,36 +104,32 @@ func (b *Budget) Held(g Grant) string {
 	return fmt.Sprintf("the daily close budget is used up: %d of %d closes in the last 24 hours (--max-closes-per-day, record ConfigMap %s)", g.Used+len(g.Granted), b.PerDay, b.ref())
 }
 
+// conflictRetry paces the reads again after another spender wrote first.
+var conflictRetry = wait.Backoff{Steps: 20, Duration: 10 * time.Millisecond, Factor: 1, Jitter: 0.5}
+
 // Spend takes one close for each lease, in order, while the window has
 // room, and records them. An error (wrapping ErrRecord) grants nothing.
 func (b *Budget) Spend(ctx context.Context, leases []string) (Grant, error) {
-	for attempt := 0; ; attempt++ {
-		cm, closes, err := b.read(ctx)
-		if err != nil {
-			return Grant{}, err
-		}
-		g := Grant{Used: len(closes)}
+	var g Grant
+	err := b.update(ctx, "so no lease is closed", func(closes []Close) []Close {
+		g = Grant{Used: len(closes)}
 		n := min(len(leases), max(b.PerDay-len(closes), 0))
 		g.Granted = leases[:n]
 		g.Left = max(b.PerDay-len(closes)-n, 0)
 		if n == 0 {
-			b.report(g, len(leases))
-			return g, nil
+			return nil
 		}
 		now := b.now().UTC()
 		for _, l := range g.Granted {
 			closes = append(closes, Close{At: now, Lease: l, Job: b.Job})
 		}
-		err = b.write(ctx, cm, closes)
-		if apierrors.IsConflict(err) && attempt < 20 {
-			continue // another spender wrote first: read again
-		}
-		if err != nil {
-			return Grant{}, fmt.Errorf("%w %s: cannot be written, so no lease is closed: %v", ErrRecord, b.ref(), err)
-		}
-		b.report(g, len(leases)-n)
-		return g, nil
+		return closes
+	})
+	if err != nil {
+		return Grant{}, err
 	}
+	b.report(g, len(leases)-len(g.Granted))
+	return g, nil
 }
 
 // Refund gives back the closes of leases that were granted and not closed
@@ -141,28 +139,45 @@ func (b *Budget) Refund(ctx context.Context, leases []string) error {
 	if len(leases) == 0 {
 		return nil
 	}
-	for attempt := 0; ; attempt++ {
-		cm, closes, err := b.read(ctx)
-		if err != nil {
-			return err
-		}
+	left := 0
+	err := b.update(ctx, "so the refund is lost", func(closes []Close) []Close {
 		for _, l := range leases {
 			if i := slices.IndexFunc(closes, func(c Close) bool { return c.Lease == l && c.Job == b.Job }); i >= 0 {
 				closes = slices.Delete(closes, i, i+1)
 			}
 		}
-		err = b.write(ctx, cm, closes)
-		if apierrors.IsConflict(err) && attempt < 20 {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("%w %s: refund cannot be written: %v", ErrRecord, b.ref(), err)
-		}
-		if b.gauges() {
-			b.remaining.Set(float64(max(b.PerDay-len(closes), 0)))
-		}
-		return nil
+		left = max(b.PerDay-len(closes), 0)
+		return closes
+	})
+	if err != nil {
+		return err
 	}
+	if b.gauges() {
+		b.remaining.Set(float64(left))
+	}
+	return nil
+}
+
+// update reads the record, lets change make the window's new closes (nil:
+// nothing to write), and writes them with the resourceVersion it read;
+// when another spender wrote first (409 Conflict) it reads again. A write
+// that fails says so, then what that means.
+func (b *Budget) update(ctx context.Context, consequence string, change func([]Close) []Close) error {
+	err := retry.RetryOnConflict(conflictRetry, func() error {
+		cm, closes, err := b.read(ctx)
+		if err != nil {
+			return err
+		}
+		next := change(closes)
+		if next == nil {
+			return nil
+		}
+		return b.write(ctx, cm, next)
+	})
+	if err != nil && !errors.Is(err, ErrRecord) {
+		return fmt.Errorf("%w %s: cannot be written, %s: %v", ErrRecord, b.ref(), consequence, err)
+	}
+	return err
 }
 
 func (b *Budget) report(g Grant, held int) {
