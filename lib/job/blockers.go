@@ -17,6 +17,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/akash-janitor/akash-janitor/lib/kube"
 )
 
 // Blockers hold every action of a job while the cluster is not fit for
@@ -53,7 +55,7 @@ func (b *Blockers) register(fs *flag.FlagSet, readyPod bool) {
 func (b *Blockers) validate() error {
 	var errs []error
 	if b.ReadyPod != "" {
-		if _, _, err := splitRef(b.ReadyPod); err != nil {
+		if _, _, err := kube.SplitNamespaced(b.ReadyPod); err != nil {
 			errs = append(errs, fmt.Errorf("--require-ready-pod=%q: %v", b.ReadyPod, err))
 		}
 	}
@@ -78,19 +80,11 @@ func (b *Blockers) validate() error {
 	return errors.Join(errs...)
 }
 
-func splitRef(s string) (namespace, name string, err error) {
-	ns, n, ok := strings.Cut(s, "/")
-	if !ok || ns == "" || n == "" || strings.Contains(n, "/") {
-		return "", "", errors.New("want namespace/name")
-	}
-	return ns, n, nil
-}
-
 // reason says whether a blocker holds the job, and why ("" if none).
-func (b *Blockers) reason(ctx context.Context, kube kubernetes.Interface) string {
+func (b *Blockers) reason(ctx context.Context, client kubernetes.Interface) string {
 	var why []string
 	if b.ReadyPod != "" {
-		if r := b.podReason(ctx, kube); r != "" {
+		if r := b.podReason(ctx, client); r != "" {
 			why = append(why, r)
 		}
 	}
@@ -105,11 +99,11 @@ func (b *Blockers) reason(ctx context.Context, kube kubernetes.Interface) string
 	return "blocked: " + strings.Join(why, "; ")
 }
 
-func (b *Blockers) podReason(ctx context.Context, kube kubernetes.Interface) string {
-	ns, name, _ := splitRef(b.ReadyPod)
+func (b *Blockers) podReason(ctx context.Context, client kubernetes.Interface) string {
+	ns, name, _ := kube.SplitNamespaced(b.ReadyPod)
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	pod, err := kube.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+	pod, err := client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		return fmt.Sprintf("pod %s, which must be Ready for the job to act, is not there", b.ReadyPod)

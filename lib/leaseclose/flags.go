@@ -20,6 +20,7 @@ import (
 	"github.com/akash-janitor/akash-janitor/lib/chain"
 	"github.com/akash-janitor/akash-janitor/lib/chaintx"
 	"github.com/akash-janitor/akash-janitor/lib/closebudget"
+	"github.com/akash-janitor/akash-janitor/lib/kube"
 )
 
 // ChainFlags are the flags every job that talks to the chain has.
@@ -76,18 +77,18 @@ func (f *ChainFlags) Register(fs *flag.FlagSet) {
 
 // Budget returns the daily close budget of the flags, nil when there is
 // none (--max-closes-per-day=0), its gauges registered with reg.
-func (f *ChainFlags) Budget(kube kubernetes.Interface, job string, now func() time.Time, reg prometheus.Registerer) (*closebudget.Budget, error) {
+func (f *ChainFlags) Budget(client kubernetes.Interface, job string, now func() time.Time, reg prometheus.Registerer) (*closebudget.Budget, error) {
 	if f.MaxClosesPerDay < 0 {
 		return nil, fmt.Errorf("--max-closes-per-day=%d: must be 0 or more", f.MaxClosesPerDay)
 	}
 	if f.MaxClosesPerDay == 0 {
 		return nil, nil
 	}
-	ns, name, ok := strings.Cut(f.CloseBudget, "/")
-	if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
-		return nil, fmt.Errorf("--close-budget-configmap=%q: want namespace/name", f.CloseBudget)
+	ns, name, err := kube.SplitNamespaced(f.CloseBudget)
+	if err != nil {
+		return nil, fmt.Errorf("--close-budget-configmap=%q: %v", f.CloseBudget, err)
 	}
-	b := &closebudget.Budget{Client: kube, Namespace: ns, Name: name, PerDay: f.MaxClosesPerDay, Job: job, Now: now}
+	b := &closebudget.Budget{Client: client, Namespace: ns, Name: name, PerDay: f.MaxClosesPerDay, Job: job, Now: now}
 	if reg != nil {
 		b.Register(reg)
 	}
@@ -111,8 +112,8 @@ func (f *ChainFlags) Client() (*chain.Client, error) {
 
 // Closer returns the closer --closer chose. The key (tx, cli) must be
 // provider's when provider is given; exec has no key here and needs
-// provider, and kube, the API server's config. Errors never hold the key.
-func (f *ChainFlags) Closer(c *chain.Client, provider string, batchSize int, memo string, kube *rest.Config) (Closer, error) {
+// provider, and config, the API server's client config. Errors never hold the key.
+func (f *ChainFlags) Closer(c *chain.Client, provider string, batchSize int, memo string, config *rest.Config) (Closer, error) {
 	if provider != "" {
 		if err := chain.ValidateAddress(provider); err != nil {
 			return nil, fmt.Errorf("--provider: %w", err)
@@ -144,17 +145,17 @@ func (f *ChainFlags) Closer(c *chain.Client, provider string, batchSize int, mem
 		cc.Flags = append(cc.Flags, "--note", memo)
 	}
 	if f.Way == "exec" {
-		ns, pod, ok := strings.Cut(f.ProviderPod, "/")
-		if !ok || ns == "" || pod == "" || strings.Contains(pod, "/") {
-			return nil, fmt.Errorf("--provider-pod=%q: want namespace/name", f.ProviderPod)
+		ns, pod, err := kube.SplitNamespaced(f.ProviderPod)
+		if err != nil {
+			return nil, fmt.Errorf("--provider-pod=%q: %v", f.ProviderPod, err)
 		}
 		if provider == "" {
 			return nil, fmt.Errorf("--closer=exec needs --provider: the key is in the provider pod, not here")
 		}
-		if kube == nil {
+		if config == nil {
 			return nil, fmt.Errorf("--closer=exec needs access to the API server")
 		}
-		runner := PodExecRunner{Config: kube, Namespace: ns, Pod: pod, Container: f.ProviderContainer}
+		runner := PodExecRunner{Config: config, Namespace: ns, Pod: pod, Container: f.ProviderContainer}
 		cc.Runner = runner
 		cc.Setup = PodKeyCheck(runner, f.CLI, provider)
 		return cc, nil
