@@ -73,6 +73,10 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	if err != nil {
 		return job.BadInput("%w", err)
 	}
+	budget, err := o.chain.Budget(env.Clients.Kube, "close-lease", env.Now, env.Metrics)
+	if err != nil {
+		return job.BadInput("%w", err)
+	}
 	leaseclose.LogNode(ctx, client, env.Log)
 	id := akash.LeaseID{Owner: o.owner, DSeq: o.dseq, GSeq: uint32(o.gseq), OSeq: uint32(o.oseq), Provider: closer.Provider()}
 	l, err := observe(ctx, client, id, uint32(o.bseq))
@@ -81,10 +85,6 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	}
 	a := plan(l, env.Now(), o.reason, o.startReclaim)
 	reason, _ := chain.ParseCloseReason(o.reason)
-	budget, err := o.chain.Budget(env.Clients.Kube, "close-lease", env.Now, env.Metrics)
-	if err != nil {
-		return job.BadInput("%w", err)
-	}
 	exec := &leaseclose.Executor{Closer: closer, Chain: client, Reason: reason, Now: env.Now, Budget: budget}
 	return env.Actuator.ApplyBatched(ctx, []actuator.Action{a}, 1, exec.Batch)
 }

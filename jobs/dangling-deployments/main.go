@@ -28,6 +28,7 @@ import (
 
 	"github.com/akash-janitor/akash-janitor/lib/actuator"
 	"github.com/akash-janitor/akash-janitor/lib/chain"
+	"github.com/akash-janitor/akash-janitor/lib/closebudget"
 	"github.com/akash-janitor/akash-janitor/lib/job"
 	"github.com/akash-janitor/akash-janitor/lib/leaseclose"
 )
@@ -107,8 +108,12 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	// The key is checked before anything is done: a key that is not the
 	// provider's stops the whole run, teardowns included.
 	var closer leaseclose.Closer
+	var budget *closebudget.Budget
 	if o.closeMissing || o.closeNoWork {
 		if closer, err = o.chain.Closer(client, o.provider, 10, "akash-janitor dangling-deployments", env.Clients.Config); err != nil {
+			return job.BadInput("%w (nothing was done)", err)
+		}
+		if budget, err = o.chain.Budget(env.Clients.Kube, "dangling-deployments", env.Now, env.Metrics); err != nil {
 			return job.BadInput("%w (nothing was done)", err)
 		}
 	}
@@ -147,10 +152,6 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	var errStart, errClose error
 	if closer != nil {
 		reason, _ := chain.ParseCloseReason(o.reason)
-		budget, err := o.chain.Budget(env.Clients.Kube, "dangling-deployments", env.Now, env.Metrics)
-		if err != nil {
-			return job.BadInput("%w", err)
-		}
 		exec := &leaseclose.Executor{Closer: closer, Chain: client, Reason: reason, Now: env.Now, Budget: budget}
 		errStart = env.Actuator.ApplyBatched(ctx, d.starts, 10, exec.Batch)
 		errClose = env.Actuator.ApplyBatched(ctx, d.closes, 10, exec.Batch)

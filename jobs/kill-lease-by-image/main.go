@@ -22,6 +22,7 @@ import (
 	"strings"
 
 	"github.com/akash-janitor/akash-janitor/lib/chain"
+	"github.com/akash-janitor/akash-janitor/lib/closebudget"
 	"github.com/akash-janitor/akash-janitor/lib/imagematch"
 	"github.com/akash-janitor/akash-janitor/lib/job"
 	"github.com/akash-janitor/akash-janitor/lib/leaseclose"
@@ -119,7 +120,7 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 		env.Log.Warn().Msg("no denylist (--deny, --deny-file): nothing to close; this job waits for its input")
 		return nil
 	}
-	client, closer, err := setup(env, o)
+	client, closer, budget, err := setup(env, o)
 	if err != nil {
 		return err
 	}
@@ -144,26 +145,26 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	}
 	env.Log.Info().Int("manifests", len(obs.leases)).Int("chain_live_leases", len(obs.chain)).Int("leases_matching", len(d.denials)).
 		Int("deny_entries", len(o.lists.Deny)).Msg("observed")
-	budget, err := o.chain.Budget(env.Clients.Kube, "kill-lease-by-image", env.Now, env.Metrics)
-	if err != nil {
-		return job.BadInput("%w", err)
-	}
 	exec := &leaseclose.Executor{Closer: closer, Chain: client, Reason: o.reasonCode, Now: env.Now, Budget: budget}
 	return errors.Join(env.Actuator.ApplyBatched(ctx, d.starts, o.batchSize, exec.Batch),
 		env.Actuator.ApplyBatched(ctx, d.closes, o.batchSize, exec.Batch))
 }
 
-// setup builds the chain client and the closer; every problem is bad
-// configuration, reported without the key.
-func setup(env *job.Env, o *options) (*chain.Client, leaseclose.Closer, error) {
+// setup builds the chain client, the closer and the daily close budget;
+// every problem is bad configuration, reported without the key.
+func setup(env *job.Env, o *options) (*chain.Client, leaseclose.Closer, *closebudget.Budget, error) {
 	client, err := o.chain.Client()
 	if err != nil {
-		return nil, nil, job.BadInput("%w", err)
+		return nil, nil, nil, job.BadInput("%w", err)
 	}
 	closer, err := o.chain.Closer(client, o.provider, o.batchSize, "akash-janitor kill-lease-by-image", env.Clients.Config)
 	if err != nil {
-		return nil, nil, job.BadInput("%w", err)
+		return nil, nil, nil, job.BadInput("%w", err)
 	}
 	o.provider = closer.Provider()
-	return client, closer, nil
+	budget, err := o.chain.Budget(env.Clients.Kube, "kill-lease-by-image", env.Now, env.Metrics)
+	if err != nil {
+		return nil, nil, nil, job.BadInput("%w", err)
+	}
+	return client, closer, budget, nil
 }
