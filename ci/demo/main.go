@@ -12,9 +12,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -410,15 +407,7 @@ func (d *demo) blockers() error {
 		return err
 	}
 	defer prom.Stop()
-	if err := d.waitFor(time.Minute, "the alert to fire", func() (bool, error) {
-		resp, err := http.Get(prom.URL + "/api/v1/query?query=" + url.QueryEscape(`ALERTS{alertstate="firing"}`))
-		if err != nil {
-			return false, nil
-		}
-		defer resp.Body.Close()
-		raw, err := io.ReadAll(resp.Body)
-		return err == nil && strings.Contains(string(raw), "CephHealthError"), nil
-	}); err != nil {
+	if err := prom.WaitFiring(d.ctx, 1); err != nil {
 		return err
 	}
 	return d.runJob("force-replicasets", "--min-stuck=0s", "--prometheus-url="+prom.URL, `--blocking-alerts=severity="critical"`)

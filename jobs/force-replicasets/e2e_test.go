@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
-	neturl "net/url"
 	"strings"
 	"testing"
 	"time"
@@ -58,25 +55,6 @@ const blockingRules = `groups:
     expr: vector(1)
     labels: {severity: none}
 `
-
-// waitFiring waits until Prometheus' ALERTS series holds n firing alerts
-// (its alerts API shows them a moment before the series has them).
-func waitFiring(t *testing.T, url string, n int) {
-	t.Helper()
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(url + "/api/v1/query?query=" + neturl.QueryEscape(`ALERTS{alertstate="firing"}`))
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		var body struct {
-			Data struct {
-				Result []json.RawMessage `json:"result"`
-			} `json:"data"`
-		}
-		return json.NewDecoder(resp.Body).Decode(&body) == nil && len(body.Data.Result) == n
-	}, 30*time.Second, 200*time.Millisecond, "Prometheus did not fire %d alerts", n)
-}
 
 func replicaSetsOf(t *testing.T, c *kubetest.Cluster, ns, deployment string) map[string]appsv1.ReplicaSet {
 	t.Helper()
@@ -275,7 +253,7 @@ func TestStuckRolloutCompletes(t *testing.T) {
 		require.NoError(t, b.SetReady(ctx, pod.Namespace, pod.Name, true))
 		prom, err := c.StartPrometheus(ctx, "prometheus-blockers", blockingRules)
 		require.NoError(t, err)
-		waitFiring(t, prom.URL, 2)
+		require.NoError(t, prom.WaitFiring(ctx, 2))
 		alerts := []string{"--min-stuck=0s", "--require-ready-pod=" + provider, "--prometheus-url", prom.URL}
 		detail = held(t, runJob(t, c, append(alerts, `--blocking-alerts=severity="critical"`)...))
 		assert.Equal(t, `blocked: 1 alerts matching {severity="critical"} fire: StorageDegraded`, detail)

@@ -2,7 +2,10 @@ package kubetest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -57,3 +60,43 @@ func (c *Cluster) StartPrometheus(ctx context.Context, name, rules string) (*Pro
 
 // Stop stops the server: afterwards it cannot be asked.
 func (p *Prometheus) Stop() error { return p.proc.stop() }
+
+// WaitFiring waits until the ALERTS series holds n firing alerts, as a
+// job's query sees them (the alerts API shows an alert a moment before
+// the series has it).
+func (p *Prometheus) WaitFiring(ctx context.Context, n int) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	query := p.URL + "/api/v1/query?query=" + url.QueryEscape(`ALERTS{alertstate="firing"}`)
+	for {
+		if got, err := p.count(ctx, query); err == nil && got == n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("Prometheus at %s did not fire %d alerts: %w", p.URL, n, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (p *Prometheus) count(ctx context.Context, query string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, query, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Data struct {
+			Result []json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return 0, err
+	}
+	return len(body.Data.Result), nil
+}
