@@ -471,7 +471,9 @@ func TestKillLeaseByImageRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	// The job acts only while the provider pod is Ready, and reads it
 	// with the chart's RBAC (global.blockers.providerPod).
 	require.NoError(t, b.ProviderPod(ctx))
-	objs, _, err := render(t, nil)
+	// With a denylist the chart renders the admission policy: the job
+	// writes its parameters, and reads a denied lease's ReplicaSets.
+	objs, _, err := render(t, map[string]any{"killLeaseByImage": map[string]any{"denylist": []any{"packetstream/psclient"}}})
 	require.NoError(t, err)
 	applyRBAC(t, c, objs)
 	kubeconfig := impersonating(t, c, "akash-services", "akash-janitor-kill-lease-by-image")
@@ -486,11 +488,16 @@ func TestKillLeaseByImageRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	// The daily close budget as the chart sets it: its record, read and
 	// updated with the chart's RBAC.
 	r := jobtest.Run(t, jobtest.Build(t, "../jobs/kill-lease-by-image"), append(append([]string{"--kubeconfig", kubeconfig}, p.Flags()...),
-		"--deny", "packetstream/psclient", "--max-closes-per-day=20", "--close-budget-configmap=akash-services/akash-janitor-close-budget")...)
+		"--deny", "packetstream/psclient", "--max-closes-per-day=20", "--close-budget-configmap=akash-services/akash-janitor-close-budget",
+		"--admission-params=akash-services/akash-janitor-denied-images-params")...)
 	require.Equal(t, 0, r.Code, "list Manifests, close on chain, record the Event: the chart's RBAC suffices")
 	l, _ := ch.Get(id)
 	assert.Equal(t, chain.StateClosed, l.State)
 	assert.NotContains(t, r.Raw, "could not record the Kubernetes Event")
+	assert.NotContains(t, r.Raw, "cannot read the lease's ReplicaSets")
+	params, err := c.Kube.CoreV1().ConfigMaps("akash-services").Get(ctx, "akash-janitor-denied-images-params", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "packetstream/psclient", params.Data["deny.0.entry"], "the admission policy's parameters, written with the chart's RBAC")
 
 	as := as(t, kubeconfig)
 	ensureSecret(t, c)
@@ -502,6 +509,8 @@ func TestKillLeaseByImageRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 		"read a pod":                   get(as.CoreV1().Pods(id.Namespace()).Get(ctx, "x", metav1.GetOptions{})),
 		"read a pod's logs":            as.CoreV1().Pods(id.Namespace()).GetLogs("x", &corev1.PodLogOptions{}).Do(ctx).Error(),
 		"delete a pod":                 as.CoreV1().Pods(id.Namespace()).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}),
+		"write another ConfigMap":      get(as.CoreV1().ConfigMaps("akash-services").Update(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "akash-janitor-kill-lease-by-image", Namespace: "akash-services"}}, metav1.UpdateOptions{})),
+		"change the admission policy":  as.AdmissionregistrationV1().ValidatingAdmissionPolicies().Delete(ctx, "akash-janitor-denied-images", metav1.DeleteOptions{}),
 	}
 	assertForbidden(t, forbidden)
 }

@@ -10,6 +10,11 @@
 // started gets it started (MsgLeaseStartReclaim, tx closer) and is closed
 // by a run after its deadline. Without a denylist it does nothing and says
 // so.
+//
+// With --admission-params, each run first writes the chart's admission
+// policy's parameters from the same lists (lib/imagematch/admission.go), so
+// the API server refuses a denied image's pods before they start; a close's
+// reason then says when a lease's ReplicaSet is refused that way.
 package main
 
 import (
@@ -25,6 +30,7 @@ import (
 	"github.com/akash-janitor/akash-janitor/lib/closebudget"
 	"github.com/akash-janitor/akash-janitor/lib/imagematch"
 	"github.com/akash-janitor/akash-janitor/lib/job"
+	"github.com/akash-janitor/akash-janitor/lib/kube"
 	"github.com/akash-janitor/akash-janitor/lib/leaseclose"
 )
 
@@ -42,6 +48,10 @@ type options struct {
 	provider            string
 	lists               imagematch.Lists
 	reasonCode          int32
+	// admissionParams is the admission policy's parameters ConfigMap,
+	// namespace/name; empty: no policy.
+	admissionParams                   string
+	admissionNamespace, admissionName string
 }
 
 func main() { job.Main(spec(&options{})) }
@@ -62,6 +72,7 @@ func spec(o *options) job.Spec {
 			fs.IntVar(&o.batchSize, "batch-size", 10, "leases closed per transaction")
 			fs.StringVar(&o.reason, "reason", "lease_closed_reason_unspecified", "close reason: 10000-10003 or its name")
 			fs.StringVar(&o.provider, "provider", "", "the provider's address; the key must be its (empty: the key's)")
+			fs.StringVar(&o.admissionParams, "admission-params", "", "namespace/name of the denied-images admission policy's parameters ConfigMap, written from the lists each run (empty: no policy)")
 		},
 		Validate: o.validate,
 		Run:      func(ctx context.Context, env *job.Env) error { return run(ctx, env, o) },
@@ -91,6 +102,13 @@ func (o *options) validate() error {
 	} else {
 		o.reasonCode = code
 	}
+	if o.admissionParams != "" {
+		ns, name, err := kube.SplitNamespaced(o.admissionParams)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--admission-params=%q: %v", o.admissionParams, err))
+		}
+		o.admissionNamespace, o.admissionName = ns, name
+	}
 	if o.batchSize < 1 {
 		errs = append(errs, fmt.Errorf("--batch-size=%d: must be 1 or more", o.batchSize))
 	}
@@ -116,18 +134,27 @@ func readList(path string) ([]string, error) {
 
 // run is observe, plan, apply.
 func run(ctx context.Context, env *job.Env, o *options) error {
+	// The admission policy follows the lists first, whatever else fails:
+	// an entry taken off the denylist is admitted again at once.
+	var admissionErr error
+	if o.admissionParams != "" {
+		admissionErr = writeAdmissionParams(ctx, env.Clients.Kube, o.admissionNamespace, o.admissionName, o.lists, env.Log)
+		if admissionErr != nil {
+			env.Log.Error().Err(admissionErr).Msg("the admission policy's parameters are not written; the run goes on and exits 1")
+		}
+	}
 	if len(o.lists.Deny) == 0 {
 		env.Log.Warn().Msg("no denylist (--deny, --deny-file): nothing to close; this job waits for its input")
-		return nil
+		return admissionErr
 	}
 	client, closer, budget, err := setup(env, o)
 	if err != nil {
-		return err
+		return errors.Join(err, admissionErr)
 	}
 	leaseclose.LogNode(ctx, client, env.Log)
 	obs, err := observe(ctx, env.Clients, client, o.provider, env.Log)
 	if err != nil {
-		return err
+		return errors.Join(err, admissionErr)
 	}
 	for _, err := range obs.invalid {
 		env.Log.Warn().Err(err).Msg("a Manifest that does not parse is skipped")
@@ -145,9 +172,12 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	}
 	env.Log.Info().Int("manifests", len(obs.leases)).Int("chain_live_leases", len(obs.chain)).Int("leases_matching", len(d.denials)).
 		Int("deny_entries", len(o.lists.Deny)).Msg("observed")
+	if o.admissionParams != "" {
+		withRefusals(d.closes, observeRefusals(ctx, env.Clients.Kube, d.closes, env.Log))
+	}
 	exec := &leaseclose.Executor{Closer: closer, Chain: client, Reason: o.reasonCode, Now: env.Now, Budget: budget}
 	return errors.Join(env.Actuator.ApplyBatched(ctx, d.starts, o.batchSize, exec.Batch),
-		env.Actuator.ApplyBatched(ctx, d.closes, o.batchSize, exec.Batch))
+		env.Actuator.ApplyBatched(ctx, d.closes, o.batchSize, exec.Batch), admissionErr)
 }
 
 // setup builds the chain client, the closer and the daily close budget;

@@ -177,6 +177,12 @@ func parse(s string) (ref, error) {
 		return ref{}, err
 	}
 	r := ref{domain: reference.Domain(named), path: reference.Path(named)}
+	if r.domain == "" {
+		// The first component reads as a registry ("my_registry.io/x")
+		// that the grammar does not take for a host: no runtime can pull
+		// it, and no normalized form would parse again.
+		return ref{}, fmt.Errorf("%q is no registry host name", strings.SplitN(s, "/", 2)[0])
+	}
 	if strings.ContainsAny(r.domain, ".:") {
 		// Host names are case-blind. A first component that is a host only
 		// because of its capitals ("Registry/x") keeps them: lowercased, it

@@ -120,8 +120,10 @@ func FuzzMatch(f *testing.F) {
 		if !self.Matches(img) {
 			t.Fatalf("%q does not match itself", img.Normalized)
 		}
+		// The admission policy's patterns decide as Matches does.
+		patternsAgree(t, append(append([]Entry{self}, lists.Deny...), lists.Allow...), img)
 		if entryErr == nil {
-			_ = e.Matches(img)
+			patternsAgree(t, []Entry{e}, img)
 		}
 	})
 }

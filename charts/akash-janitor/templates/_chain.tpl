@@ -147,3 +147,29 @@ that one ConfigMap by name and nothing else there.
 {{- define "akash-janitor.closer" -}}
 {{- if or (not (hasKey . "closes")) .closes -}}{{ .root.Values.provider.closer }}{{- end -}}
 {{- end -}}
+
+{{/*
+The denied-images admission policy (killLeaseByImage.admissionPolicy):
+"true" when it is rendered: with the job, when enabled says so, or, left
+null, once the denylist has an entry.
+*/}}
+{{- define "akash-janitor.admissionPolicy" -}}
+{{- $v := .Values.killLeaseByImage -}}
+{{- $on := $v.admissionPolicy.enabled -}}
+{{- if and $v.enabled (ternary (gt (len $v.denylist) 0) $on (kindIs "invalid" $on)) -}}true{{- end -}}
+{{- end -}}
+
+{{- define "akash-janitor.admissionPolicyName" -}}
+{{ include "akash-janitor.fullname" . }}-denied-images
+{{- end -}}
+
+{{- define "akash-janitor.admissionParamsName" -}}
+{{ include "akash-janitor.fullname" . }}-denied-images-params
+{{- end -}}
+
+{{/* The binding's validationActions: as set, else by the job's dry-run. */}}
+{{- define "akash-janitor.admissionActions" -}}
+{{- $v := .Values.killLeaseByImage -}}
+{{- $dry := include "akash-janitor.dryRun" (dict "root" . "values" $v) -}}
+{{- toJson ($v.admissionPolicy.validationActions | default (ternary (list "Warn" "Audit") (list "Deny") (eq $dry "true"))) -}}
+{{- end -}}

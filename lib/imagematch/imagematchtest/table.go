@@ -3,6 +3,8 @@
 // job's matcher, and anything else that claims to decide the same way.
 package imagematchtest
 
+import "strings"
+
 // Digests in the table (content addresses; any 64 hex digits will do).
 const (
 	DigestDenied = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
@@ -22,6 +24,7 @@ var (
 		"docker.io/bad/pinned@" + DigestPinned,
 		`regex:docker\.io/.*/(t-rex|nbminer)(:.*)?`,
 		"localhost:5000/evil/miner",
+		"xmrig",
 	}
 	Allow = []string{
 		"*/traffmonetizer/cli:audited",
@@ -82,9 +85,22 @@ var Cases = []Case{
 	{Ref: "localhost:5000/evil/miner:v2", Denied: Deny[7], Why: "a local registry, named"},
 	{Ref: "localhost/evil/miner", Why: "another port is another registry"},
 	{Ref: "127.0.0.1:5000/evil/miner", Why: "another host is another registry"},
+	{Ref: "xmrig", Denied: Deny[8], Why: "a one-component entry: Docker Hub's official image"},
+	{Ref: "registry-1.docker.io/xmrig:6.21", Denied: Deny[8], Why: "Docker Hub's registry host, library/ added"},
+	{Ref: "index.docker.io/library/xmrig", Denied: Deny[8], Why: "Docker Hub's index name, library/ spelled out"},
+	{Ref: "registry.hub.docker.com:443/xmrig@sha512:" + strings.Repeat("ab", 64), Denied: Deny[8], Why: "Docker Hub's old host and port, a sha512 digest"},
+	{Ref: "quay.io/xmrig", Why: "another registry: the entry names Docker Hub"},
+	{Ref: "someone/xmrig", Why: "another Docker Hub repository"},
+	{Ref: "my_registry.io/xmrig", Invalid: true, Why: "a registry that is no host name ('_'): nothing can pull it"},
 	{Ref: "nginx", Why: "an ordinary image"},
 	{Ref: "docker.io/library/nginx:1.27", Why: "an ordinary image"},
 	{Ref: "nginx:", Invalid: true, Why: "an empty tag"},
+	{Ref: strings.Repeat("1", 64), Invalid: true, Why: "a bare 64-hex ID is no name"},
+	{Ref: "xmrig@sha256:" + strings.Repeat("AB", 32), Invalid: true, Why: "a digest in capitals"},
+	{Ref: "xmrig@md5:" + strings.Repeat("ab", 16), Invalid: true, Why: "a digest of an algorithm nobody links"},
+	{Ref: "xmrig@sha256:" + strings.Repeat("ab", 31), Invalid: true, Why: "a digest of the wrong length"},
+	{Ref: "example.com/" + strings.Repeat("x", 256), Invalid: true, Why: "a repository path over 255 bytes"},
+	{Ref: "localhost:5000/Evil/miner", Invalid: true, Why: "a repository in capitals, behind a registry"},
 	{Ref: "docker.io/library/nginx@" + DigestDenied, ImageID: true, Denied: Deny[4], Why: "what ran: the runtime's digest"},
 	{Ref: DigestDenied, ImageID: true, Denied: Deny[4], Why: "what ran: a bare digest"},
 	{Ref: "docker-pullable://nginx@" + DigestPinned, ImageID: true, Denied: Deny[5], Why: "what ran, as dockershim reports it"},

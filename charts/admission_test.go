@@ -1,0 +1,328 @@
+package charts
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/akash-janitor/akash-janitor/lib/imagematch"
+	"github.com/akash-janitor/akash-janitor/lib/imagematch/imagematchtest"
+	"github.com/akash-janitor/akash-janitor/lib/kube/kubetest"
+)
+
+const (
+	policyName = "akash-janitor-denied-images"
+	paramsName = "akash-janitor-denied-images-params"
+)
+
+func TestAdmissionPolicyRender(t *testing.T) {
+	objs, _, err := render(t, nil)
+	require.NoError(t, err)
+	assert.NotContains(t, objs, "ValidatingAdmissionPolicy/"+policyName, "no denylist: no policy")
+
+	deny := map[string]any{"denylist": []any{"packetstream/psclient"}}
+	objs, _, err = render(t, map[string]any{"killLeaseByImage": deny})
+	require.NoError(t, err)
+	policy := typed[admissionv1.ValidatingAdmissionPolicy](t, objs["ValidatingAdmissionPolicy/"+policyName])
+	assert.Equal(t, admissionv1.Ignore, *policy.Spec.FailurePolicy, "by default a policy that cannot decide admits; the job still closes")
+	assert.Equal(t, &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "akash.network/lease.id.dseq", Operator: metav1.LabelSelectorOpExists}}},
+		policy.Spec.MatchConstraints.NamespaceSelector, "tenant namespaces only")
+	assert.Contains(t, policy.Spec.Validations[0].MessageExpression, imagematch.AdmissionRefusal,
+		"the refusal says what kill-lease-by-image looks for in a ReplicaSet's failure")
+	binding := typed[admissionv1.ValidatingAdmissionPolicyBinding](t, objs["ValidatingAdmissionPolicyBinding/"+policyName])
+	assert.Equal(t, []admissionv1.ValidationAction{admissionv1.Warn, admissionv1.Audit}, binding.Spec.ValidationActions, "the job in dry-run: warn and audit")
+	assert.Equal(t, paramsName, binding.Spec.ParamRef.Name)
+	assert.Equal(t, "akash-services", binding.Spec.ParamRef.Namespace)
+	params := objs["ConfigMap/"+paramsName]
+	require.NotNil(t, params)
+	assert.NotContains(t, params.Object, "data", "the job writes the data; an upgrade keeps it")
+	cj := typed[batchv1.CronJob](t, objs["CronJob/akash-janitor-kill-lease-by-image"])
+	assert.Contains(t, cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args, "--admission-params=akash-services/"+paramsName)
+	role := objs["Role/akash-janitor-kill-lease-by-image-admission-params"]
+	require.NotNil(t, role, "the job may update the parameters")
+	assert.Equal(t, map[string]bool{"/configmaps:get": true, "/configmaps:update": true}, grants(&rbacv1.ClusterRole{Rules: typed[rbacv1.Role](t, role).Rules}))
+
+	for _, tc := range []struct {
+		values map[string]any
+		want   []admissionv1.ValidationAction
+	}{
+		{map[string]any{"dryRun": false}, []admissionv1.ValidationAction{admissionv1.Deny}},
+		{map[string]any{"dryRun": true, "admissionPolicy": map[string]any{"validationActions": []any{"Deny"}}}, []admissionv1.ValidationAction{admissionv1.Deny}},
+		{map[string]any{"dryRun": false, "admissionPolicy": map[string]any{"validationActions": []any{"Audit"}, "failurePolicy": "Fail"}}, []admissionv1.ValidationAction{admissionv1.Audit}},
+	} {
+		v := map[string]any{"denylist": deny["denylist"]}
+		for k, x := range tc.values {
+			v[k] = x
+		}
+		objs, _, err := render(t, map[string]any{"killLeaseByImage": v})
+		require.NoError(t, err)
+		binding := typed[admissionv1.ValidatingAdmissionPolicyBinding](t, objs["ValidatingAdmissionPolicyBinding/"+policyName])
+		assert.Equal(t, tc.want, binding.Spec.ValidationActions, "%v", tc.values)
+	}
+	objs, _, err = render(t, map[string]any{"global": map[string]any{"dryRun": true}, "killLeaseByImage": map[string]any{"denylist": deny["denylist"], "dryRun": nil}})
+	require.NoError(t, err)
+	assert.Equal(t, []admissionv1.ValidationAction{admissionv1.Warn, admissionv1.Audit},
+		typed[admissionv1.ValidatingAdmissionPolicyBinding](t, objs["ValidatingAdmissionPolicyBinding/"+policyName]).Spec.ValidationActions, "global dry-run")
+
+	objs, _, err = render(t, map[string]any{"killLeaseByImage": map[string]any{"denylist": deny["denylist"], "admissionPolicy": map[string]any{"enabled": false}}})
+	require.NoError(t, err)
+	assert.NotContains(t, objs, "ValidatingAdmissionPolicy/"+policyName, "turned off")
+	assert.NotContains(t, objs, "ConfigMap/"+paramsName)
+	assert.NotContains(t, objs["CronJob/akash-janitor-kill-lease-by-image"].Object["spec"].(map[string]any)["jobTemplate"], "--admission-params")
+	objs, _, err = render(t, map[string]any{"killLeaseByImage": map[string]any{"admissionPolicy": map[string]any{"enabled": true}}})
+	require.NoError(t, err)
+	assert.Contains(t, objs, "ValidatingAdmissionPolicy/"+policyName, "turned on before the denylist is set")
+
+	for _, bad := range []map[string]any{
+		{"validationActions": []any{"Deny", "Warn"}},
+		{"validationActions": []any{}},
+		{"validationActions": []any{"Refuse"}},
+		{"failurePolicy": "Open"},
+	} {
+		_, _, err := render(t, map[string]any{"killLeaseByImage": map[string]any{"denylist": deny["denylist"], "admissionPolicy": bad}})
+		assert.ErrorContains(t, err, "/killLeaseByImage/admissionPolicy", "%v", bad)
+	}
+}
+
+// admission applies the chart's policy to the cluster, narrowed to
+// namespaces labelled with the test's own label as well (other tests of
+// the package create tenant pods), with the given validationActions, and
+// returns a function that writes its parameters.
+func admission(t *testing.T, c *kubetest.Cluster, label string, values map[string]any) func(imagematch.Lists) {
+	t.Helper()
+	ctx := context.Background()
+	objs, _, err := render(t, map[string]any{"killLeaseByImage": values})
+	require.NoError(t, err)
+	policy := typed[admissionv1.ValidatingAdmissionPolicy](t, objs["ValidatingAdmissionPolicy/"+policyName])
+	binding := typed[admissionv1.ValidatingAdmissionPolicyBinding](t, objs["ValidatingAdmissionPolicyBinding/"+policyName])
+	params := typed[corev1.ConfigMap](t, objs["ConfigMap/"+paramsName])
+	policy.Name += "-" + label
+	binding.Name, binding.Spec.PolicyName = policy.Name, policy.Name
+	params.Name += "-" + label
+	binding.Spec.ParamRef.Name = params.Name
+	policy.Spec.MatchConstraints.NamespaceSelector.MatchLabels = map[string]string{"janitor.test/admission": label}
+
+	api := c.Kube.AdmissionregistrationV1()
+	_, err = c.Kube.CoreV1().ConfigMaps(params.Namespace).Create(ctx, params, metav1.CreateOptions{})
+	require.NoError(t, err)
+	_, err = api.ValidatingAdmissionPolicies().Create(ctx, policy, metav1.CreateOptions{})
+	require.NoError(t, err)
+	_, err = api.ValidatingAdmissionPolicyBindings().Create(ctx, binding, metav1.CreateOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_ = api.ValidatingAdmissionPolicyBindings().Delete(ctx, binding.Name, metav1.DeleteOptions{})
+		_ = api.ValidatingAdmissionPolicies().Delete(ctx, policy.Name, metav1.DeleteOptions{})
+		_ = c.Kube.CoreV1().ConfigMaps(params.Namespace).Delete(ctx, params.Name, metav1.DeleteOptions{})
+	})
+	return func(l imagematch.Lists) {
+		cm, err := c.Kube.CoreV1().ConfigMaps(params.Namespace).Get(ctx, params.Name, metav1.GetOptions{})
+		require.NoError(t, err)
+		cm.Data = l.AdmissionParams()
+		_, err = c.Kube.CoreV1().ConfigMaps(params.Namespace).Update(ctx, cm, metav1.UpdateOptions{})
+		require.NoError(t, err)
+	}
+}
+
+// testNamespace creates a namespace with the test's label; tenant ones
+// carry a lease's dseq too.
+func testNamespace(t *testing.T, c *kubetest.Cluster, name, label string, tenant bool) {
+	t.Helper()
+	labels := map[string]string{"janitor.test/admission": label}
+	if tenant {
+		labels["akash.network/lease.id.dseq"] = "4242"
+	}
+	_, err := c.Kube.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Kube.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{}) })
+}
+
+func pod(namespace, name string, images ...string) *corev1.Pod {
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
+	for i, image := range images {
+		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: fmt.Sprintf("c%d", i), Image: image})
+	}
+	return p
+}
+
+// tryPod asks the API server to admit a pod without creating it (a dry
+// run passes through admission like any request): "" when admitted, else
+// why not.
+func tryPod(t *testing.T, kube kubernetes.Interface, p *corev1.Pod) string {
+	t.Helper()
+	_, err := kube.CoreV1().Pods(p.Namespace).Create(context.Background(), p, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	if err == nil {
+		return ""
+	}
+	require.True(t, apierrors.IsForbidden(err) || apierrors.IsInvalid(err), "not an admission refusal: %v", err)
+	return err.Error()
+}
+
+// waitRefused waits until the policy, as its parameters now stand, refuses
+// the pod: policies and their parameters reach admission through informers.
+func waitRefused(t *testing.T, kube kubernetes.Interface, p *corev1.Pod, want string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return strings.Contains(tryPod(t, kube, p), want) }, 30*time.Second, 100*time.Millisecond,
+		"the policy never refused %s", p.Spec.Containers[0].Image)
+}
+
+// TestAdmissionPolicyDecidesAsTheJob is the differential test: every image
+// reference of the table (aliases, mirrors, tags, digests, near misses,
+// allowlisted, invalid) goes through lib/imagematch, the job's matcher, and
+// through the real API server's admission with the chart's policy and the
+// parameters the job writes. The decisions must be the same: refused,
+// naming the deny entry, exactly when the job would close the lease.
+func TestAdmissionPolicyDecidesAsTheJob(t *testing.T) {
+	c := kubetest.Shared(t)
+	ctx := context.Background()
+	lists, err := imagematch.ParseLists(imagematchtest.Deny, imagematchtest.Allow)
+	require.NoError(t, err)
+	var deny, allow []any
+	for _, e := range imagematchtest.Deny {
+		deny = append(deny, e)
+	}
+	for _, e := range imagematchtest.Allow {
+		allow = append(allow, e)
+	}
+	writeParams := admission(t, c, "differential", map[string]any{"denylist": deny, "allowlist": allow, "admissionPolicy": map[string]any{"validationActions": []any{"Deny"}}})
+	const ns, other = "admission-tenant", "admission-provider"
+	testNamespace(t, c, ns, "differential", true)
+	testNamespace(t, c, other, "differential", false)
+
+	// Before the job's first run the parameters are empty: every pod is
+	// admitted. One is started, running a denied image.
+	started := pod(ns, "started-before", "packetstream/psclient")
+	_, err = c.Kube.CoreV1().Pods(ns).Create(ctx, started, metav1.CreateOptions{})
+	require.NoError(t, err)
+	writeParams(lists)
+	waitRefused(t, c.Kube, pod(ns, "probe", "packetstream/psclient"), "packetstream/psclient")
+
+	judged := 0
+	for i, tc := range imagematchtest.Cases {
+		if tc.ImageID {
+			continue // what a runtime reports, not what a pod names
+		}
+		judged++
+		// The job's decision, from lib/imagematch.
+		want := ""
+		if img, err := imagematch.ParseImage(tc.Ref); err == nil {
+			if e, denied := lists.Denied(img); denied {
+				want = e.Text
+			}
+		}
+		require.Equal(t, tc.Denied, want, "the table and lib/imagematch disagree on %s", tc.Ref)
+
+		got := tryPod(t, c.Kube, pod(ns, fmt.Sprintf("case-%d", i), tc.Ref))
+		if want == "" {
+			assert.Empty(t, got, "%s (%s): the job would leave it, the policy refused it", tc.Ref, tc.Why)
+			continue
+		}
+		assert.Contains(t, got, fmt.Sprintf(`image "%s" is denied by the kill-lease-by-image denylist entry "%s"`, tc.Ref, want),
+			"%s (%s): the job would close it for %q", tc.Ref, tc.Why, want)
+		// Wherever it stands: an init container, one of several containers.
+		hidden := pod(ns, fmt.Sprintf("init-%d", i), "nginx:1.27")
+		hidden.Spec.InitContainers = []corev1.Container{{Name: "setup", Image: tc.Ref}}
+		assert.Contains(t, tryPod(t, c.Kube, hidden), `container setup: image "`+tc.Ref+`"`)
+		// Never in the provider's own namespaces.
+		assert.Empty(t, tryPod(t, c.Kube, pod(other, fmt.Sprintf("case-%d", i), tc.Ref)), "%s refused outside a tenant namespace", tc.Ref)
+	}
+	require.GreaterOrEqual(t, judged, 40, "the whole table")
+
+	// Two denied containers: both named, each with its entry.
+	msg := tryPod(t, c.Kube, pod(ns, "two", "nginx", "honeygain/honeygain", "quay.io/traffmonetizer/cli:1.0"))
+	assert.Contains(t, msg, `container c1: image "honeygain/honeygain" is denied by the kill-lease-by-image denylist entry "**/honeygain/honeygain"`)
+	assert.Contains(t, msg, `container c2: image "quay.io/traffmonetizer/cli:1.0" is denied by the kill-lease-by-image denylist entry "*/traffmonetizer/cli"`)
+
+	// An update is judged on what it adds: the pod started before may
+	// still be labelled (or have a finalizer removed)...
+	require.Eventually(t, func() bool {
+		p, err := c.Kube.CoreV1().Pods(ns).Get(ctx, started.Name, metav1.GetOptions{})
+		require.NoError(t, err)
+		p.Labels = map[string]string{"seen": "yes"}
+		_, err = c.Kube.CoreV1().Pods(ns).Update(ctx, p, metav1.UpdateOptions{})
+		return !apierrors.IsConflict(err) && assert.NoError(t, err, "an update that adds no image")
+	}, 10*time.Second, 100*time.Millisecond)
+	// ...but a debug container with a denied image is refused, an allowed one admitted.
+	ephemeral := func(name, image string) error {
+		p, err := c.Kube.CoreV1().Pods(ns).Get(ctx, started.Name, metav1.GetOptions{})
+		require.NoError(t, err)
+		p.Spec.EphemeralContainers = append(p.Spec.EphemeralContainers, corev1.EphemeralContainer{
+			EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: name, Image: image, TerminationMessagePolicy: corev1.TerminationMessageReadFile, ImagePullPolicy: corev1.PullIfNotPresent}})
+		_, err = c.Kube.CoreV1().Pods(ns).UpdateEphemeralContainers(ctx, p.Name, p, metav1.UpdateOptions{})
+		return err
+	}
+	err = ephemeral("debug", "ghcr.io/miner/xmrig:6.21")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `container debug: image "ghcr.io/miner/xmrig:6.21" is denied by the kill-lease-by-image denylist entry "ghcr.io/miner/xmrig:6.21"`)
+	assert.NoError(t, ephemeral("debug", "busybox:1.36"))
+
+	// A list the operator changes: the parameters the job writes next
+	// decide at once, and an entry taken off the denylist is admitted again.
+	fewer, err := imagematch.ParseLists(imagematchtest.Deny[1:], nil)
+	require.NoError(t, err)
+	writeParams(fewer)
+	waitRefused(t, c.Kube, pod(ns, "probe", "traffmonetizer/cli:audited"), `entry "*/traffmonetizer/cli"`)
+	assert.Empty(t, tryPod(t, c.Kube, pod(ns, "probe", "packetstream/psclient")), "taken off the denylist")
+}
+
+// With validationActions Warn and Audit (the default while the job is in
+// dry-run) a denied pod starts, and the client that created it is warned
+// with the same message.
+func TestAdmissionPolicyWarnsInDryRun(t *testing.T) {
+	c := kubetest.Shared(t)
+	writeParams := admission(t, c, "warn", map[string]any{"denylist": []any{"packetstream/psclient"}, "dryRun": true})
+	const ns = "admission-warn"
+	testNamespace(t, c, ns, "warn", true)
+	lists, err := imagematch.ParseLists([]string{"packetstream/psclient"}, nil)
+	require.NoError(t, err)
+	writeParams(lists)
+
+	w := &warnings{}
+	cfg := rest.CopyConfig(c.Config)
+	cfg.WarningHandler = w
+	kube, err := kubernetes.NewForConfig(cfg)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		require.Empty(t, tryPod(t, kube, pod(ns, "warned", "docker.io/packetstream/psclient:2")), "Warn and Audit refuse nothing")
+		return w.has(`image "docker.io/packetstream/psclient:2" is denied by the kill-lease-by-image denylist entry "packetstream/psclient"`)
+	}, 30*time.Second, 100*time.Millisecond, "no warning: %v", w.all())
+}
+
+type warnings struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warnings) HandleWarningHeader(_ int, _ string, text string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs = append(w.msgs, text)
+}
+
+func (w *warnings) has(s string) bool {
+	for _, m := range w.all() {
+		if strings.Contains(m, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *warnings) all() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.msgs...)
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sort"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/rs/zerolog"
+
+	"github.com/akash-janitor/akash-janitor/lib/actuator"
+	"github.com/akash-janitor/akash-janitor/lib/akash"
+	"github.com/akash-janitor/akash-janitor/lib/imagematch"
+)
+
+// writeAdmissionParams keeps the denied-images admission policy's
+// parameters (the chart's ValidatingAdmissionPolicy reads them through
+// paramKind) equal to the job's parsed lists, so the policy refuses what
+// the job would close, and admits again what was taken off the denylist.
+// It writes in dry-run and while the job is held too: the parameters are
+// the lists, not an action on a lease; the binding's validationActions say
+// whether the policy refuses.
+func writeAdmissionParams(ctx context.Context, kube kubernetes.Interface, namespace, name string, lists imagematch.Lists, log zerolog.Logger) error {
+	want := lists.AdmissionParams()
+	changed := false
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cm, err := kube.CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if maps.Equal(cm.Data, want) {
+			return nil
+		}
+		cm.Data, changed = want, true
+		_, err = kube.CoreV1().ConfigMaps(namespace).Update(ctx, cm, metav1.UpdateOptions{})
+		return err
+	})
+	switch {
+	case apierrors.IsNotFound(err):
+		return fmt.Errorf("the admission policy's parameters, ConfigMap %s/%s (--admission-params), are not there: the policy admits every image until they are (the chart renders them with killLeaseByImage.admissionPolicy)", namespace, name)
+	case err != nil:
+		return fmt.Errorf("write the admission policy's parameters, ConfigMap %s/%s (--admission-params): the policy keeps the lists it had: %w", namespace, name, err)
+	case changed:
+		log.Info().Str("configmap", namespace+"/"+name).Int("deny_entries", len(lists.Deny)).Int("allow_entries", len(lists.Allow)).
+			Msg("the admission policy's parameters are written from the lists")
+	}
+	return nil
+}
+
+// observeRefusals reads, for each lease the plan closes, whether its
+// ReplicaSets fail to create pods because the admission policy refuses
+// them: one LIST per such lease namespace (they are few; a cluster-wide
+// LIST would read every ReplicaSet of every lease). It returns the
+// ReplicaSets' names by namespace; a namespace it cannot read is left out.
+func observeRefusals(ctx context.Context, kube kubernetes.Interface, actions []actuator.Action, log zerolog.Logger) map[string][]string {
+	out := map[string][]string{}
+	for _, a := range actions {
+		if a.Hold != "" {
+			continue
+		}
+		ns := a.Target.Name
+		list, err := kube.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{LabelSelector: akash.LabelManifestService})
+		if err != nil {
+			log.Warn().Err(err).Str("namespace", ns).Str("lease", a.Lease).Msg("cannot read the lease's ReplicaSets; the reason says nothing of admission")
+			continue
+		}
+		for _, rs := range list.Items {
+			if refusedAtAdmission(&rs) {
+				out[ns] = append(out[ns], rs.Name)
+			}
+		}
+		sort.Strings(out[ns])
+	}
+	return out
+}
+
+// refusedAtAdmission: the ReplicaSet cannot create its pods, and the
+// refusal is the denied-images policy's.
+func refusedAtAdmission(rs *appsv1.ReplicaSet) bool {
+	for _, c := range rs.Status.Conditions {
+		if c.Type == appsv1.ReplicaSetReplicaFailure && c.Status == corev1.ConditionTrue && strings.Contains(c.Message, imagematch.AdmissionRefusal) {
+			return true
+		}
+	}
+	return false
+}
+
+// withRefusals adds to each close's reason that the lease's pods are
+// refused at admission too, naming the ReplicaSets that say so.
+func withRefusals(actions []actuator.Action, refused map[string][]string) {
+	for i, a := range actions {
+		if rs := refused[a.Target.Name]; len(rs) > 0 {
+			actions[i].Message += fmt.Sprintf("; the image is also refused at admission (ReplicaSet %s cannot create its pods)", strings.Join(rs, ", "))
+		}
+	}
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/akash-janitor/akash-janitor/charts/charttest"
+	"github.com/akash-janitor/akash-janitor/lib/akash"
+	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
+	"github.com/akash-janitor/akash-janitor/lib/chain"
+	"github.com/akash-janitor/akash-janitor/lib/kube/kubetest"
+)
+
+const paramsRef = "akash-services/akash-janitor-denied-images-params"
+
+// installPolicy applies the chart's admission policy, its binding and its
+// empty parameters as helm would, its namespaces narrowed to the given
+// lease dseqs (the package's other tests run denied images on purpose).
+func installPolicy(t *testing.T, c *kubetest.Cluster, dseqs ...string) {
+	t.Helper()
+	ctx := context.Background()
+	objs, _, err := charttest.Render(map[string]any{"killLeaseByImage": map[string]any{"denylist": []any{"packetstream/psclient"}, "dryRun": false}})
+	require.NoError(t, err)
+	var policy admissionv1.ValidatingAdmissionPolicy
+	var binding admissionv1.ValidatingAdmissionPolicyBinding
+	var params corev1.ConfigMap
+	for key, into := range map[string]any{"ValidatingAdmissionPolicy/akash-janitor-denied-images": &policy,
+		"ValidatingAdmissionPolicyBinding/akash-janitor-denied-images": &binding, "ConfigMap/akash-janitor-denied-images-params": &params} {
+		require.Contains(t, objs, key)
+		require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(objs[key].Object, into))
+	}
+	require.Equal(t, []admissionv1.ValidationAction{admissionv1.Deny}, binding.Spec.ValidationActions, "the job closes: the policy refuses")
+	sel := policy.Spec.MatchConstraints.NamespaceSelector
+	sel.MatchExpressions = append(sel.MatchExpressions, metav1.LabelSelectorRequirement{Key: akash.LabelLeaseDSeq, Operator: metav1.LabelSelectorOpIn, Values: dseqs})
+
+	api := c.Kube.AdmissionregistrationV1()
+	_, err = c.Kube.CoreV1().ConfigMaps(params.Namespace).Create(ctx, &params, metav1.CreateOptions{})
+	require.NoError(t, err)
+	_, err = api.ValidatingAdmissionPolicies().Create(ctx, &policy, metav1.CreateOptions{})
+	require.NoError(t, err)
+	_, err = api.ValidatingAdmissionPolicyBindings().Create(ctx, &binding, metav1.CreateOptions{})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_ = api.ValidatingAdmissionPolicyBindings().Delete(ctx, binding.Name, metav1.DeleteOptions{})
+		_ = api.ValidatingAdmissionPolicies().Delete(ctx, policy.Name, metav1.DeleteOptions{})
+		_ = c.Kube.CoreV1().ConfigMaps(params.Namespace).Delete(ctx, params.Name, metav1.DeleteOptions{})
+	})
+}
+
+// A denied image never starts: the chart's policy, with the parameters the
+// job writes, refuses the lease's pods, naming the entry; the next run
+// closes the lease and says the image was refused at admission too. An
+// allowed image in a tenant namespace starts.
+func TestKillLeaseByImageAdmissionPolicy(t *testing.T) {
+	c, b := akashtest.Shared(t)
+	ctx := context.Background()
+	p := newProvider(t)
+	const denied, allowed, probe = 61, 62, 63
+	dseq := func(n int) string { return fmt.Sprint(5000 + n) }
+	installPolicy(t, c, dseq(denied), dseq(allowed), dseq(probe))
+
+	// The parameters' ConfigMap missing: the run says so and fails (the
+	// RunFailed alert), and still does its work.
+	r := p.run(t, c, "--deny", "packetstream/psclient", "--dry-run", "--admission-params=akash-services/nothing-here")
+	assert.Equal(t, 1, r.Code)
+	assert.Contains(t, r.Raw, "the admission policy's parameters, ConfigMap akash-services/nothing-here (--admission-params), are not there")
+	require.NotNil(t, r.Summary(), "the run went on")
+
+	// The first run writes the parameters from its lists.
+	r = p.run(t, c, "--deny", "packetstream/psclient", "--dry-run", "--admission-params="+paramsRef)
+	require.Equal(t, 0, r.Code, r.Raw)
+	require.NotNil(t, r.Message("the admission policy's parameters are written from the lists"))
+	cm, err := c.Kube.CoreV1().ConfigMaps("akash-services").Get(ctx, "akash-janitor-denied-images-params", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "packetstream/psclient", cm.Data["deny.0.entry"])
+	r = p.run(t, c, "--deny", "packetstream/psclient", "--dry-run", "--admission-params="+paramsRef)
+	assert.Nil(t, r.Message("the admission policy's parameters are written from the lists"), "unchanged lists: nothing written")
+
+	// Wait until the API server enforces them (policies and their
+	// parameters reach admission through informers).
+	probeNS := akash.LeaseID{Owner: akashtest.LeaseID(probe).Owner, DSeq: 5000 + probe, GSeq: 1, OSeq: 1, Provider: p.Key.Address}
+	require.NoError(t, b.Create(ctx, akashtest.Lease{ID: probeNS}))
+	require.Eventually(t, func() bool {
+		_, err := c.Kube.CoreV1().Pods(probeNS.Namespace()).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "probe"},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "p", Image: "packetstream/psclient"}}}}, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err != nil
+	}, 30*time.Second, 100*time.Millisecond)
+
+	bad := p.lease(t, b, denied, "docker.io/packetstream/psclient:2")
+	good := p.lease(t, b, allowed, "nginx:1.27")
+	var failure string
+	require.Eventually(t, func() bool {
+		failure = replicaFailure(t, c, bad.Namespace())
+		return failure != ""
+	}, time.Minute, 200*time.Millisecond, "the denied lease's ReplicaSet never failed")
+	assert.Contains(t, failure, `ValidatingAdmissionPolicy 'akash-janitor-denied-images'`)
+	assert.Contains(t, failure, `container asvc: image "docker.io/packetstream/psclient:2" is denied by the kill-lease-by-image denylist entry "packetstream/psclient"`)
+	pods, err := c.Kube.CoreV1().Pods(bad.Namespace()).List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	assert.Empty(t, pods.Items, "the denied image never started")
+	require.Eventually(t, func() bool {
+		pods, err := c.Kube.CoreV1().Pods(good.Namespace()).List(ctx, metav1.ListOptions{})
+		require.NoError(t, err)
+		return len(pods.Items) == 1
+	}, time.Minute, 200*time.Millisecond, "the allowed image starts")
+
+	// The next run closes the lease, saying it was refused at admission.
+	r = p.run(t, c, "--deny", "packetstream/psclient", "--admission-params="+paramsRef)
+	require.Equal(t, 0, r.Code, r.Raw)
+	assert.Equal(t, chain.StateClosed, p.state(bad))
+	assert.Equal(t, chain.StateActive, p.state(good))
+	var msg string
+	for _, a := range r.Actions(verbClose) {
+		if a["lease"] == bad.String() {
+			msg, _ = a["message"].(string)
+		}
+	}
+	assert.Contains(t, msg, `service asvc runs docker.io/packetstream/psclient:2 (denied by "packetstream/psclient"); the image is also refused at admission (ReplicaSet asvc-`)
+}
+
+// replicaFailure is the message of the ReplicaSet's failure to create
+// pods in the namespace, "" while there is none.
+func replicaFailure(t *testing.T, c *kubetest.Cluster, ns string) string {
+	t.Helper()
+	list, err := c.Kube.AppsV1().ReplicaSets(ns).List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	for _, rs := range list.Items {
+		for _, cond := range rs.Status.Conditions {
+			if cond.Type == appsv1.ReplicaSetReplicaFailure && strings.Contains(cond.Message, "denied request") {
+				return cond.Message
+			}
+		}
+	}
+	return ""
+}
