@@ -52,6 +52,9 @@ func TestAdmissionPolicyRender(t *testing.T) {
 	assert.NotContains(t, params.Object, "data", "the job writes the data; an upgrade keeps it")
 	cj := typed[batchv1.CronJob](t, objs["CronJob/akash-janitor-kill-lease-by-image"])
 	assert.Contains(t, cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args, "--admission-params=akash-services/"+paramsName)
+	_, notes, err := render(t, map[string]any{"killLeaseByImage": deny})
+	require.NoError(t, err)
+	assert.Contains(t, notes, `Admission policy: akash-janitor-denied-images, validationActions ["Warn","Audit"], failurePolicy Ignore`)
 	role := objs["Role/akash-janitor-kill-lease-by-image-admission-params"]
 	require.NotNil(t, role, "the job may update the parameters")
 	assert.Equal(t, map[string]bool{"/configmaps:get": true, "/configmaps:update": true}, grants(&rbacv1.ClusterRole{Rules: typed[rbacv1.Role](t, role).Rules}))

@@ -6,9 +6,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"time"
 
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/akash-janitor/akash-janitor/charts/charttest"
 
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
@@ -93,7 +99,114 @@ func (d *demo) killByImage() error {
 	for _, a := range ch.Applied() {
 		fmt.Printf("   transaction %s: %d closes, fee %s, gas %d\n", a.Hash, len(a.Closed), a.Fee, a.Gas)
 	}
-	return d.killByImageExec(srv.URL, key.Address, filepath.Join(dir, "key.txt"), ch)
+	if err := d.killByImageExec(srv.URL, key.Address, filepath.Join(dir, "key.txt"), ch); err != nil {
+		return err
+	}
+	return d.admissionPolicy(args, key.Address, ch)
+}
+
+// admissionPolicy shows the chart's ValidatingAdmissionPolicy refusing a
+// denied image's pod before it starts, from the lists the job writes.
+func (d *demo) admissionPolicy(args []string, provider string, ch *chaintest.Chain) error {
+	objs, _, err := charttest.Render(map[string]any{"killLeaseByImage": map[string]any{"denylist": []any{"packetstream/psclient"}, "dryRun": false}})
+	if err != nil {
+		return err
+	}
+	var policy admissionv1.ValidatingAdmissionPolicy
+	var binding admissionv1.ValidatingAdmissionPolicyBinding
+	var params corev1.ConfigMap
+	for key, into := range map[string]any{"ValidatingAdmissionPolicy/akash-janitor-denied-images": &policy,
+		"ValidatingAdmissionPolicyBinding/akash-janitor-denied-images": &binding, "ConfigMap/akash-janitor-denied-images-params": &params} {
+		u, ok := objs[key]
+		if !ok {
+			return fmt.Errorf("the chart renders no %s", key)
+		}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, into); err != nil {
+			return err
+		}
+	}
+	kube := d.cluster.Kube
+	if _, err := kube.CoreV1().ConfigMaps(params.Namespace).Create(d.ctx, &params, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	if _, err := kube.AdmissionregistrationV1().ValidatingAdmissionPolicies().Create(d.ctx, &policy, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	if _, err := kube.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Create(d.ctx, &binding, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	say(fmt.Sprintf("Denied images never start. With a denylist the chart also renders the ValidatingAdmissionPolicy %s\n"+
+		"(validationActions %v, failurePolicy %s), enforced by the API server itself in tenant namespaces.\n"+
+		"Each run, kill-lease-by-image writes its parameters from the same lists:", policy.Name, binding.Spec.ValidationActions, *policy.Spec.FailurePolicy))
+	flags := append(args, "--admission-params=akash-services/"+params.Name)
+	if err := d.runJob("kill-lease-by-image", append(flags, "--dry-run")...); err != nil {
+		return err
+	}
+	cm, err := kube.CoreV1().ConfigMaps(params.Namespace).Get(d.ctx, params.Name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("   $ kubectl -n akash-services get configmap %s -o jsonpath='{.data.deny\\.0}'\n     %s\n", params.Name, cm.Data["deny.0"])
+
+	denied := akash.LeaseID{Owner: akashtest.LeaseID(11).Owner, DSeq: 9_000_011, GSeq: 1, OSeq: 1, Provider: provider}
+	fine := akash.LeaseID{Owner: akashtest.LeaseID(12).Owner, DSeq: 9_000_012, GSeq: 1, OSeq: 1, Provider: provider}
+	// Policies and their parameters reach admission through informers:
+	// wait until a tenant-labelled namespace refuses the denied image.
+	probe := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "demo-admission-probe", Labels: map[string]string{akash.LabelLeaseDSeq: "0"}}}
+	if _, err := kube.CoreV1().Namespaces().Create(d.ctx, probe, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	defer kube.CoreV1().Namespaces().Delete(d.ctx, probe.Name, metav1.DeleteOptions{}) //nolint:errcheck // a demo's leftover
+	if err := d.waitFor(30*time.Second, "the policy to be enforced", func() (bool, error) {
+		_, err := kube.CoreV1().Pods(probe.Name).Create(d.ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "probe"},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "probe", Image: "packetstream/psclient"}}}}, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err != nil, nil
+	}); err != nil {
+		return err
+	}
+	for id, image := range map[akash.LeaseID]string{denied: "registry-1.docker.io/packetstream/psclient:3", fine: "nginx:1.27"} {
+		if err := d.builder.Create(d.ctx, akashtest.Lease{ID: id, Services: []akashtest.Service{{Name: "web", Image: image, CPU: "10m", Memory: "16Mi"}}}); err != nil {
+			return err
+		}
+		ch.Put(chain.Lease{ID: id, State: chain.StateActive, CreatedAt: 100})
+	}
+	say("Two new leases: " + denied.String() + " runs registry-1.docker.io/packetstream/psclient:3,\n   " +
+		fine.String() + " runs nginx:1.27. The first one's ReplicaSet cannot create its pod:")
+	var failure string
+	if err := d.waitFor(time.Minute, "the denied lease's ReplicaSet to fail", func() (bool, error) {
+		list, err := kube.AppsV1().ReplicaSets(denied.Namespace()).List(d.ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, rs := range list.Items {
+			for _, c := range rs.Status.Conditions {
+				if c.Type == appsv1.ReplicaSetReplicaFailure && c.Status == corev1.ConditionTrue {
+					failure = c.Message
+					return true, nil
+				}
+			}
+		}
+		return false, nil
+	}); err != nil {
+		return err
+	}
+	fmt.Printf("   $ kubectl -n %s describe rs\n     ReplicaFailure: %s\n", denied.Namespace(), failure)
+	if err := d.waitFor(time.Minute, "the allowed lease's pod", func() (bool, error) {
+		pods, err := kube.CoreV1().Pods(fine.Namespace()).List(d.ctx, metav1.ListOptions{})
+		return err == nil && len(pods.Items) == 1, err
+	}); err != nil {
+		return err
+	}
+	fmt.Printf("   the other lease's pod was admitted: nginx:1.27 runs in %s\n", fine.Namespace())
+	say("The next run closes the refused lease; its reason says the image was refused at admission too:")
+	if err := d.runJob("kill-lease-by-image", flags...); err != nil {
+		return err
+	}
+	for _, id := range []akash.LeaseID{denied, fine} {
+		l, _ := ch.Get(id)
+		fmt.Printf("   lease %s  %s %s\n", id, l.State, l.Reason)
+	}
+	return nil
 }
 
 // killByImageExec closes a lease the runbook's way, without its script: the

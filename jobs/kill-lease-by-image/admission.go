@@ -97,8 +97,12 @@ func refusedAtAdmission(rs *appsv1.ReplicaSet) bool {
 // refused at admission too, naming the ReplicaSets that say so.
 func withRefusals(actions []actuator.Action, refused map[string][]string) {
 	for i, a := range actions {
-		if rs := refused[a.Target.Name]; len(rs) > 0 {
-			actions[i].Message += fmt.Sprintf("; the image is also refused at admission (ReplicaSet %s cannot create its pods)", strings.Join(rs, ", "))
+		switch rs := refused[a.Target.Name]; len(rs) {
+		case 0:
+		case 1:
+			actions[i].Message += fmt.Sprintf("; the image is also refused at admission (ReplicaSet %s cannot create its pods)", rs[0])
+		default:
+			actions[i].Message += fmt.Sprintf("; the image is also refused at admission (ReplicaSets %s cannot create their pods)", strings.Join(rs, ", "))
 		}
 	}
 }
