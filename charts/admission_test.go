@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/akash-janitor/akash-janitor/charts/charttest"
 	"github.com/akash-janitor/akash-janitor/lib/imagematch"
 	"github.com/akash-janitor/akash-janitor/lib/imagematch/imagematchtest"
 	"github.com/akash-janitor/akash-janitor/lib/kube/kubetest"
@@ -108,29 +109,17 @@ func TestAdmissionPolicyRender(t *testing.T) {
 func admission(t *testing.T, c *kubetest.Cluster, label string, values map[string]any) func(imagematch.Lists) {
 	t.Helper()
 	ctx := context.Background()
-	objs, _, err := render(t, map[string]any{"killLeaseByImage": values})
+	p, err := charttest.RenderAdmissionPolicy(values)
 	require.NoError(t, err)
-	policy := typed[admissionv1.ValidatingAdmissionPolicy](t, objs["ValidatingAdmissionPolicy/"+policyName])
-	binding := typed[admissionv1.ValidatingAdmissionPolicyBinding](t, objs["ValidatingAdmissionPolicyBinding/"+policyName])
-	params := typed[corev1.ConfigMap](t, objs["ConfigMap/"+paramsName])
+	policy, binding, params := &p.Policy, &p.Binding, &p.Params
 	policy.Name += "-" + label
 	binding.Name, binding.Spec.PolicyName = policy.Name, policy.Name
 	params.Name += "-" + label
 	binding.Spec.ParamRef.Name = params.Name
 	policy.Spec.MatchConstraints.NamespaceSelector.MatchLabels = map[string]string{"janitor.test/admission": label}
-
-	api := c.Kube.AdmissionregistrationV1()
-	_, err = c.Kube.CoreV1().ConfigMaps(params.Namespace).Create(ctx, params, metav1.CreateOptions{})
+	remove, err := p.Apply(ctx, c.Kube)
+	t.Cleanup(remove)
 	require.NoError(t, err)
-	_, err = api.ValidatingAdmissionPolicies().Create(ctx, policy, metav1.CreateOptions{})
-	require.NoError(t, err)
-	_, err = api.ValidatingAdmissionPolicyBindings().Create(ctx, binding, metav1.CreateOptions{})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_ = api.ValidatingAdmissionPolicyBindings().Delete(ctx, binding.Name, metav1.DeleteOptions{})
-		_ = api.ValidatingAdmissionPolicies().Delete(ctx, policy.Name, metav1.DeleteOptions{})
-		_ = c.Kube.CoreV1().ConfigMaps(params.Namespace).Delete(ctx, params.Name, metav1.DeleteOptions{})
-	})
 	return func(l imagematch.Lists) {
 		cm, err := c.Kube.CoreV1().ConfigMaps(params.Namespace).Get(ctx, params.Name, metav1.GetOptions{})
 		require.NoError(t, err)

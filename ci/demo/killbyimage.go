@@ -8,11 +8,9 @@ import (
 	"path/filepath"
 	"time"
 
-	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/akash-janitor/akash-janitor/charts/charttest"
 
@@ -108,33 +106,15 @@ func (d *demo) killByImage() error {
 // admissionPolicy shows the chart's ValidatingAdmissionPolicy refusing a
 // denied image's pod before it starts, from the lists the job writes.
 func (d *demo) admissionPolicy(args []string, provider string, ch *chaintest.Chain) error {
-	objs, _, err := charttest.Render(map[string]any{"killLeaseByImage": map[string]any{"denylist": []any{"packetstream/psclient"}, "dryRun": false}})
+	p, err := charttest.RenderAdmissionPolicy(map[string]any{"denylist": []any{"packetstream/psclient"}, "dryRun": false})
 	if err != nil {
 		return err
 	}
-	var policy admissionv1.ValidatingAdmissionPolicy
-	var binding admissionv1.ValidatingAdmissionPolicyBinding
-	var params corev1.ConfigMap
-	for key, into := range map[string]any{"ValidatingAdmissionPolicy/akash-janitor-denied-images": &policy,
-		"ValidatingAdmissionPolicyBinding/akash-janitor-denied-images": &binding, "ConfigMap/akash-janitor-denied-images-params": &params} {
-		u, ok := objs[key]
-		if !ok {
-			return fmt.Errorf("the chart renders no %s", key)
-		}
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, into); err != nil {
-			return err
-		}
+	if _, err := p.Apply(d.ctx, d.cluster.Kube); err != nil {
+		return err
 	}
 	kube := d.cluster.Kube
-	if _, err := kube.CoreV1().ConfigMaps(params.Namespace).Create(d.ctx, &params, metav1.CreateOptions{}); err != nil {
-		return err
-	}
-	if _, err := kube.AdmissionregistrationV1().ValidatingAdmissionPolicies().Create(d.ctx, &policy, metav1.CreateOptions{}); err != nil {
-		return err
-	}
-	if _, err := kube.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Create(d.ctx, &binding, metav1.CreateOptions{}); err != nil {
-		return err
-	}
+	policy, binding, params := p.Policy, p.Binding, p.Params
 	say(fmt.Sprintf("Denied images never start. With a denylist the chart also renders the ValidatingAdmissionPolicy %s\n"+
 		"(validationActions %v, failurePolicy %s), enforced by the API server itself in tenant namespaces.\n"+
 		"Each run, kill-lease-by-image writes its parameters from the same lists:", policy.Name, binding.Spec.ValidationActions, *policy.Spec.FailurePolicy))

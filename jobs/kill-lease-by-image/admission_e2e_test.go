@@ -13,7 +13,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/akash-janitor/akash-janitor/charts/charttest"
 	"github.com/akash-janitor/akash-janitor/lib/akash"
@@ -29,33 +28,14 @@ const paramsRef = "akash-services/akash-janitor-denied-images-params"
 // lease dseqs (the package's other tests run denied images on purpose).
 func installPolicy(t *testing.T, c *kubetest.Cluster, dseqs ...string) {
 	t.Helper()
-	ctx := context.Background()
-	objs, _, err := charttest.Render(map[string]any{"killLeaseByImage": map[string]any{"denylist": []any{"packetstream/psclient"}, "dryRun": false}})
+	p, err := charttest.RenderAdmissionPolicy(map[string]any{"denylist": []any{"packetstream/psclient"}, "dryRun": false})
 	require.NoError(t, err)
-	var policy admissionv1.ValidatingAdmissionPolicy
-	var binding admissionv1.ValidatingAdmissionPolicyBinding
-	var params corev1.ConfigMap
-	for key, into := range map[string]any{"ValidatingAdmissionPolicy/akash-janitor-denied-images": &policy,
-		"ValidatingAdmissionPolicyBinding/akash-janitor-denied-images": &binding, "ConfigMap/akash-janitor-denied-images-params": &params} {
-		require.Contains(t, objs, key)
-		require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(objs[key].Object, into))
-	}
-	require.Equal(t, []admissionv1.ValidationAction{admissionv1.Deny}, binding.Spec.ValidationActions, "the job closes: the policy refuses")
-	sel := policy.Spec.MatchConstraints.NamespaceSelector
+	require.Equal(t, []admissionv1.ValidationAction{admissionv1.Deny}, p.Binding.Spec.ValidationActions, "the job closes: the policy refuses")
+	sel := p.Policy.Spec.MatchConstraints.NamespaceSelector
 	sel.MatchExpressions = append(sel.MatchExpressions, metav1.LabelSelectorRequirement{Key: akash.LabelLeaseDSeq, Operator: metav1.LabelSelectorOpIn, Values: dseqs})
-
-	api := c.Kube.AdmissionregistrationV1()
-	_, err = c.Kube.CoreV1().ConfigMaps(params.Namespace).Create(ctx, &params, metav1.CreateOptions{})
+	remove, err := p.Apply(context.Background(), c.Kube)
+	t.Cleanup(remove)
 	require.NoError(t, err)
-	_, err = api.ValidatingAdmissionPolicies().Create(ctx, &policy, metav1.CreateOptions{})
-	require.NoError(t, err)
-	_, err = api.ValidatingAdmissionPolicyBindings().Create(ctx, &binding, metav1.CreateOptions{})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_ = api.ValidatingAdmissionPolicyBindings().Delete(ctx, binding.Name, metav1.DeleteOptions{})
-		_ = api.ValidatingAdmissionPolicies().Delete(ctx, policy.Name, metav1.DeleteOptions{})
-		_ = c.Kube.CoreV1().ConfigMaps(params.Namespace).Delete(ctx, params.Name, metav1.DeleteOptions{})
-	})
 }
 
 // A denied image never starts: the chart's policy, with the parameters the
