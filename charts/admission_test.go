@@ -233,6 +233,37 @@ func TestAdmissionPolicyDecidesAsTheJob(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, judged, 40, "the whole table")
 
+	// Beyond the table: every registry spelling, path and suffix combined,
+	// each judged by lib/imagematch and by the API server.
+	hosts := []string{"", "docker.io/", "Docker.IO/", "index.docker.io/", "registry-1.docker.io:443/", "localhost/", "localhost:5000/",
+		"LOCALHOST/", "quay.io/", "Quay.IO:8443/", "[::1]:5000/", "my_reg.io/", "Ns/", "a-b.c/"}
+	paths := []string{"xmrig", "library/xmrig", "traffmonetizer/cli", "hub/honeygain/honeygain", "someone/t-rex", "evil/miner", "bad/pinned", "PSclient", "x__y/z"}
+	suffixes := []string{"", ":latest", ":6.21", ":audited", "@" + imagematchtest.DigestDenied, ":v1@" + imagematchtest.DigestPinned, "@sha256:abc", ":V1.0-RC_2"}
+	combined, refused := 0, 0
+	for _, h := range hosts {
+		for _, p := range paths {
+			for _, sfx := range suffixes {
+				ref := h + p + sfx
+				want := ""
+				if img, err := imagematch.ParseImage(ref); err == nil {
+					if e, denied := lists.Denied(img); denied {
+						want = e.Text
+					}
+				}
+				got := tryPod(t, c.Kube, pod(ns, "combined", ref))
+				combined++
+				if want == "" {
+					assert.Empty(t, got, "%s: the job would leave it, the policy refused it", ref)
+					continue
+				}
+				refused++
+				assert.Contains(t, got, fmt.Sprintf(`image "%s" is denied by the kill-lease-by-image denylist entry "%s"`, ref, want), "%s: the job would close it", ref)
+			}
+		}
+	}
+	t.Logf("%d combined references, %d of them denied, decided alike", combined, refused)
+	require.Greater(t, refused, 50)
+
 	// Two denied containers: both named, each with its entry.
 	msg := tryPod(t, c.Kube, pod(ns, "two", "nginx", "honeygain/honeygain", "quay.io/traffmonetizer/cli:1.0"))
 	assert.Contains(t, msg, `container c1: image "honeygain/honeygain" is denied by the kill-lease-by-image denylist entry "**/honeygain/honeygain"`)
