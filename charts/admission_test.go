@@ -91,6 +91,23 @@ func TestAdmissionPolicyRender(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, objs, "ValidatingAdmissionPolicy/"+policyName, "turned on before the denylist is set")
 
+	// Kubernetes before 1.30 has no ValidatingAdmissionPolicy v1: left out
+	// when not asked for, refused with the reason when asked for.
+	objs, _, err = charttest.RenderFor("v1.29.8", map[string]any{"killLeaseByImage": deny})
+	require.NoError(t, err)
+	assert.NotContains(t, objs, "ValidatingAdmissionPolicy/"+policyName)
+	assert.Contains(t, objs, "CronJob/akash-janitor-kill-lease-by-image", "the job runs there as before")
+	assert.NotContains(t, fmt.Sprint(objs["CronJob/akash-janitor-kill-lease-by-image"].Object), "--admission-params")
+	_, _, err = charttest.RenderFor("v1.29.8", map[string]any{"killLeaseByImage": map[string]any{"admissionPolicy": map[string]any{"enabled": true}}})
+	assert.ErrorContains(t, err, "killLeaseByImage.admissionPolicy.enabled=true needs Kubernetes 1.30 or later")
+	// A value set to null on the command line (Helm drops it) falls back
+	// to the default, never to the API server's Fail.
+	objs, _, err = render(t, map[string]any{"killLeaseByImage": map[string]any{"denylist": deny["denylist"], "admissionPolicy": map[string]any{"failurePolicy": nil}}})
+	require.NoError(t, err)
+	assert.Equal(t, admissionv1.Ignore, *typed[admissionv1.ValidatingAdmissionPolicy](t, objs["ValidatingAdmissionPolicy/"+policyName]).Spec.FailurePolicy)
+	_, _, err = render(t, map[string]any{"killLeaseByImage": map[string]any{"denylist": deny["denylist"], "admissionPolicy": nil}})
+	require.NoError(t, err)
+
 	for _, bad := range []map[string]any{
 		{"validationActions": []any{"Deny", "Warn"}},
 		{"validationActions": []any{}},
@@ -348,4 +365,41 @@ func (w *warnings) all() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return append([]string(nil), w.msgs...)
+}
+
+// The API server's CEL cost limit, as lib/imagematch estimates it: a pod
+// the estimate puts past it cannot be judged, and failurePolicy Ignore
+// admits it (the job still closes its lease); one well below it is judged.
+func TestAdmissionPolicyCostLimit(t *testing.T) {
+	c := kubetest.Shared(t)
+	entries := make([]string, 1000)
+	for i := range entries {
+		entries[i] = fmt.Sprintf("registry.example.com/team-%d/miner", i)
+	}
+	lists, err := imagematch.ParseLists(entries, nil)
+	require.NoError(t, err)
+	writeParams := admission(t, c, "cost", map[string]any{"denylist": []any{"x"}, "admissionPolicy": map[string]any{"validationActions": []any{"Deny"}}})
+	const ns = "admission-cost"
+	testNamespace(t, c, ns, "cost", true)
+	writeParams(lists)
+
+	denied := "registry.example.com/team-999/miner:" + strings.Repeat("v", 128-len("registry.example.com/team-999/miner:"))
+	require.Len(t, denied, 128)
+	waitRefused(t, c.Kube, pod(ns, "one", denied), `entry "registry.example.com/team-999/miner"`)
+	assert.Less(t, lists.AdmissionCost(1, len(denied)), imagematch.AdmissionCostLimit)
+
+	images := make([]string, 20)
+	for i := range images {
+		images[i] = denied
+	}
+	assert.Greater(t, lists.AdmissionCost(len(images), len(denied)), imagematch.AdmissionCostLimit)
+	assert.Empty(t, tryPod(t, c.Kube, pod(ns, "twenty", images...)), "past the cost limit the policy cannot decide: Ignore admits")
+
+	// The same pod under failurePolicy Fail: refused, for the cost.
+	writeFail := admission(t, c, "cost-fail", map[string]any{"denylist": []any{"x"}, "admissionPolicy": map[string]any{"validationActions": []any{"Deny"}, "failurePolicy": "Fail"}})
+	const failNS = "admission-cost-fail"
+	testNamespace(t, c, failNS, "cost-fail", true)
+	writeFail(lists)
+	waitRefused(t, c.Kube, pod(failNS, "one", denied), `entry "registry.example.com/team-999/miner"`)
+	assert.Contains(t, tryPod(t, c.Kube, pod(failNS, "twenty", images...)), "cost")
 }

@@ -30,6 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -67,16 +68,24 @@ func applyRBAC(t *testing.T, c *kubetest.Cluster, objs map[string]*unstructured.
 		if gvr.resource == "" {
 			continue
 		}
-		res := c.Dynamic().Resource(schema.GroupVersionResource{Group: gvr.group, Version: gvr.version, Resource: gvr.resource})
-		var err error
+		var res dynamic.ResourceInterface = c.Dynamic().Resource(schema.GroupVersionResource{Group: gvr.group, Version: gvr.version, Resource: gvr.resource})
 		if u.GetNamespace() != "" {
-			_, err = res.Namespace(u.GetNamespace()).Create(ctx, u, metav1.CreateOptions{})
-		} else {
-			_, err = res.Create(ctx, u, metav1.CreateOptions{})
+			res = res.(dynamic.NamespaceableResourceInterface).Namespace(u.GetNamespace())
 		}
-		if !apierrors.IsAlreadyExists(err) { // another test applied the same
-			require.NoError(t, err, "%s/%s", u.GetKind(), u.GetName())
+		_, err := res.Create(ctx, u, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			// Another test applied it, maybe rendered from other values:
+			// this render's rules and data are what this test runs with.
+			// A ConfigMap a job writes (a record, parameters) is left as is.
+			if u.GetKind() == "ConfigMap" {
+				continue
+			}
+			old, getErr := res.Get(ctx, u.GetName(), metav1.GetOptions{})
+			require.NoError(t, getErr)
+			u.SetResourceVersion(old.GetResourceVersion())
+			_, err = res.Update(ctx, u, metav1.UpdateOptions{})
 		}
+		require.NoError(t, err, "%s/%s", u.GetKind(), u.GetName())
 	}
 }
 

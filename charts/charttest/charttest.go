@@ -33,6 +33,16 @@ func ChartDir() string {
 // Render renders the chart with values and returns the objects by
 // "Kind/name", and the notes.
 func Render(values map[string]any) (map[string]*unstructured.Unstructured, string, error) {
+	return RenderFor("v1.34.4", values)
+}
+
+// RenderFor renders the chart as for a cluster of that Kubernetes version
+// (v1.MINOR.PATCH).
+func RenderFor(kubeVersion string, values map[string]any) (map[string]*unstructured.Unstructured, string, error) {
+	parts := strings.Split(strings.TrimPrefix(kubeVersion, "v"), ".")
+	if len(parts) != 3 {
+		return nil, "", fmt.Errorf("kube version %q: want v1.MINOR.PATCH", kubeVersion)
+	}
 	chrt, err := loader.Load(ChartDir())
 	if err != nil {
 		return nil, "", err
@@ -42,7 +52,7 @@ func Render(values map[string]any) (map[string]*unstructured.Unstructured, strin
 	inst.DryRun = true
 	inst.ReleaseName = "akash-janitor"
 	inst.Namespace = "akash-services"
-	inst.KubeVersion = &chartutil.KubeVersion{Version: "v1.34.4", Major: "1", Minor: "34"}
+	inst.KubeVersion = &chartutil.KubeVersion{Version: kubeVersion, Major: parts[0], Minor: parts[1]}
 	rel, err := inst.Run(chrt, values)
 	if err != nil {
 		return nil, "", err

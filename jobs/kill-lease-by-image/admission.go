@@ -21,6 +21,10 @@ import (
 	"github.com/akash-janitor/akash-janitor/lib/imagematch"
 )
 
+// costContainers and costRefLen are the pod the cost warning measures the
+// lists by: larger than most tenants', not the largest the API allows.
+const costContainers, costRefLen = 20, 128
+
 // writeAdmissionParams keeps the denied-images admission policy's
 // parameters (the chart's ValidatingAdmissionPolicy reads them through
 // paramKind) equal to the job's parsed lists, so the policy refuses what
@@ -29,6 +33,12 @@ import (
 // the lists, not an action on a lease; the binding's validationActions say
 // whether the policy refuses.
 func writeAdmissionParams(ctx context.Context, kube kubernetes.Interface, namespace, name string, lists imagematch.Lists, log zerolog.Logger) error {
+	// A pod of many containers with long names, judged against a long
+	// denylist, can cost the API server more than it evaluates.
+	if cost := lists.AdmissionCost(costContainers, costRefLen); cost > imagematch.AdmissionCostLimit {
+		log.Warn().Int("estimated_cost", cost).Int("cost_limit", imagematch.AdmissionCostLimit).
+			Msgf("the denylist is long enough that the API server cannot evaluate the admission policy for a pod of %d containers with %d-byte image names: such a pod is admitted under failurePolicy Ignore (this job still closes its lease) and refused under Fail", costContainers, costRefLen)
+	}
 	want := lists.AdmissionParams()
 	changed := false
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {

@@ -102,3 +102,24 @@ func (e Entry) Pattern() string {
 	}
 	return "^" + q(e.domain+"/"+e.path) + rest
 }
+
+// AdmissionCostLimit is the API server's CEL cost limit for one expression
+// of a ValidatingAdmissionPolicy (k8s.io/apiserver's PerCallLimit).
+const AdmissionCostLimit = 1_000_000
+
+// AdmissionCost estimates what the policy's heaviest expression costs, in
+// the units of the API server's CEL cost model, for a pod of that many
+// containers whose image references are refLen bytes long: every deny
+// pattern matched against every reference, a match costing about
+// ceil(0.1·len(reference))·ceil(0.25·len(pattern)) (cel-go). Past
+// AdmissionCostLimit the API server cannot evaluate the policy for such a
+// pod, and its failurePolicy decides.
+func (l Lists) AdmissionCost(containers, refLen int) int {
+	per := 0
+	for _, e := range l.Deny {
+		per += ceilDiv(refLen+1, 10) * ceilDiv(len(e.Pattern()), 4)
+	}
+	return containers * per
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }

@@ -1,6 +1,7 @@
 package imagematch
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -61,4 +62,19 @@ func TestAdmissionParams(t *testing.T) {
 	assert.False(t, ref.MatchString("nginx:"))
 	assert.True(t, regexp.MustCompile(p["domain"]).MatchString("localhost:5000"))
 	assert.False(t, regexp.MustCompile(p["domain"]).MatchString("my_registry.io"))
+}
+
+func TestAdmissionCost(t *testing.T) {
+	short, err := ParseLists([]string{"packetstream/psclient"}, nil)
+	require.NoError(t, err)
+	// ^docker\.io/packetstream/psclient[:@].*$ is 39 bytes: 10 units, by
+	// 13 for a 128-byte reference.
+	assert.Equal(t, 20*13*10, short.AdmissionCost(20, 128))
+	long := make([]string, 1000)
+	for i := range long {
+		long[i] = fmt.Sprintf("registry.example.com/team-%d/miner", i)
+	}
+	many, err := ParseLists(long, nil)
+	require.NoError(t, err)
+	assert.Greater(t, many.AdmissionCost(20, 128), AdmissionCostLimit, "a thousand entries against a pod of twenty containers")
 }

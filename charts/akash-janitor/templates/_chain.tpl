@@ -151,12 +151,17 @@ that one ConfigMap by name and nothing else there.
 {{/*
 The denied-images admission policy (killLeaseByImage.admissionPolicy):
 "true" when it is rendered: with the job, when enabled says so, or, left
-null, once the denylist has an entry.
+null, once the denylist has an entry. ValidatingAdmissionPolicy v1 needs
+Kubernetes 1.30: before, null leaves it out and true fails the install.
 */}}
 {{- define "akash-janitor.admissionPolicy" -}}
 {{- $v := .Values.killLeaseByImage -}}
-{{- $on := $v.admissionPolicy.enabled -}}
-{{- if and $v.enabled (ternary (gt (len $v.denylist) 0) $on (kindIs "invalid" $on)) -}}true{{- end -}}
+{{- $on := (($v.admissionPolicy | default dict).enabled) -}}
+{{- $supported := semverCompare ">=1.30.0-0" .Capabilities.KubeVersion.Version -}}
+{{- if and $v.enabled (eq (toString $on) "true") (not $supported) -}}
+{{- fail (printf "killLeaseByImage.admissionPolicy.enabled=true needs Kubernetes 1.30 or later (ValidatingAdmissionPolicy, admissionregistration.k8s.io/v1); this cluster runs %s" .Capabilities.KubeVersion.Version) -}}
+{{- end -}}
+{{- if and $v.enabled $supported (ternary (gt (len $v.denylist) 0) $on (kindIs "invalid" $on)) -}}true{{- end -}}
 {{- end -}}
 
 {{- define "akash-janitor.admissionPolicyName" -}}
@@ -171,5 +176,5 @@ null, once the denylist has an entry.
 {{- define "akash-janitor.admissionActions" -}}
 {{- $v := .Values.killLeaseByImage -}}
 {{- $dry := include "akash-janitor.dryRun" (dict "root" . "values" $v) -}}
-{{- toJson ($v.admissionPolicy.validationActions | default (ternary (list "Warn" "Audit") (list "Deny") (eq $dry "true"))) -}}
+{{- toJson (($v.admissionPolicy | default dict).validationActions | default (ternary (list "Warn" "Audit") (list "Deny") (eq $dry "true"))) -}}
 {{- end -}}
