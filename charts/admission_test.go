@@ -167,25 +167,19 @@ func pod(namespace, name string, images ...string) *corev1.Pod {
 	return p
 }
 
-// tryPod asks the API server to admit a pod without creating it (a dry
-// run passes through admission like any request): "" when admitted, else
-// why not.
+// tryPod is charttest.TryPod for a test: "" when admitted, else why not.
 func tryPod(t *testing.T, kube kubernetes.Interface, p *corev1.Pod) string {
 	t.Helper()
-	_, err := kube.CoreV1().Pods(p.Namespace).Create(context.Background(), p, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-	if err == nil {
-		return ""
-	}
-	require.True(t, apierrors.IsForbidden(err) || apierrors.IsInvalid(err), "not an admission refusal: %v", err)
-	return err.Error()
+	refusal, err := charttest.TryPod(context.Background(), kube, p)
+	require.NoError(t, err)
+	return refusal
 }
 
 // waitRefused waits until the policy, as its parameters now stand, refuses
-// the pod: policies and their parameters reach admission through informers.
+// the pod.
 func waitRefused(t *testing.T, kube kubernetes.Interface, p *corev1.Pod, want string) {
 	t.Helper()
-	require.Eventually(t, func() bool { return strings.Contains(tryPod(t, kube, p), want) }, 30*time.Second, 100*time.Millisecond,
-		"the policy never refused %s", p.Spec.Containers[0].Image)
+	require.NoError(t, charttest.WaitRefused(context.Background(), kube, p, want, 30*time.Second))
 }
 
 // TestAdmissionPolicyDecidesAsTheJob is the differential test: every image

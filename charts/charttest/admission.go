@@ -3,9 +3,12 @@ package charttest
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
@@ -60,4 +63,43 @@ func (p *AdmissionPolicy) Apply(ctx context.Context, kube kubernetes.Interface) 
 	}
 	_, err = api.ValidatingAdmissionPolicyBindings().Create(ctx, &p.Binding, metav1.CreateOptions{})
 	return remove, err
+}
+
+// TryPod asks the API server to admit the pod without creating it (a dry
+// run passes through admission like any request): "" when admitted, else
+// the refusal. An error that is no refusal (Forbidden or Invalid) is
+// returned as such.
+func TryPod(ctx context.Context, kube kubernetes.Interface, pod *corev1.Pod) (string, error) {
+	_, err := kube.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	switch {
+	case err == nil:
+		return "", nil
+	case apierrors.IsForbidden(err) || apierrors.IsInvalid(err):
+		return err.Error(), nil
+	}
+	return "", fmt.Errorf("ask admission for pod %s/%s: %w", pod.Namespace, pod.Name, err)
+}
+
+// WaitRefused waits until admission refuses the pod with a message that
+// holds want: policies and their parameters reach the API server's
+// admission through informers, a moment after they are written.
+func WaitRefused(ctx context.Context, kube kubernetes.Interface, pod *corev1.Pod, want string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		refusal, err := TryPod(ctx, kube, pod)
+		if err != nil {
+			return err
+		}
+		if refusal != "" && strings.Contains(refusal, want) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("admission did not refuse pod %s/%s with %q within %s (last answer: %q)", pod.Namespace, pod.Name, want, timeout, refusal)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

@@ -137,11 +137,8 @@ func (d *demo) admissionPolicy(args []string, provider string, ch *chaintest.Cha
 		return err
 	}
 	defer kube.CoreV1().Namespaces().Delete(d.ctx, probe.Name, metav1.DeleteOptions{}) //nolint:errcheck // a demo's leftover
-	if err := d.waitFor(30*time.Second, "the policy to be enforced", func() (bool, error) {
-		_, err := kube.CoreV1().Pods(probe.Name).Create(d.ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "probe"},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "probe", Image: "packetstream/psclient"}}}}, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-		return err != nil, nil
-	}); err != nil {
+	if err := charttest.WaitRefused(d.ctx, kube, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: probe.Name, Name: "probe"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "probe", Image: "packetstream/psclient"}}}}, `entry "packetstream/psclient"`, 30*time.Second); err != nil {
 		return err
 	}
 	for id, image := range map[akash.LeaseID]string{denied: "registry-1.docker.io/packetstream/psclient:3", fine: "nginx:1.27"} {

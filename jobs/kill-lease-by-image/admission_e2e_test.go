@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -71,11 +70,8 @@ func TestKillLeaseByImageAdmissionPolicy(t *testing.T) {
 	// parameters reach admission through informers).
 	probeNS := akash.LeaseID{Owner: akashtest.LeaseID(probe).Owner, DSeq: 5000 + probe, GSeq: 1, OSeq: 1, Provider: p.Key.Address}
 	require.NoError(t, b.Create(ctx, akashtest.Lease{ID: probeNS}))
-	require.Eventually(t, func() bool {
-		_, err := c.Kube.CoreV1().Pods(probeNS.Namespace()).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "probe"},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "p", Image: "packetstream/psclient"}}}}, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-		return err != nil
-	}, 30*time.Second, 100*time.Millisecond)
+	require.NoError(t, charttest.WaitRefused(ctx, c.Kube, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: probeNS.Namespace(), Name: "probe"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "p", Image: "packetstream/psclient"}}}}, `entry "packetstream/psclient"`, 30*time.Second))
 
 	bad := p.lease(t, b, denied, "docker.io/packetstream/psclient:2")
 	good := p.lease(t, b, allowed, "nginx:1.27")
@@ -110,14 +106,18 @@ func TestKillLeaseByImageAdmissionPolicy(t *testing.T) {
 }
 
 // replicaFailure is the message of the ReplicaSet's failure to create
-// pods in the namespace, "" while there is none.
+// pods in the namespace that the job reads as the policy's refusal, ""
+// while there is none.
 func replicaFailure(t *testing.T, c *kubetest.Cluster, ns string) string {
 	t.Helper()
 	list, err := c.Kube.AppsV1().ReplicaSets(ns).List(context.Background(), metav1.ListOptions{})
 	require.NoError(t, err)
 	for _, rs := range list.Items {
+		if !refusedAtAdmission(&rs) {
+			continue
+		}
 		for _, cond := range rs.Status.Conditions {
-			if cond.Type == appsv1.ReplicaSetReplicaFailure && strings.Contains(cond.Message, "denied request") {
+			if cond.Type == appsv1.ReplicaSetReplicaFailure {
 				return cond.Message
 			}
 		}
