@@ -3,6 +3,7 @@ package charts
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,12 +15,14 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/akash-janitor/akash-janitor/charts/charttest"
+	"github.com/akash-janitor/akash-janitor/lib/admissionparams"
 	"github.com/akash-janitor/akash-janitor/lib/imagematch"
 	"github.com/akash-janitor/akash-janitor/lib/imagematch/imagematchtest"
 	"github.com/akash-janitor/akash-janitor/lib/kube/kubetest"
@@ -28,6 +31,10 @@ import (
 const (
 	policyName = "akash-janitor-denied-images"
 	paramsName = "akash-janitor-denied-images-params"
+	// admissionWait bounds how long a policy or its parameters take to
+	// reach admission: the API server maps a new custom resource type to
+	// its REST resource within 30 seconds, and watches the rest at once.
+	admissionWait = 60 * time.Second
 )
 
 func TestAdmissionPolicyRender(t *testing.T) {
@@ -48,9 +55,13 @@ func TestAdmissionPolicyRender(t *testing.T) {
 	assert.Equal(t, []admissionv1.ValidationAction{admissionv1.Warn, admissionv1.Audit}, binding.Spec.ValidationActions, "the job in dry-run: warn and audit")
 	assert.Equal(t, paramsName, binding.Spec.ParamRef.Name)
 	assert.Equal(t, "akash-services", binding.Spec.ParamRef.Namespace)
-	params := objs["ConfigMap/"+paramsName]
-	require.NotNil(t, params)
-	assert.NotContains(t, params.Object, "data", "the job writes the data; an upgrade keeps it")
+	assert.Equal(t, admissionv1.ParamKind{APIVersion: admissionparams.APIVersion, Kind: admissionparams.Kind}, *policy.Spec.ParamKind,
+		"a custom resource: the API server stops watching a ConfigMap paramKind for good once it is unbound")
+	crd := typed[apiextensionsv1.CustomResourceDefinition](t, objs["CustomResourceDefinition/"+admissionparams.CRDName])
+	assert.Equal(t, admissionparams.Group, crd.Spec.Group)
+	assert.Equal(t, apiextensionsv1.NamespaceScoped, crd.Spec.Scope)
+	assert.Equal(t, admissionparams.Resource, crd.Spec.Names.Plural)
+	assert.NotContains(t, objs, admissionparams.Kind+"/"+paramsName, "the job creates its parameters; an upgrade keeps them")
 	cj := typed[batchv1.CronJob](t, objs["CronJob/akash-janitor-kill-lease-by-image"])
 	assert.Contains(t, cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args, "--admission-params=akash-services/"+paramsName)
 	_, notes, err := render(t, map[string]any{"killLeaseByImage": deny})
@@ -58,7 +69,14 @@ func TestAdmissionPolicyRender(t *testing.T) {
 	assert.Contains(t, notes, `Admission policy: akash-janitor-denied-images, validationActions ["Warn","Audit"], failurePolicy Ignore`)
 	role := objs["Role/akash-janitor-kill-lease-by-image-admission-params"]
 	require.NotNil(t, role, "the job may update the parameters")
-	assert.Equal(t, map[string]bool{"/configmaps:get": true, "/configmaps:update": true}, grants(&rbacv1.ClusterRole{Rules: typed[rbacv1.Role](t, role).Rules}))
+	rules := typed[rbacv1.Role](t, role).Rules
+	assert.Equal(t, map[string]bool{"akash-janitor.akash.network/imagedenylists:get": true, "akash-janitor.akash.network/imagedenylists:update": true, "akash-janitor.akash.network/imagedenylists:create": true},
+		grants(&rbacv1.ClusterRole{Rules: rules}))
+	for _, r := range rules {
+		if !slices.Contains(r.Verbs, "create") {
+			assert.Equal(t, []string{paramsName}, r.ResourceNames, "get and update on that one object")
+		}
+	}
 
 	for _, tc := range []struct {
 		values map[string]any
@@ -85,7 +103,7 @@ func TestAdmissionPolicyRender(t *testing.T) {
 	objs, _, err = render(t, map[string]any{"killLeaseByImage": map[string]any{"denylist": deny["denylist"], "admissionPolicy": map[string]any{"enabled": false}}})
 	require.NoError(t, err)
 	assert.NotContains(t, objs, "ValidatingAdmissionPolicy/"+policyName, "turned off")
-	assert.NotContains(t, objs, "ConfigMap/"+paramsName)
+	assert.NotContains(t, objs, "CustomResourceDefinition/"+admissionparams.CRDName)
 	assert.NotContains(t, objs["CronJob/akash-janitor-kill-lease-by-image"].Object["spec"].(map[string]any)["jobTemplate"], "--admission-params")
 	objs, _, err = render(t, map[string]any{"killLeaseByImage": map[string]any{"admissionPolicy": map[string]any{"enabled": true}}})
 	require.NoError(t, err)
@@ -122,28 +140,30 @@ func TestAdmissionPolicyRender(t *testing.T) {
 // admission applies the chart's policy to the cluster, narrowed to
 // namespaces labelled with the test's own label as well (other tests of
 // the package create tenant pods), with the given validationActions, and
-// returns a function that writes its parameters.
+// returns a function that writes its parameters as the job does.
 func admission(t *testing.T, c *kubetest.Cluster, label string, values map[string]any) func(imagematch.Lists) {
+	t.Helper()
+	write, _ := admissionPolicy(t, c, label, values)
+	return write
+}
+
+// admissionPolicy is admission, returning the applied policy too.
+func admissionPolicy(t *testing.T, c *kubetest.Cluster, label string, values map[string]any) (func(imagematch.Lists), *charttest.AdmissionPolicy) {
 	t.Helper()
 	ctx := context.Background()
 	p, err := charttest.RenderAdmissionPolicy(values)
 	require.NoError(t, err)
-	policy, binding, params := &p.Policy, &p.Binding, &p.Params
+	policy, binding := &p.Policy, &p.Binding
 	policy.Name += "-" + label
 	binding.Name, binding.Spec.PolicyName = policy.Name, policy.Name
-	params.Name += "-" + label
-	binding.Spec.ParamRef.Name = params.Name
+	binding.Spec.ParamRef.Name += "-" + label
 	policy.Spec.MatchConstraints.NamespaceSelector.MatchLabels = map[string]string{"janitor.test/admission": label}
-	remove, err := p.Apply(ctx, c.Kube)
+	remove, err := p.Apply(ctx, c.Config)
 	t.Cleanup(remove)
 	require.NoError(t, err)
 	return func(l imagematch.Lists) {
-		cm, err := c.Kube.CoreV1().ConfigMaps(params.Namespace).Get(ctx, params.Name, metav1.GetOptions{})
-		require.NoError(t, err)
-		cm.Data = l.AdmissionParams()
-		_, err = c.Kube.CoreV1().ConfigMaps(params.Namespace).Update(ctx, cm, metav1.UpdateOptions{})
-		require.NoError(t, err)
-	}
+		require.NoError(t, p.WriteParams(ctx, c.Dynamic(), l.AdmissionParams()))
+	}, p
 }
 
 // testNamespace creates a namespace with the test's label; tenant ones
@@ -179,7 +199,7 @@ func tryPod(t *testing.T, kube kubernetes.Interface, p *corev1.Pod) string {
 // the pod.
 func waitRefused(t *testing.T, kube kubernetes.Interface, p *corev1.Pod, want string) {
 	t.Helper()
-	require.NoError(t, charttest.WaitRefused(context.Background(), kube, p, want, 30*time.Second))
+	require.NoError(t, charttest.WaitRefused(context.Background(), kube, p, want, admissionWait))
 }
 
 // TestAdmissionPolicyDecidesAsTheJob is the differential test: every image
@@ -332,7 +352,41 @@ func TestAdmissionPolicyWarnsInDryRun(t *testing.T) {
 	require.Eventually(t, func() bool {
 		require.Empty(t, tryPod(t, kube, pod(ns, "warned", "docker.io/packetstream/psclient:2")), "Warn and Audit refuse nothing")
 		return w.has(`image "docker.io/packetstream/psclient:2" is denied by the kill-lease-by-image denylist entry "packetstream/psclient"`)
-	}, 30*time.Second, 100*time.Millisecond, "no warning: %v", w.all())
+	}, admissionWait, 100*time.Millisecond, "no warning: %v", w.all())
+}
+
+// Unbound and bound again (helm uninstall and install, or enabled off and
+// on), the policy decides by the lists written in between. The API server
+// stops watching a policy's parameters once no binding names their kind;
+// for a ConfigMap paramKind that stop is for good (kubernetes/kubernetes
+// #130887), and the policy would go on with the old lists, or none, until
+// the API server restarts. The chart's ImageDenylist is watched anew.
+func TestAdmissionPolicyBoundAgainReadsNewLists(t *testing.T) {
+	c := kubetest.Shared(t)
+	ctx := context.Background()
+	writeParams, p := admissionPolicy(t, c, "rebound", map[string]any{"denylist": []any{"x"}, "admissionPolicy": map[string]any{"validationActions": []any{"Deny"}}})
+	const ns = "admission-rebound"
+	testNamespace(t, c, ns, "rebound", true)
+	first, err := imagematch.ParseLists([]string{"packetstream/psclient"}, nil)
+	require.NoError(t, err)
+	writeParams(first)
+	waitRefused(t, c.Kube, pod(ns, "probe", "packetstream/psclient"), `entry "packetstream/psclient"`)
+
+	// Unbound, as long as admission takes to see it: the API server has
+	// then no binding of that paramKind and stops watching it.
+	bindings := c.Kube.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings()
+	require.NoError(t, bindings.Delete(ctx, p.Binding.Name, metav1.DeleteOptions{}))
+	require.Eventually(t, func() bool { return tryPod(t, c.Kube, pod(ns, "probe", "packetstream/psclient")) == "" },
+		admissionWait, 100*time.Millisecond, "unbound, the policy still refuses")
+
+	// The lists change while it is unbound, then it is bound again.
+	second, err := imagematch.ParseLists([]string{"*/traffmonetizer/cli"}, nil)
+	require.NoError(t, err)
+	writeParams(second)
+	p.Binding.ResourceVersion = ""
+	require.NoError(t, p.Bind(ctx, c.Kube))
+	waitRefused(t, c.Kube, pod(ns, "probe", "traffmonetizer/cli:1.0"), `entry "*/traffmonetizer/cli"`)
+	assert.Empty(t, tryPod(t, c.Kube, pod(ns, "probe", "packetstream/psclient")), "taken off the denylist while unbound")
 }
 
 type warnings struct {

@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,7 +34,9 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/akash-janitor/akash-janitor/lib/admissionparams"
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
 	"github.com/akash-janitor/akash-janitor/lib/chain"
@@ -178,6 +181,16 @@ func as(t *testing.T, kubeconfig string) *kubernetes.Clientset {
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	require.NoError(t, err)
 	client, err := kubernetes.NewForConfig(cfg)
+	require.NoError(t, err)
+	return client
+}
+
+// asDynamic is as, for custom resources.
+func asDynamic(t *testing.T, kubeconfig string) dynamic.Interface {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	require.NoError(t, err)
+	client, err := dynamic.NewForConfig(cfg)
 	require.NoError(t, err)
 	return client
 }
@@ -485,6 +498,13 @@ func TestKillLeaseByImageRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	objs, _, err := render(t, map[string]any{"killLeaseByImage": map[string]any{"denylist": []any{"packetstream/psclient"}}})
 	require.NoError(t, err)
 	applyRBAC(t, c, objs)
+	crd := typed[apiextensionsv1.CustomResourceDefinition](t, objs["CustomResourceDefinition/"+admissionparams.CRDName])
+	_, err = envtest.InstallCRDs(c.Config, envtest.CRDInstallOptions{CRDs: []*apiextensionsv1.CustomResourceDefinition{crd}})
+	require.NoError(t, err)
+	paramsObjects := c.Dynamic().Resource(admissionparams.GVR).Namespace("akash-services")
+	if err := paramsObjects.Delete(ctx, paramsName, metav1.DeleteOptions{}); err != nil {
+		require.True(t, apierrors.IsNotFound(err), "%v", err)
+	}
 	kubeconfig := impersonating(t, c, "akash-services", "akash-janitor-kill-lease-by-image")
 
 	p := chaintest.NewProvider(t)
@@ -504,11 +524,11 @@ func TestKillLeaseByImageRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	assert.Equal(t, chain.StateClosed, l.State)
 	assert.NotContains(t, r.Raw, "could not record the Kubernetes Event")
 	assert.NotContains(t, r.Raw, "cannot read the lease's ReplicaSets")
-	params, err := c.Kube.CoreV1().ConfigMaps("akash-services").Get(ctx, "akash-janitor-denied-images-params", metav1.GetOptions{})
+	params, err := admissionparams.Read(ctx, c.Dynamic(), "akash-services", paramsName)
 	require.NoError(t, err)
-	assert.Equal(t, "packetstream/psclient", params.Data["deny.0.entry"], "the admission policy's parameters, written with the chart's RBAC")
+	assert.Equal(t, "packetstream/psclient", params["deny.0.entry"], "the admission policy's parameters, created with the chart's RBAC")
 
-	as := as(t, kubeconfig)
+	as, asDyn := as(t, kubeconfig), asDynamic(t, kubeconfig)
 	ensureSecret(t, c)
 	forbidden := map[string]error{
 		"read the provider key Secret": get(as.CoreV1().Secrets("akash-services").Get(ctx, "akash-provider-keys", metav1.GetOptions{})),
@@ -520,6 +540,10 @@ func TestKillLeaseByImageRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 		"delete a pod":                 as.CoreV1().Pods(id.Namespace()).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}),
 		"write another ConfigMap":      get(as.CoreV1().ConfigMaps("akash-services").Update(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "akash-janitor-kill-lease-by-image", Namespace: "akash-services"}}, metav1.UpdateOptions{})),
 		"change the admission policy":  as.AdmissionregistrationV1().ValidatingAdmissionPolicies().Delete(ctx, "akash-janitor-denied-images", metav1.DeleteOptions{}),
+		"read another ImageDenylist":   get(asDyn.Resource(admissionparams.GVR).Namespace("akash-services").Get(ctx, "another", metav1.GetOptions{})),
+		"delete its ImageDenylist":     asDyn.Resource(admissionparams.GVR).Namespace("akash-services").Delete(ctx, paramsName, metav1.DeleteOptions{}),
+		"create an ImageDenylist in a tenant namespace": get(asDyn.Resource(admissionparams.GVR).Namespace(id.Namespace()).Create(ctx, &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": admissionparams.APIVersion, "kind": admissionparams.Kind, "metadata": map[string]any{"name": "x"}}}, metav1.CreateOptions{})),
 	}
 	assertForbidden(t, forbidden)
 }

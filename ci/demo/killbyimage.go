@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/akash-janitor/akash-janitor/charts/charttest"
+	"github.com/akash-janitor/akash-janitor/lib/admissionparams"
 
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
@@ -110,23 +111,23 @@ func (d *demo) admissionPolicy(args []string, provider string, ch *chaintest.Cha
 	if err != nil {
 		return err
 	}
-	if _, err := p.Apply(d.ctx, d.cluster.Kube); err != nil {
+	if _, err := p.Apply(d.ctx, d.cluster.Config); err != nil {
 		return err
 	}
 	kube := d.cluster.Kube
-	policy, binding, params := p.Policy, p.Binding, p.Params
+	policy, binding, params := p.Policy, p.Binding, p.Binding.Spec.ParamRef
 	say(fmt.Sprintf("Denied images never start. With a denylist the chart also renders the ValidatingAdmissionPolicy %s\n"+
 		"(validationActions %v, failurePolicy %s), enforced by the API server itself in tenant namespaces.\n"+
-		"Each run, kill-lease-by-image writes its parameters from the same lists:", policy.Name, binding.Spec.ValidationActions, *policy.Spec.FailurePolicy))
+		"Each run, kill-lease-by-image writes its parameters, an ImageDenylist, from the same lists:", policy.Name, binding.Spec.ValidationActions, *policy.Spec.FailurePolicy))
 	flags := append(args, "--admission-params=akash-services/"+params.Name)
 	if err := d.runJob("kill-lease-by-image", append(flags, "--dry-run")...); err != nil {
 		return err
 	}
-	cm, err := kube.CoreV1().ConfigMaps(params.Namespace).Get(d.ctx, params.Name, metav1.GetOptions{})
+	data, err := admissionparams.Read(d.ctx, d.cluster.Dynamic(), params.Namespace, params.Name)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("   $ kubectl -n akash-services get configmap %s -o jsonpath='{.data.deny\\.0}'\n     %s\n", params.Name, cm.Data["deny.0"])
+	fmt.Printf("   $ kubectl -n akash-services get imagedenylist %s -o jsonpath='{.data.deny\\.0}'\n     %s\n", params.Name, data["deny.0"])
 
 	denied := akash.LeaseID{Owner: akashtest.LeaseID(11).Owner, DSeq: 9_000_011, GSeq: 1, OSeq: 1, Provider: provider}
 	fine := akash.LeaseID{Owner: akashtest.LeaseID(12).Owner, DSeq: 9_000_012, GSeq: 1, OSeq: 1, Provider: provider}
@@ -138,7 +139,7 @@ func (d *demo) admissionPolicy(args []string, provider string, ch *chaintest.Cha
 	}
 	defer kube.CoreV1().Namespaces().Delete(d.ctx, probe.Name, metav1.DeleteOptions{}) //nolint:errcheck // a demo's leftover
 	if err := charttest.WaitRefused(d.ctx, kube, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: probe.Name, Name: "probe"},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "probe", Image: "packetstream/psclient"}}}}, `entry "packetstream/psclient"`, 30*time.Second); err != nil {
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "probe", Image: "packetstream/psclient"}}}}, `entry "packetstream/psclient"`, time.Minute); err != nil {
 		return err
 	}
 	for id, image := range map[akash.LeaseID]string{denied: "registry-1.docker.io/packetstream/psclient:3", fine: "nginx:1.27"} {

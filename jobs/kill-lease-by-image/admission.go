@@ -2,21 +2,21 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"maps"
 	"sort"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/util/retry"
 
 	"github.com/rs/zerolog"
 
 	"github.com/akash-janitor/akash-janitor/lib/actuator"
+	"github.com/akash-janitor/akash-janitor/lib/admissionparams"
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/imagematch"
 )
@@ -26,40 +26,32 @@ import (
 const costContainers, costRefLen = 20, 128
 
 // writeAdmissionParams keeps the denied-images admission policy's
-// parameters (the chart's ValidatingAdmissionPolicy reads them through
-// paramKind) equal to the job's parsed lists, so the policy refuses what
-// the job would close, and admits again what was taken off the denylist.
-// It writes in dry-run and while the job is held too: the parameters are
-// the lists, not an action on a lease; the binding's validationActions say
-// whether the policy refuses.
-func writeAdmissionParams(ctx context.Context, kube kubernetes.Interface, namespace, name string, lists imagematch.Lists, log zerolog.Logger) error {
+// parameters (the ImageDenylist the chart's ValidatingAdmissionPolicy reads
+// through paramKind) equal to the job's parsed lists, so the policy refuses
+// what the job would close, and admits again what was taken off the
+// denylist. It creates them the first time. It writes in dry-run and while
+// the job is held too: the parameters are the lists, not an action on a
+// lease; the binding's validationActions say whether the policy refuses.
+func writeAdmissionParams(ctx context.Context, dyn dynamic.Interface, namespace, name string, lists imagematch.Lists, log zerolog.Logger) error {
 	// A pod of many containers with long names, judged against a long
 	// denylist, can cost the API server more than it evaluates.
 	if cost := lists.AdmissionCost(costContainers, costRefLen); cost > imagematch.AdmissionCostLimit {
 		log.Warn().Int("estimated_cost", cost).Int("cost_limit", imagematch.AdmissionCostLimit).
 			Msgf("the denylist is long enough that the API server cannot evaluate the admission policy for a pod of %d containers with %d-byte image names: such a pod is admitted under failurePolicy Ignore (this job still closes its lease) and refused under Fail", costContainers, costRefLen)
 	}
-	want := lists.AdmissionParams()
-	changed := false
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cm, err := kube.CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		if maps.Equal(cm.Data, want) {
-			return nil
-		}
-		cm.Data, changed = want, true
-		_, err = kube.CoreV1().ConfigMaps(namespace).Update(ctx, cm, metav1.UpdateOptions{})
-		return err
-	})
+	labels := map[string]string{"app.kubernetes.io/name": "akash-janitor", "app.kubernetes.io/component": "kill-lease-by-image"}
+	result, err := admissionparams.Write(ctx, dyn, namespace, name, lists.AdmissionParams(), labels)
+	where := fmt.Sprintf("%s %s/%s (--admission-params)", admissionparams.Kind, namespace, name)
 	switch {
-	case apierrors.IsNotFound(err):
-		return fmt.Errorf("the admission policy's parameters, ConfigMap %s/%s (--admission-params), are not there: the policy admits every image until they are (the chart renders them with killLeaseByImage.admissionPolicy)", namespace, name)
+	case errors.Is(err, admissionparams.ErrNotInstalled):
+		return fmt.Errorf("the admission policy's parameters, %s, cannot be created: %w; until they are, the policy admits every image", where, err)
 	case err != nil:
-		return fmt.Errorf("write the admission policy's parameters, ConfigMap %s/%s (--admission-params): the policy keeps the lists it had: %w", namespace, name, err)
-	case changed:
-		log.Info().Str("configmap", namespace+"/"+name).Int("deny_entries", len(lists.Deny)).Int("allow_entries", len(lists.Allow)).
+		return fmt.Errorf("write the admission policy's parameters, %s: the policy keeps the lists it had: %w", where, err)
+	case result == admissionparams.Created:
+		log.Info().Str("imagedenylist", namespace+"/"+name).Int("deny_entries", len(lists.Deny)).Int("allow_entries", len(lists.Allow)).
+			Msg("the admission policy's parameters are created from the lists")
+	case result == admissionparams.Updated:
+		log.Info().Str("imagedenylist", namespace+"/"+name).Int("deny_entries", len(lists.Deny)).Int("allow_entries", len(lists.Allow)).
 			Msg("the admission policy's parameters are written from the lists")
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/akash-janitor/akash-janitor/charts/charttest"
+	"github.com/akash-janitor/akash-janitor/lib/admissionparams"
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
 	"github.com/akash-janitor/akash-janitor/lib/chain"
@@ -22,8 +23,8 @@ import (
 
 const paramsRef = "akash-services/akash-janitor-denied-images-params"
 
-// installPolicy applies the chart's admission policy, its binding and its
-// empty parameters as helm would, its namespaces narrowed to the given
+// installPolicy applies the chart's admission policy, its binding and the
+// CustomResourceDefinition of its parameters as helm would, its namespaces narrowed to the given
 // lease dseqs (the package's other tests run denied images on purpose).
 func installPolicy(t *testing.T, c *kubetest.Cluster, dseqs ...string) {
 	t.Helper()
@@ -32,7 +33,7 @@ func installPolicy(t *testing.T, c *kubetest.Cluster, dseqs ...string) {
 	require.Equal(t, []admissionv1.ValidationAction{admissionv1.Deny}, p.Binding.Spec.ValidationActions, "the job closes: the policy refuses")
 	sel := p.Policy.Spec.MatchConstraints.NamespaceSelector
 	sel.MatchExpressions = append(sel.MatchExpressions, metav1.LabelSelectorRequirement{Key: akash.LabelLeaseDSeq, Operator: metav1.LabelSelectorOpIn, Values: dseqs})
-	remove, err := p.Apply(context.Background(), c.Kube)
+	remove, err := p.Apply(context.Background(), c.Config)
 	t.Cleanup(remove)
 	require.NoError(t, err)
 }
@@ -47,31 +48,41 @@ func TestKillLeaseByImageAdmissionPolicy(t *testing.T) {
 	p := newProvider(t)
 	const denied, allowed, probe = 61, 62, 63
 	dseq := func(n int) string { return fmt.Sprint(5000 + n) }
-	installPolicy(t, c, dseq(denied), dseq(allowed), dseq(probe))
 
-	// The parameters' ConfigMap missing: the run says so and fails (the
+	// Before the chart's CustomResourceDefinition is installed (no other
+	// test of the package installs it) the run says so and fails (the
 	// RunFailed alert), and still does its work.
-	r := p.run(t, c, "--deny", "packetstream/psclient", "--dry-run", "--admission-params=akash-services/nothing-here")
+	r := p.run(t, c, "--deny", "packetstream/psclient", "--dry-run", "--admission-params="+paramsRef)
 	assert.Equal(t, 1, r.Code)
-	assert.Contains(t, r.Raw, "the admission policy's parameters, ConfigMap akash-services/nothing-here (--admission-params), are not there")
+	assert.Contains(t, r.Raw, "the admission policy's parameters, ImageDenylist "+paramsRef+" (--admission-params), cannot be created: the cluster has no ImageDenylist resource")
 	require.NotNil(t, r.Summary(), "the run went on")
 
-	// The first run writes the parameters from its lists.
+	installPolicy(t, c, dseq(denied), dseq(allowed), dseq(probe))
+	// The first run creates the parameters from its lists; the next,
+	// with the same lists, writes nothing; a changed list is written.
 	r = p.run(t, c, "--deny", "packetstream/psclient", "--dry-run", "--admission-params="+paramsRef)
 	require.Equal(t, 0, r.Code, r.Raw)
-	require.NotNil(t, r.Message("the admission policy's parameters are written from the lists"))
-	cm, err := c.Kube.CoreV1().ConfigMaps("akash-services").Get(ctx, "akash-janitor-denied-images-params", metav1.GetOptions{})
+	require.NotNil(t, r.Message("the admission policy's parameters are created from the lists"))
+	params, err := admissionparams.Read(ctx, c.Dynamic(), "akash-services", "akash-janitor-denied-images-params")
 	require.NoError(t, err)
-	assert.Equal(t, "packetstream/psclient", cm.Data["deny.0.entry"])
+	assert.Equal(t, "packetstream/psclient", params["deny.0.entry"])
 	r = p.run(t, c, "--deny", "packetstream/psclient", "--dry-run", "--admission-params="+paramsRef)
 	assert.Nil(t, r.Message("the admission policy's parameters are written from the lists"), "unchanged lists: nothing written")
+	assert.Nil(t, r.Message("the admission policy's parameters are created from the lists"))
+	r = p.run(t, c, "--deny", "packetstream/psclient", "--deny", "honeygain/honeygain", "--dry-run", "--admission-params="+paramsRef)
+	require.NotNil(t, r.Message("the admission policy's parameters are written from the lists"))
+	params, err = admissionparams.Read(ctx, c.Dynamic(), "akash-services", "akash-janitor-denied-images-params")
+	require.NoError(t, err)
+	assert.Equal(t, "honeygain/honeygain", params["deny.1.entry"])
+	r = p.run(t, c, "--deny", "packetstream/psclient", "--dry-run", "--admission-params="+paramsRef)
+	require.NotNil(t, r.Message("the admission policy's parameters are written from the lists"))
 
 	// Wait until the API server enforces them (policies and their
 	// parameters reach admission through informers).
 	probeNS := akash.LeaseID{Owner: akashtest.LeaseID(probe).Owner, DSeq: 5000 + probe, GSeq: 1, OSeq: 1, Provider: p.Key.Address}
 	require.NoError(t, b.Create(ctx, akashtest.Lease{ID: probeNS}))
 	require.NoError(t, charttest.WaitRefused(ctx, c.Kube, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: probeNS.Namespace(), Name: "probe"},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "p", Image: "packetstream/psclient"}}}}, `entry "packetstream/psclient"`, 30*time.Second))
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "p", Image: "packetstream/psclient"}}}}, `entry "packetstream/psclient"`, time.Minute))
 
 	bad := p.lease(t, b, denied, "docker.io/packetstream/psclient:2")
 	good := p.lease(t, b, allowed, "nginx:1.27")

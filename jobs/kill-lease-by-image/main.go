@@ -48,8 +48,8 @@ type options struct {
 	provider            string
 	lists               imagematch.Lists
 	reasonCode          int32
-	// admissionParams is the admission policy's parameters ConfigMap,
-	// namespace/name; empty: no policy.
+	// admissionParams is the admission policy's parameters, an
+	// ImageDenylist, namespace/name; empty: no policy.
 	admissionParams                   string
 	admissionNamespace, admissionName string
 }
@@ -72,7 +72,7 @@ func spec(o *options) job.Spec {
 			fs.IntVar(&o.batchSize, "batch-size", 10, "leases closed per transaction")
 			fs.StringVar(&o.reason, "reason", "lease_closed_reason_unspecified", "close reason: 10000-10003 or its name")
 			fs.StringVar(&o.provider, "provider", "", "the provider's address; the key must be its (empty: the key's)")
-			fs.StringVar(&o.admissionParams, "admission-params", "", "namespace/name of the denied-images admission policy's parameters ConfigMap, written from the lists each run (empty: no policy)")
+			fs.StringVar(&o.admissionParams, "admission-params", "", "namespace/name of the denied-images admission policy's parameters, an ImageDenylist (akash-janitor.akash.network), created or written from the lists each run (empty: no policy)")
 		},
 		Validate: o.validate,
 		Run:      func(ctx context.Context, env *job.Env) error { return run(ctx, env, o) },
@@ -138,7 +138,7 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	// an entry taken off the denylist is admitted again at once.
 	var admissionErr error
 	if o.admissionParams != "" {
-		admissionErr = writeAdmissionParams(ctx, env.Clients.Kube, o.admissionNamespace, o.admissionName, o.lists, env.Log)
+		admissionErr = writeAdmissionParams(ctx, env.Clients.Dynamic, o.admissionNamespace, o.admissionName, o.lists, env.Log)
 		if admissionErr != nil {
 			env.Log.Error().Err(admissionErr).Msg("the admission policy's parameters are not written; the run goes on and exits 1")
 		}

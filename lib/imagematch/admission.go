@@ -26,7 +26,7 @@ import (
 // ReplicaSet's failure to create pods tells whose refusal it was.
 const AdmissionRefusal = "is denied by the kill-lease-by-image denylist entry"
 
-// AdmissionParams are the policy's parameters: the data of the ConfigMap
+// AdmissionParams are the policy's parameters: the data of the ImageDenylist
 // it reads through paramKind. Keys:
 //
 //	reference     the anchored grammar of a whole reference

@@ -145,8 +145,10 @@ subjects:
 {{/*
 A Role and RoleBinding that let a component's ServiceAccount do verbs on
 one object by name, and nothing else in its namespace. Call with a dict:
-"c" the component's dict, "suffix" of the names, "namespace", "resource"
-(core group), "name", "verbs" (a list), "comment".
+"c" the component's dict, "suffix" of the names, "namespace", "resource",
+"name", "verbs" (a list), "comment"; optionally "apiGroup" (the core group
+when left out) and "create" (true: the component may also create objects
+of that resource, which RBAC cannot narrow to a name).
 */}}
 {{- define "akash-janitor.namedObjectRole" -}}
 ---
@@ -159,10 +161,15 @@ metadata:
   labels:
     {{- include "akash-janitor.labels" .c | nindent 4 }}
 rules:
-  - apiGroups: [""]
+  - apiGroups: [{{ .apiGroup | default "" | quote }}]
     resources: [{{ .resource }}]
     resourceNames: [{{ .name | quote }}]
     verbs: [{{ join ", " .verbs }}]
+{{- if .create }}
+  - apiGroups: [{{ .apiGroup | default "" | quote }}]
+    resources: [{{ .resource }}]
+    verbs: [create]
+{{- end }}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding

@@ -1,0 +1,127 @@
+package admissionparams_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/akash-janitor/akash-janitor/charts/charttest"
+	"github.com/akash-janitor/akash-janitor/lib/admissionparams"
+	"github.com/akash-janitor/akash-janitor/lib/kube/kubetest"
+)
+
+func TestMain(m *testing.M) { kubetest.Main(m, kubetest.Options{}) }
+
+const ns = "default"
+
+// Against the real API server with the chart's own
+// CustomResourceDefinition: created the first time, left alone when
+// unchanged, updated when changed; and a cluster without the type is told
+// apart from a missing object.
+func TestWrite(t *testing.T) {
+	c := kubetest.Shared(t)
+	ctx := context.Background()
+	dyn := c.Dynamic()
+	lists := map[string]string{"reference": "^x$", "deny.0": "^a$", "deny.0.entry": "a"}
+
+	// Before the chart installed the type (this package's cluster never
+	// had it): the write fails, saying so.
+	_, err := admissionparams.Write(ctx, dyn, ns, "params", lists, nil)
+	require.ErrorIs(t, err, admissionparams.ErrNotInstalled)
+	assert.ErrorContains(t, err, "the cluster has no ImageDenylist resource (imagedenylists.akash-janitor.akash.network)")
+
+	installCRD(t, c)
+	got, err := admissionparams.Write(ctx, dyn, ns, "params", lists, map[string]string{"app.kubernetes.io/name": "akash-janitor"})
+	require.NoError(t, err)
+	assert.Equal(t, admissionparams.Created, got)
+	obj, err := dyn.Resource(admissionparams.GVR).Namespace(ns).Get(ctx, "params", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "akash-janitor", obj.GetLabels()["app.kubernetes.io/name"], "created with the labels")
+	rv := obj.GetResourceVersion()
+	data, err := admissionparams.Read(ctx, dyn, ns, "params")
+	require.NoError(t, err)
+	assert.Equal(t, lists, data)
+
+	got, err = admissionparams.Write(ctx, dyn, ns, "params", lists, nil)
+	require.NoError(t, err)
+	assert.Equal(t, admissionparams.Unchanged, got)
+	obj, err = dyn.Resource(admissionparams.GVR).Namespace(ns).Get(ctx, "params", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, rv, obj.GetResourceVersion(), "unchanged: not written")
+
+	fewer := map[string]string{"reference": "^x$"}
+	got, err = admissionparams.Write(ctx, dyn, ns, "params", fewer, nil)
+	require.NoError(t, err)
+	assert.Equal(t, admissionparams.Updated, got)
+	data, err = admissionparams.Read(ctx, dyn, ns, "params")
+	require.NoError(t, err)
+	assert.Equal(t, fewer, data, "keys no longer written are gone")
+
+	got, err = admissionparams.Write(ctx, dyn, ns, "params", nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, admissionparams.Updated, got)
+	data, err = admissionparams.Read(ctx, dyn, ns, "params")
+	require.NoError(t, err)
+	assert.Empty(t, data)
+}
+
+// Two writers at once (two runs of the job overlapping), the object not
+// there yet: neither fails, and the object ends up holding one writer's
+// data whole, never a mix.
+func TestWriteRacing(t *testing.T) {
+	c := kubetest.Shared(t)
+	ctx := context.Background()
+	installCRD(t, c)
+	dyn := c.Dynamic()
+	writers := []map[string]string{
+		{"reference": "^a$", "deny.0": "^a$"},
+		{"reference": "^b$", "allow.0": "^b$"},
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(writers))
+	for i, data := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; n < 20 && errs[i] == nil; n++ {
+				_, errs[i] = admissionparams.Write(ctx, dyn, ns, "raced", data, nil)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		require.NoError(t, err, "writer %d", i)
+	}
+	data, err := admissionparams.Read(ctx, dyn, ns, "raced")
+	require.NoError(t, err)
+	assert.Contains(t, writers, data)
+}
+
+func TestDataRefusesWhatIsNoMapOfStrings(t *testing.T) {
+	obj := &unstructured.Unstructured{Object: map[string]any{"data": map[string]any{"deny.0": int64(5)}}}
+	obj.SetNamespace(ns)
+	obj.SetName("odd")
+	_, err := admissionparams.Data(obj)
+	assert.ErrorContains(t, err, "ImageDenylist default/odd: data:")
+	data, err := admissionparams.Data(&unstructured.Unstructured{Object: map[string]any{}})
+	require.NoError(t, err)
+	assert.Empty(t, data, "no data: empty")
+}
+
+// installCRD installs the chart's CustomResourceDefinition and waits
+// until it is served.
+func installCRD(t *testing.T, c *kubetest.Cluster) {
+	t.Helper()
+	p, err := charttest.RenderAdmissionPolicy(map[string]any{"denylist": []any{"x"}})
+	require.NoError(t, err)
+	_, err = envtest.InstallCRDs(c.Config, envtest.CRDInstallOptions{CRDs: []*apiextensionsv1.CustomResourceDefinition{&p.CRD}})
+	require.NoError(t, err, fmt.Sprintf("install %s", p.CRD.Name))
+}
