@@ -33,6 +33,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -178,9 +179,7 @@ func get[T any](_ T, err error) error { return err }
 // as is a client acting as the ServiceAccount of the kubeconfig.
 func as(t *testing.T, kubeconfig string) *kubernetes.Clientset {
 	t.Helper()
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	require.NoError(t, err)
-	client, err := kubernetes.NewForConfig(cfg)
+	client, err := kubernetes.NewForConfig(config(t, kubeconfig))
 	require.NoError(t, err)
 	return client
 }
@@ -188,11 +187,16 @@ func as(t *testing.T, kubeconfig string) *kubernetes.Clientset {
 // asDynamic is as, for custom resources.
 func asDynamic(t *testing.T, kubeconfig string) dynamic.Interface {
 	t.Helper()
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	require.NoError(t, err)
-	client, err := dynamic.NewForConfig(cfg)
+	client, err := dynamic.NewForConfig(config(t, kubeconfig))
 	require.NoError(t, err)
 	return client
+}
+
+func config(t *testing.T, kubeconfig string) *rest.Config {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	require.NoError(t, err)
+	return cfg
 }
 
 // assertForbidden checks that each request was refused for its RBAC.
