@@ -69,6 +69,8 @@ func TestAdmissionPolicyRender(t *testing.T) {
 	assert.Contains(t, notes, `Admission policy: akash-janitor-denied-images, validationActions ["Warn","Audit"], failurePolicy Ignore`)
 	role := objs["Role/akash-janitor-kill-lease-by-image-admission-params"]
 	require.NotNil(t, role, "the job may update the parameters")
+	clusterRole := grants(typed[rbacv1.ClusterRole](t, objs["ClusterRole/akash-janitor-kill-lease-by-image"]))
+	assert.True(t, clusterRole["apps/replicasets:list"] && clusterRole["/events:list"], "a denied lease's ReplicaSets and StatefulSet events, read: %v", clusterRole)
 	rules := typed[rbacv1.Role](t, role).Rules
 	assert.Equal(t, map[string]bool{"akash-janitor.akash.network/imagedenylists:get": true, "akash-janitor.akash.network/imagedenylists:update": true, "akash-janitor.akash.network/imagedenylists:create": true},
 		grants(&rbacv1.ClusterRole{Rules: rules}))
@@ -104,6 +106,8 @@ func TestAdmissionPolicyRender(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, objs, "ValidatingAdmissionPolicy/"+policyName, "turned off")
 	assert.NotContains(t, objs, "CustomResourceDefinition/"+admissionparams.CRDName)
+	clusterRole = grants(typed[rbacv1.ClusterRole](t, objs["ClusterRole/akash-janitor-kill-lease-by-image"]))
+	assert.False(t, clusterRole["apps/replicasets:list"] || clusterRole["/events:list"], "no policy: no refusals to read")
 	assert.NotContains(t, objs["CronJob/akash-janitor-kill-lease-by-image"].Object["spec"].(map[string]any)["jobTemplate"], "--admission-params")
 	objs, _, err = render(t, map[string]any{"killLeaseByImage": map[string]any{"admissionPolicy": map[string]any{"enabled": true}}})
 	require.NoError(t, err)

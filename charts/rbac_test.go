@@ -528,6 +528,7 @@ func TestKillLeaseByImageRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	assert.Equal(t, chain.StateClosed, l.State)
 	assert.NotContains(t, r.Raw, "could not record the Kubernetes Event")
 	assert.NotContains(t, r.Raw, "cannot read the lease's ReplicaSets")
+	assert.NotContains(t, r.Raw, "cannot read the lease's Events")
 	params, err := admissionparams.Read(ctx, c.Dynamic(), "akash-services", paramsName)
 	require.NoError(t, err)
 	assert.Equal(t, "packetstream/psclient", params["deny.0.entry"], "the admission policy's parameters, created with the chart's RBAC")

@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -57,11 +58,13 @@ func writeAdmissionParams(ctx context.Context, dyn dynamic.Interface, namespace,
 	return nil
 }
 
-// observeRefusals reads, for each lease the plan closes, whether its
-// ReplicaSets fail to create pods because the admission policy refuses
-// them: one LIST per such lease namespace (they are few; a cluster-wide
-// LIST would read every ReplicaSet of every lease). It returns the
-// ReplicaSets' names by namespace; a namespace it cannot read is left out.
+// observeRefusals reads, for each lease the plan closes, which of its
+// workloads cannot create their pods because the admission policy refuses
+// them: a ReplicaSet says so in its ReplicaFailure condition, a StatefulSet
+// only in its FailedCreate events. Two LISTs per such lease namespace (they
+// are few; a cluster-wide LIST would read every lease's). It returns, by
+// namespace, the workloads ("ReplicaSet web-7c9f", "StatefulSet db"); a
+// namespace it cannot read is left out.
 func observeRefusals(ctx context.Context, kube kubernetes.Interface, actions []actuator.Action, log zerolog.Logger) map[string][]string {
 	out := map[string][]string{}
 	for _, a := range actions {
@@ -74,12 +77,25 @@ func observeRefusals(ctx context.Context, kube kubernetes.Interface, actions []a
 			log.Warn().Err(err).Str("namespace", ns).Str("lease", a.Lease).Msg("cannot read the lease's ReplicaSets; the reason says nothing of admission")
 			continue
 		}
+		events, err := kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.kind=StatefulSet,reason=FailedCreate"})
+		if err != nil {
+			log.Warn().Err(err).Str("namespace", ns).Str("lease", a.Lease).Msg("cannot read the lease's Events; the reason says nothing of admission")
+			continue
+		}
+		refused := map[string]bool{}
 		for _, rs := range list.Items {
 			if refusedAtAdmission(&rs) {
-				out[ns] = append(out[ns], rs.Name)
+				refused["ReplicaSet "+rs.Name] = true
 			}
 		}
-		sort.Strings(out[ns])
+		for _, e := range events.Items {
+			if strings.Contains(e.Message, imagematch.AdmissionRefusal) {
+				refused["StatefulSet "+e.InvolvedObject.Name] = true
+			}
+		}
+		if len(refused) > 0 {
+			out[ns] = slices.Sorted(maps.Keys(refused))
+		}
 	}
 	return out
 }
@@ -102,9 +118,9 @@ func withRefusals(actions []actuator.Action, refused map[string][]string) {
 		switch rs := refused[a.Target.Name]; len(rs) {
 		case 0:
 		case 1:
-			actions[i].Message += fmt.Sprintf("; the image is also refused at admission (ReplicaSet %s cannot create its pods)", rs[0])
+			actions[i].Message += fmt.Sprintf("; the image is also refused at admission (%s cannot create its pods)", rs[0])
 		default:
-			actions[i].Message += fmt.Sprintf("; the image is also refused at admission (ReplicaSets %s cannot create their pods)", strings.Join(rs, ", "))
+			actions[i].Message += fmt.Sprintf("; the image is also refused at admission (%s cannot create their pods)", strings.Join(rs, ", "))
 		}
 	}
 }

@@ -46,7 +46,7 @@ func TestKillLeaseByImageAdmissionPolicy(t *testing.T) {
 	c, b := akashtest.Shared(t)
 	ctx := context.Background()
 	p := newProvider(t)
-	const denied, allowed, probe = 61, 62, 63
+	const denied, allowed, probe, stateful = 61, 62, 63, 64
 	dseq := func(n int) string { return fmt.Sprint(5000 + n) }
 
 	// Before the chart's CustomResourceDefinition is installed (no other
@@ -57,7 +57,7 @@ func TestKillLeaseByImageAdmissionPolicy(t *testing.T) {
 	assert.Contains(t, r.Raw, "the admission policy's parameters, ImageDenylist "+paramsRef+" (--admission-params), cannot be created: the cluster has no ImageDenylist resource")
 	require.NotNil(t, r.Summary(), "the run went on")
 
-	installPolicy(t, c, dseq(denied), dseq(allowed), dseq(probe))
+	installPolicy(t, c, dseq(denied), dseq(allowed), dseq(probe), dseq(stateful))
 	// The first run creates the parameters from its lists; the next,
 	// with the same lists, writes nothing; a changed list is written.
 	r = p.run(t, c, "--deny", "packetstream/psclient", "--dry-run", "--admission-params="+paramsRef)
@@ -96,6 +96,16 @@ func TestKillLeaseByImageAdmissionPolicy(t *testing.T) {
 	pods, err := c.Kube.CoreV1().Pods(bad.Namespace()).List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
 	assert.Empty(t, pods.Items, "the denied image never started")
+	// A persistent service runs as a StatefulSet, which says so only in
+	// its events.
+	persistent := akash.LeaseID{Owner: akashtest.LeaseID(stateful).Owner, DSeq: 5000 + stateful, GSeq: 1, OSeq: 1, Provider: p.Key.Address}
+	require.NoError(t, b.Create(ctx, akashtest.Lease{ID: persistent, Services: []akashtest.Service{{Name: "db", Image: "packetstream/psclient:4", CPU: "10m", Memory: "16Mi", Persistent: true}}}))
+	p.Chain.Put(chain.Lease{ID: persistent, State: chain.StateActive, CreatedAt: 10})
+	require.Eventually(t, func() bool {
+		events, err := c.Kube.CoreV1().Events(persistent.Namespace()).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.kind=StatefulSet,reason=FailedCreate"})
+		require.NoError(t, err)
+		return len(events.Items) > 0
+	}, time.Minute, 200*time.Millisecond, "the denied StatefulSet never failed")
 	require.Eventually(t, func() bool {
 		pods, err := c.Kube.CoreV1().Pods(good.Namespace()).List(ctx, metav1.ListOptions{})
 		require.NoError(t, err)
@@ -106,14 +116,15 @@ func TestKillLeaseByImageAdmissionPolicy(t *testing.T) {
 	r = p.run(t, c, "--deny", "packetstream/psclient", "--admission-params="+paramsRef)
 	require.Equal(t, 0, r.Code, r.Raw)
 	assert.Equal(t, chain.StateClosed, p.state(bad))
+	assert.Equal(t, chain.StateClosed, p.state(persistent))
 	assert.Equal(t, chain.StateActive, p.state(good))
-	var msg string
+	msgs := map[string]string{}
 	for _, a := range r.Actions(verbClose) {
-		if a["lease"] == bad.String() {
-			msg, _ = a["message"].(string)
-		}
+		msgs[a["lease"].(string)], _ = a["message"].(string)
+		assert.Equal(t, a["object"], "Namespace/"+a["namespace"].(string), "the line names the lease's namespace")
 	}
-	assert.Contains(t, msg, `service asvc runs docker.io/packetstream/psclient:2 (denied by "packetstream/psclient"); the image is also refused at admission (ReplicaSet asvc-`)
+	assert.Contains(t, msgs[bad.String()], `service asvc runs docker.io/packetstream/psclient:2 (denied by "packetstream/psclient"); the image is also refused at admission (ReplicaSet asvc-`)
+	assert.Contains(t, msgs[persistent.String()], `service db runs docker.io/packetstream/psclient:4 (denied by "packetstream/psclient"); the image is also refused at admission (StatefulSet db cannot create its pods)`)
 }
 
 // replicaFailure is the message of the ReplicaSet's failure to create

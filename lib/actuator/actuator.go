@@ -23,6 +23,16 @@ type Ref struct {
 	UID        string
 }
 
+// LogNamespace is the namespace a log line names for the object: its own,
+// or, for a Namespace, the namespace itself (a lease's namespace, closed
+// with its lease); "" for other cluster-scoped objects.
+func (r Ref) LogNamespace() string {
+	if r.Kind == "Namespace" && r.Namespace == "" {
+		return r.Name
+	}
+	return r.Namespace
+}
+
 func (r Ref) String() string {
 	if r.Namespace == "" {
 		return r.Kind + "/" + r.Name
@@ -397,9 +407,11 @@ func (a *Actuator) auditWith(act Action, outcome Outcome, detail string, err err
 		ev = a.opts.Log.Error().Err(err)
 	}
 	ev = ev.Str("action", act.Verb).
-		Str("object", act.Target.String()).
-		Str("namespace", act.Target.Namespace).
-		Str("reason", act.Reason).
+		Str("object", act.Target.String())
+	if ns := act.Target.LogNamespace(); ns != "" {
+		ev = ev.Str("namespace", ns)
+	}
+	ev = ev.Str("reason", act.Reason).
 		Str("outcome", string(outcome)).
 		Bool("dry_run", a.opts.DryRun)
 	if act.Lease != "" {
@@ -429,8 +441,8 @@ func (a *Actuator) Report(ctx context.Context, findings []Action) {
 			Str("object", f.Target.String()).
 			Str("reason", f.Reason).
 			Bool("dry_run", a.opts.DryRun)
-		if f.Target.Namespace != "" {
-			ev = ev.Str("namespace", f.Target.Namespace)
+		if ns := f.Target.LogNamespace(); ns != "" {
+			ev = ev.Str("namespace", ns)
 		}
 		if f.Lease != "" {
 			ev = ev.Str("lease", f.Lease)

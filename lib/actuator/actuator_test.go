@@ -89,6 +89,23 @@ func TestApplyBudgetAndEvents(t *testing.T) {
 	assert.Contains(t, logged[2]["detail"], "--max-actions")
 }
 
+// A lease closed by its Namespace: the line's namespace is that one, so
+// `jq 'select(.namespace == "<lease namespace>")'` finds the close too; a
+// cluster-scoped object of another kind has no namespace field at all.
+func TestAuditLineNamesANamespaceTarget(t *testing.T) {
+	var buf bytes.Buffer
+	a := New(Options{MaxActions: 5, Events: &fakeSink{}, Log: zerolog.New(&buf)})
+	plan := []Action{
+		{Verb: "close-lease", Target: Ref{APIVersion: "v1", Kind: "Namespace", Name: "h7k2"}, Lease: "akash1o/1/1/1/akash1p", Reason: "DeniedImage"},
+		{Verb: "label-node", Target: Ref{APIVersion: "v1", Kind: "Node", Name: "worker-1"}, Reason: "GPUMissing"},
+	}
+	require.NoError(t, a.Apply(context.Background(), plan, func(context.Context, Action) error { return nil }))
+	logged := lines(t, &buf)
+	require.Len(t, logged, 2)
+	assert.Equal(t, "h7k2", logged[0]["namespace"])
+	assert.NotContains(t, logged[1], "namespace")
+}
+
 func TestApplyDryRunChangesNothing(t *testing.T) {
 	var buf bytes.Buffer
 	sink := &fakeSink{}
