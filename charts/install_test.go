@@ -12,15 +12,19 @@ import (
 	"helm.sh/helm/v3/pkg/cli"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 
+	"github.com/akash-janitor/akash-janitor/charts/charttest"
+	"github.com/akash-janitor/akash-janitor/lib/admissionparams"
 	"github.com/akash-janitor/akash-janitor/lib/kube/kubetest"
 )
 
 // install installs the chart with the Helm SDK, as `helm install` does,
 // into a new namespace that enforces the given Pod Security level.
-func install(t *testing.T, c *kubetest.Cluster, release, namespace, level string, values map[string]any) {
+func install(t *testing.T, c *kubetest.Cluster, release, namespace, level string, values map[string]any) *action.Configuration {
 	t.Helper()
 	ctx := context.Background()
 	_, err := c.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
@@ -41,6 +45,7 @@ func install(t *testing.T, c *kubetest.Cluster, release, namespace, level string
 	rel, err := inst.Run(chrt, values)
 	require.NoError(t, err, "helm install %s into %s", release, namespace)
 	assert.Equal(t, "deployed", rel.Info.Status.String())
+	return cfg
 }
 
 // runCronJobNow does what `kubectl create job --from=cronjob/NAME` does.
@@ -152,4 +157,40 @@ func TestInstallUnderPodSecurity(t *testing.T) {
 		ok, why := admitted(t, c, "janitor-cli", "job-name="+job, job)
 		assert.True(t, ok, "%s with the cli closer is admitted under restricted: %s", cronJob, why)
 	}
+}
+
+// TestInstallWithAdmissionPolicy installs the chart with a denylist, as
+// helm install does: Helm installs the ImageDenylist type from crds/ before
+// the policy that names it, a second release in the same cluster installs
+// too (the type is one per cluster), and an uninstall leaves the type, for
+// the other release and for the next install.
+func TestInstallWithAdmissionPolicy(t *testing.T) {
+	c := kubetest.Shared(t)
+	ctx := context.Background()
+	require.NoError(t, charttest.RemoveCRD(ctx, c.Config, admissionparams.CRDName))
+	values := map[string]any{"killLeaseByImage": map[string]any{"denylist": []any{"packetstream/psclient"}}}
+	policies := c.Kube.AdmissionregistrationV1().ValidatingAdmissionPolicies()
+	crds, err := apiextensionsclient.NewForConfig(c.Config)
+	require.NoError(t, err)
+
+	first := install(t, c, "deny-a", "janitor-deny-a", "restricted", values)
+	_, err = crds.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, admissionparams.CRDName, metav1.GetOptions{})
+	require.NoError(t, err, "helm installed the type from crds/")
+	policy, err := policies.Get(ctx, "deny-a-akash-janitor-denied-images", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, admissionparams.Kind, policy.Spec.ParamKind.Kind)
+	binding, err := c.Kube.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Get(ctx, "deny-a-akash-janitor-denied-images", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "janitor-deny-a", binding.Spec.ParamRef.Namespace)
+
+	install(t, c, "deny-b", "janitor-deny-b", "restricted", values)
+	_, err = policies.Get(ctx, "deny-b-akash-janitor-denied-images", metav1.GetOptions{})
+	require.NoError(t, err, "a second release installs beside the first")
+
+	_, err = action.NewUninstall(first).Run("deny-a")
+	require.NoError(t, err)
+	_, err = policies.Get(ctx, "deny-a-akash-janitor-denied-images", metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "uninstalled: %v", err)
+	_, err = crds.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, admissionparams.CRDName, metav1.GetOptions{})
+	assert.NoError(t, err, "the type stays for the other release")
 }

@@ -37,6 +37,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/akash-janitor/akash-janitor/charts/charttest"
 	"github.com/akash-janitor/akash-janitor/lib/admissionparams"
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
@@ -502,7 +503,8 @@ func TestKillLeaseByImageRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	objs, _, err := render(t, map[string]any{"killLeaseByImage": map[string]any{"denylist": []any{"packetstream/psclient"}}})
 	require.NoError(t, err)
 	applyRBAC(t, c, objs)
-	crd := typed[apiextensionsv1.CustomResourceDefinition](t, objs["CustomResourceDefinition/"+admissionparams.CRDName])
+	crd, err := charttest.CRD(admissionparams.CRDName)
+	require.NoError(t, err)
 	_, err = envtest.InstallCRDs(c.Config, envtest.CRDInstallOptions{CRDs: []*apiextensionsv1.CustomResourceDefinition{crd}})
 	require.NoError(t, err)
 	paramsObjects := c.Dynamic().Resource(admissionparams.GVR).Namespace("akash-services")
@@ -522,7 +524,7 @@ func TestKillLeaseByImageRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	// updated with the chart's RBAC.
 	r := jobtest.Run(t, jobtest.Build(t, "../jobs/kill-lease-by-image"), append(append([]string{"--kubeconfig", kubeconfig}, p.Flags()...),
 		"--deny", "packetstream/psclient", "--max-closes-per-day=20", "--close-budget-configmap=akash-services/akash-janitor-close-budget",
-		"--admission-params=akash-services/akash-janitor-denied-images-params")...)
+		"--admission-params=akash-services/"+paramsName)...)
 	require.Equal(t, 0, r.Code, "list Manifests, close on chain, record the Event: the chart's RBAC suffices")
 	l, _ := ch.Get(id)
 	assert.Equal(t, chain.StateClosed, l.State)
@@ -532,6 +534,15 @@ func TestKillLeaseByImageRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	params, err := admissionparams.Read(ctx, c.Dynamic(), "akash-services", paramsName)
 	require.NoError(t, err)
 	assert.Equal(t, "packetstream/psclient", params["deny.0.entry"], "the admission policy's parameters, created with the chart's RBAC")
+	// A changed list, written over them.
+	r = jobtest.Run(t, jobtest.Build(t, "../jobs/kill-lease-by-image"), append(append([]string{"--kubeconfig", kubeconfig}, p.Flags()...),
+		"--deny", "packetstream/psclient", "--deny", "honeygain/honeygain", "--max-closes-per-day=20", "--close-budget-configmap=akash-services/akash-janitor-close-budget",
+		"--admission-params=akash-services/"+paramsName)...)
+	require.Equal(t, 0, r.Code, "update the parameters: the chart's RBAC suffices")
+	require.NotNil(t, r.Message("the admission policy's parameters are written from the lists"))
+	params, err = admissionparams.Read(ctx, c.Dynamic(), "akash-services", paramsName)
+	require.NoError(t, err)
+	assert.Equal(t, "honeygain/honeygain", params["deny.1.entry"])
 
 	as, asDyn := as(t, kubeconfig), asDynamic(t, kubeconfig)
 	ensureSecret(t, c)
@@ -545,6 +556,7 @@ func TestKillLeaseByImageRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 		"delete a pod":                 as.CoreV1().Pods(id.Namespace()).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}),
 		"write another ConfigMap":      get(as.CoreV1().ConfigMaps("akash-services").Update(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "akash-janitor-kill-lease-by-image", Namespace: "akash-services"}}, metav1.UpdateOptions{})),
 		"change the admission policy":  as.AdmissionregistrationV1().ValidatingAdmissionPolicies().Delete(ctx, "akash-janitor-denied-images", metav1.DeleteOptions{}),
+		"list the ImageDenylists":      get(asDyn.Resource(admissionparams.GVR).Namespace("akash-services").List(ctx, metav1.ListOptions{})),
 		"read another ImageDenylist":   get(asDyn.Resource(admissionparams.GVR).Namespace("akash-services").Get(ctx, "another", metav1.GetOptions{})),
 		"delete its ImageDenylist":     asDyn.Resource(admissionparams.GVR).Namespace("akash-services").Delete(ctx, paramsName, metav1.DeleteOptions{}),
 		"create an ImageDenylist in a tenant namespace": get(asDyn.Resource(admissionparams.GVR).Namespace(id.Namespace()).Create(ctx, &unstructured.Unstructured{Object: map[string]any{

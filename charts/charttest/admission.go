@@ -6,23 +6,28 @@ import (
 	"strings"
 	"time"
 
+	"helm.sh/helm/v3/pkg/chart/loader"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
 
 	"github.com/akash-janitor/akash-janitor/lib/admissionparams"
 )
 
 // AdmissionPolicy is the chart's denied-images admission policy as
-// rendered: the policy, its binding and the CustomResourceDefinition of its
-// parameters (the job creates the ImageDenylist itself).
+// rendered: the policy, its binding and, from the chart's crds/, the
+// CustomResourceDefinition of its parameters (the job creates the
+// ImageDenylist itself).
 type AdmissionPolicy struct {
 	Policy  admissionv1.ValidatingAdmissionPolicy
 	Binding admissionv1.ValidatingAdmissionPolicyBinding
@@ -36,11 +41,14 @@ func RenderAdmissionPolicy(killLeaseByImage map[string]any) (*AdmissionPolicy, e
 	if err != nil {
 		return nil, err
 	}
-	p := &AdmissionPolicy{}
+	crd, err := CRD(admissionparams.CRDName)
+	if err != nil {
+		return nil, err
+	}
+	p := &AdmissionPolicy{CRD: *crd}
 	for key, into := range map[string]any{
 		"ValidatingAdmissionPolicy/akash-janitor-denied-images":        &p.Policy,
 		"ValidatingAdmissionPolicyBinding/akash-janitor-denied-images": &p.Binding,
-		"CustomResourceDefinition/" + admissionparams.CRDName:          &p.CRD,
 	} {
 		u, ok := objs[key]
 		if !ok {
@@ -51,6 +59,25 @@ func RenderAdmissionPolicy(killLeaseByImage map[string]any) (*AdmissionPolicy, e
 		}
 	}
 	return p, nil
+}
+
+// CRD is the CustomResourceDefinition of that name in the chart's crds/,
+// which Helm installs before the templates (and never upgrades or deletes).
+func CRD(name string) (*apiextensionsv1.CustomResourceDefinition, error) {
+	chrt, err := loader.Load(ChartDir())
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range chrt.CRDObjects() {
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := yaml.UnmarshalStrict(f.File.Data, crd); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Filename, err)
+		}
+		if crd.Name == name {
+			return crd, nil
+		}
+	}
+	return nil, fmt.Errorf("the chart's crds/ hold no CustomResourceDefinition %s", name)
 }
 
 // Apply installs the CustomResourceDefinition (or updates it, when another
@@ -82,6 +109,27 @@ func (p *AdmissionPolicy) Apply(ctx context.Context, cfg *rest.Config) (remove f
 		return remove, err
 	}
 	return remove, p.Bind(ctx, kube)
+}
+
+// RemoveCRD deletes the CustomResourceDefinition, when it is there, and
+// waits until it is gone: for a test of a cluster that lacks it (the
+// package's cluster may hold it from an earlier test).
+func RemoveCRD(ctx context.Context, cfg *rest.Config, name string) error {
+	crds, err := apiextensionsclient.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	api := crds.ApiextensionsV1().CustomResourceDefinitions()
+	if err := api.Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := api.Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, err
+	})
 }
 
 // Bind creates the binding (again).

@@ -64,7 +64,7 @@ func writeAdmissionParams(ctx context.Context, dyn dynamic.Interface, namespace,
 // only in its FailedCreate events. Two LISTs per such lease namespace (they
 // are few; a cluster-wide LIST would read every lease's). It returns, by
 // namespace, the workloads ("ReplicaSet web-7c9f", "StatefulSet db"); a
-// namespace it cannot read is left out.
+// namespace whose ReplicaSets it cannot read is left out.
 func observeRefusals(ctx context.Context, kube kubernetes.Interface, actions []actuator.Action, log zerolog.Logger) map[string][]string {
 	out := map[string][]string{}
 	for _, a := range actions {
@@ -77,20 +77,20 @@ func observeRefusals(ctx context.Context, kube kubernetes.Interface, actions []a
 			log.Warn().Err(err).Str("namespace", ns).Str("lease", a.Lease).Msg("cannot read the lease's ReplicaSets; the reason says nothing of admission")
 			continue
 		}
-		events, err := kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.kind=StatefulSet,reason=FailedCreate"})
-		if err != nil {
-			log.Warn().Err(err).Str("namespace", ns).Str("lease", a.Lease).Msg("cannot read the lease's Events; the reason says nothing of admission")
-			continue
-		}
 		refused := map[string]bool{}
 		for _, rs := range list.Items {
 			if refusedAtAdmission(&rs) {
 				refused["ReplicaSet "+rs.Name] = true
 			}
 		}
-		for _, e := range events.Items {
-			if strings.Contains(e.Message, imagematch.AdmissionRefusal) {
-				refused["StatefulSet "+e.InvolvedObject.Name] = true
+		events, err := kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.kind=StatefulSet,reason=FailedCreate"})
+		if err != nil {
+			log.Warn().Err(err).Str("namespace", ns).Str("lease", a.Lease).Msg("cannot read the lease's Events; the reason says nothing of its StatefulSets' admission")
+		} else {
+			for _, e := range events.Items {
+				if strings.Contains(e.Message, imagematch.AdmissionRefusal) {
+					refused["StatefulSet "+e.InvolvedObject.Name] = true
+				}
 			}
 		}
 		if len(refused) > 0 {
@@ -112,15 +112,15 @@ func refusedAtAdmission(rs *appsv1.ReplicaSet) bool {
 }
 
 // withRefusals adds to each close's reason that the lease's pods are
-// refused at admission too, naming the ReplicaSets that say so.
+// refused at admission too, naming the workloads that say so.
 func withRefusals(actions []actuator.Action, refused map[string][]string) {
 	for i, a := range actions {
-		switch rs := refused[a.Target.Name]; len(rs) {
+		switch w := refused[a.Target.Name]; len(w) {
 		case 0:
 		case 1:
-			actions[i].Message += fmt.Sprintf("; the image is also refused at admission (%s cannot create its pods)", rs[0])
+			actions[i].Message += fmt.Sprintf("; the image is also refused at admission (%s cannot create its pods)", w[0])
 		default:
-			actions[i].Message += fmt.Sprintf("; the image is also refused at admission (%s cannot create their pods)", strings.Join(rs, ", "))
+			actions[i].Message += fmt.Sprintf("; the image is also refused at admission (%s cannot create their pods)", strings.Join(w, ", "))
 		}
 	}
 }

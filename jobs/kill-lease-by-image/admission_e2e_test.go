@@ -49,9 +49,9 @@ func TestKillLeaseByImageAdmissionPolicy(t *testing.T) {
 	const denied, allowed, probe, stateful = 61, 62, 63, 64
 	dseq := func(n int) string { return fmt.Sprint(5000 + n) }
 
-	// Before the chart's CustomResourceDefinition is installed (no other
-	// test of the package installs it) the run says so and fails (the
-	// RunFailed alert), and still does its work.
+	// Before the chart's CustomResourceDefinition is installed the run
+	// says so and fails (the RunFailed alert), and still does its work.
+	require.NoError(t, charttest.RemoveCRD(ctx, c.Config, admissionparams.CRDName))
 	r := p.run(t, c, "--deny", "packetstream/psclient", "--dry-run", "--admission-params="+paramsRef)
 	assert.Equal(t, 1, r.Code)
 	assert.Contains(t, r.Raw, "the admission policy's parameters, ImageDenylist "+paramsRef+" (--admission-params), cannot be created: the cluster has no ImageDenylist resource")
@@ -121,7 +121,7 @@ func TestKillLeaseByImageAdmissionPolicy(t *testing.T) {
 	msgs := map[string]string{}
 	for _, a := range r.Actions(verbClose) {
 		msgs[a["lease"].(string)], _ = a["message"].(string)
-		assert.Equal(t, a["object"], "Namespace/"+a["namespace"].(string), "the line names the lease's namespace")
+		assert.Equal(t, fmt.Sprint("Namespace/", a["namespace"]), a["object"], "the line names the lease's namespace")
 	}
 	assert.Contains(t, msgs[bad.String()], `service asvc runs docker.io/packetstream/psclient:2 (denied by "packetstream/psclient"); the image is also refused at admission (ReplicaSet asvc-`)
 	assert.Contains(t, msgs[persistent.String()], `service db runs docker.io/packetstream/psclient:4 (denied by "packetstream/psclient"); the image is also refused at admission (StatefulSet db cannot create its pods)`)

@@ -14,7 +14,8 @@
 // With --admission-params, each run first writes the chart's admission
 // policy's parameters from the same lists (lib/imagematch/admission.go), so
 // the API server refuses a denied image's pods before they start; a close's
-// reason then says when a lease's ReplicaSet is refused that way.
+// reason then says when a lease's ReplicaSet or StatefulSet is refused that
+// way.
 package main
 
 import (

@@ -114,9 +114,11 @@ func Write(ctx context.Context, dyn dynamic.Interface, namespace, name string, d
 }
 
 // created tells a missing type apart from other refusals of a create: the
-// API server answers 404 for a resource it does not serve.
+// API server answers 404 for a resource it does not serve, and for a
+// namespace that is not there (which names itself in the details).
 func created(err error) error {
-	if apierrors.IsNotFound(err) {
+	var status apierrors.APIStatus
+	if apierrors.IsNotFound(err) && !(errors.As(err, &status) && status.Status().Details != nil && status.Status().Details.Kind == "namespaces") {
 		return fmt.Errorf("%w: %v", ErrNotInstalled, err)
 	}
 	return err

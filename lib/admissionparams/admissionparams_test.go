@@ -9,8 +9,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/akash-janitor/akash-janitor/charts/charttest"
@@ -32,13 +37,19 @@ func TestWrite(t *testing.T) {
 	dyn := c.Dynamic()
 	lists := map[string]string{"reference": "^x$", "deny.0": "^a$", "deny.0.entry": "a"}
 
-	// Before the chart installed the type (this package's cluster never
-	// had it): the write fails, saying so.
+	// Before the chart installed the type: the write fails, saying so.
+	require.NoError(t, charttest.RemoveCRD(ctx, c.Config, admissionparams.CRDName))
 	_, err := admissionparams.Write(ctx, dyn, ns, "params", lists, nil)
 	require.ErrorIs(t, err, admissionparams.ErrNotInstalled)
 	assert.ErrorContains(t, err, "the cluster has no ImageDenylist resource (imagedenylists.akash-janitor.akash.network)")
 
 	installCRD(t, c)
+	// A namespace that is not there is no missing type.
+	_, err = admissionparams.Write(ctx, dyn, "nowhere", "params", lists, nil)
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, admissionparams.ErrNotInstalled)
+	assert.ErrorContains(t, err, `namespaces "nowhere" not found`)
+
 	got, err := admissionparams.Write(ctx, dyn, ns, "params", lists, map[string]string{"app.kubernetes.io/name": "akash-janitor"})
 	require.NoError(t, err)
 	assert.Equal(t, admissionparams.Created, got)
@@ -74,8 +85,8 @@ func TestWrite(t *testing.T) {
 }
 
 // Two writers at once (two runs of the job overlapping), the object not
-// there yet: neither fails, and the object ends up holding one writer's
-// data whole, never a mix.
+// there yet: neither fails (each conflict and lost create is retried), and
+// the object ends up holding one writer's data.
 func TestWriteRacing(t *testing.T) {
 	c := kubetest.Shared(t)
 	ctx := context.Background()
@@ -103,6 +114,34 @@ func TestWriteRacing(t *testing.T) {
 	data, err := admissionparams.Read(ctx, dyn, ns, "raced")
 	require.NoError(t, err)
 	assert.Contains(t, writers, data)
+}
+
+// Another writer creates the object between this one's read and its
+// create: the create's AlreadyExists is read again as a conflict, and the
+// write updates the other's object to its own data. The real API server
+// cannot be made to interleave so; the fake stands in for that moment.
+func TestWriteCreatedByAnotherMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{admissionparams.GVR: admissionparams.Kind + "List"})
+	creates := 0
+	dyn.PrependReactor("create", admissionparams.Resource, func(k8stesting.Action) (bool, runtime.Object, error) {
+		creates++
+		if creates > 1 {
+			return false, nil, nil
+		}
+		theirs := &unstructured.Unstructured{Object: map[string]any{"apiVersion": admissionparams.APIVersion, "kind": admissionparams.Kind,
+			"metadata": map[string]any{"namespace": ns, "name": "params"}, "data": map[string]any{"reference": "^theirs$"}}}
+		require.NoError(t, dyn.Tracker().Create(admissionparams.GVR, theirs, ns))
+		return true, nil, apierrors.NewAlreadyExists(admissionparams.GVR.GroupResource(), "params")
+	})
+	ours := map[string]string{"reference": "^ours$"}
+	got, err := admissionparams.Write(ctx, dyn, ns, "params", ours, nil)
+	require.NoError(t, err)
+	assert.Equal(t, admissionparams.Updated, got)
+	assert.Equal(t, 1, creates, "one create, then an update")
+	data, err := admissionparams.Read(ctx, dyn, ns, "params")
+	require.NoError(t, err)
+	assert.Equal(t, ours, data)
 }
 
 func TestDataRefusesWhatIsNoMapOfStrings(t *testing.T) {

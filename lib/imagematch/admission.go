@@ -23,7 +23,8 @@ import (
 //
 // AdmissionRefusal is in the policy's message for each image it refuses
 // (container X: image "Y" is denied by the ... entry "Z"), so a
-// ReplicaSet's failure to create pods tells whose refusal it was.
+// ReplicaSet's or StatefulSet's failure to create pods tells whose refusal
+// it was.
 const AdmissionRefusal = "is denied by the kill-lease-by-image denylist entry"
 
 // AdmissionParams are the policy's parameters: the data of the ImageDenylist
