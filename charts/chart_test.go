@@ -414,8 +414,8 @@ func TestKillLeaseByImageWaitsForInput(t *testing.T) {
 	role := typed[rbacv1.Role](t, objs["Role/"+name])
 	assert.Equal(t, "lease", role.Namespace)
 	assert.Equal(t, map[string]bool{"akash.network/manifests:list": true}, grants(&rbacv1.ClusterRole{Rules: role.Rules}))
-	assert.Equal(t, map[string]bool{"events.k8s.io/events:create": true, "/pods:list": true, "apps/replicasets:list": true}, grants(typed[rbacv1.ClusterRole](t, objs["ClusterRole/"+name])),
-		"the pods' statuses (what ran), the ReplicaSets of a denied lease (refused at admission?), and no Secret access: the kubelet mounts the key")
+	assert.Equal(t, map[string]bool{"events.k8s.io/events:create": true, "/pods:list": true, "apps/replicasets:list": true, "/events:list": true}, grants(typed[rbacv1.ClusterRole](t, objs["ClusterRole/"+name])),
+		"the pods' statuses (what ran), the ReplicaSets and StatefulSet events of a denied lease (refused at admission?), and no Secret access: the kubelet mounts the key")
 
 	_, _, err = render(t, map[string]any{"provider": map[string]any{"chain": map[string]any{"rest": []any{"api.akashnet.net"}}}})
 	assert.ErrorContains(t, err, "/provider/chain/rest/0")
