@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -28,6 +29,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 //go:embed kwok-stages.yaml
@@ -82,6 +84,10 @@ const dirPrefix = "akash-janitor-sim-"
 // are established, the controllers and scheduler are healthy, and every node
 // is Ready.
 func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
+	// envtest logs through controller-runtime's logger; unset, it prints a
+	// stack trace that reads like a crash. Its lines say nothing a test
+	// or the demo needs.
+	ctrllog.SetLogger(logr.Discard())
 	tools := opts.Tools
 	if tools == "" {
 		if tools, err = ToolsDir(); err != nil {
