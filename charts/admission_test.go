@@ -67,6 +67,23 @@ func TestAdmissionPolicyRender(t *testing.T) {
 	assert.NotContains(t, objs, admissionparams.Kind+"/"+paramsName, "the job creates its parameters; an upgrade keeps them")
 	cj := typed[batchv1.CronJob](t, objs["CronJob/akash-janitor-kill-lease-by-image"])
 	assert.Contains(t, cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args, "--admission-params=akash-services/"+paramsName)
+	// The install hook: the lists written right after helm install and
+	// upgrade, by the job's own ServiceAccount, and nothing else done.
+	hook := typed[batchv1.Job](t, objs["Job/akash-janitor-kill-lease-by-image-lists"])
+	assert.Equal(t, "post-install,post-upgrade", hook.Annotations["helm.sh/hook"])
+	assert.Equal(t, "before-hook-creation,hook-succeeded", hook.Annotations["helm.sh/hook-delete-policy"])
+	hookPod := hook.Spec.Template.Spec
+	assert.Equal(t, "akash-janitor-kill-lease-by-image", hookPod.ServiceAccountName)
+	assert.Subset(t, hookPod.Containers[0].Args, []string{"--admission-params=akash-services/" + paramsName, "--admission-params-only", "--deny-file=/lists/denylist", "--allow-file=/lists/allowlist"})
+	assert.NotContains(t, fmt.Sprint(hookPod.Containers[0].Args), "--chain", "no chain: it closes nothing")
+	assert.True(t, *hookPod.SecurityContext.RunAsNonRoot)
+	assert.True(t, *hookPod.Containers[0].SecurityContext.ReadOnlyRootFilesystem)
+	assert.Equal(t, []corev1.Capability{"ALL"}, hookPod.Containers[0].SecurityContext.Capabilities.Drop)
+	objs, _, err = render(t, map[string]any{"killLeaseByImage": map[string]any{"denylist": deny["denylist"], "admissionPolicy": map[string]any{"writeOnInstall": false}}})
+	require.NoError(t, err)
+	assert.NotContains(t, objs, "Job/akash-janitor-kill-lease-by-image-lists", "writeOnInstall=false: the CronJob's next run writes them")
+	assert.Contains(t, objs, "ValidatingAdmissionPolicy/"+policyName)
+
 	_, notes, err := render(t, map[string]any{"killLeaseByImage": deny})
 	require.NoError(t, err)
 	assert.Contains(t, notes, `Admission policy: akash-janitor-denied-images, validationActions ["Warn","Audit"], failurePolicy Ignore`)
@@ -104,6 +121,7 @@ func TestAdmissionPolicyRender(t *testing.T) {
 	objs, _, err = render(t, map[string]any{"killLeaseByImage": map[string]any{"denylist": deny["denylist"], "admissionPolicy": map[string]any{"enabled": false}}})
 	require.NoError(t, err)
 	assert.NotContains(t, objs, "ValidatingAdmissionPolicy/"+policyName, "turned off")
+	assert.NotContains(t, objs, "Job/akash-janitor-kill-lease-by-image-lists")
 	clusterRole = grants(typed[rbacv1.ClusterRole](t, objs["ClusterRole/akash-janitor-kill-lease-by-image"]))
 	assert.False(t, clusterRole["apps/replicasets:list"] || clusterRole["/events:list"], "no policy: no refusals to read")
 	assert.NotContains(t, objs["CronJob/akash-janitor-kill-lease-by-image"].Object["spec"].(map[string]any)["jobTemplate"], "--admission-params")

@@ -182,6 +182,15 @@ func TestInstallWithAdmissionPolicy(t *testing.T) {
 	binding, err := c.Kube.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Get(ctx, "deny-a-akash-janitor-denied-images", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "janitor-deny-a", binding.Spec.ParamRef.Namespace)
+	// The hook that writes the lists ran after the install (the simulated
+	// nodes complete a Job's pod; the job's own run is tested in its package).
+	rel, err := action.NewGet(first).Run("deny-a")
+	require.NoError(t, err)
+	phases := map[string]string{}
+	for _, h := range rel.Hooks {
+		phases[h.Kind+"/"+h.Name] = h.LastRun.Phase.String()
+	}
+	assert.Equal(t, map[string]string{"Job/deny-a-akash-janitor-kill-lease-by-image-lists": "Succeeded"}, phases)
 
 	install(t, c, "deny-b", "janitor-deny-b", "restricted", values)
 	_, err = policies.Get(ctx, "deny-b-akash-janitor-denied-images", metav1.GetOptions{})

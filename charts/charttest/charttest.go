@@ -31,7 +31,7 @@ func ChartDir() string {
 }
 
 // Render renders the chart with values and returns the objects by
-// "Kind/name", and the notes.
+// "Kind/name", hooks included, and the notes.
 func Render(values map[string]any) (map[string]*unstructured.Unstructured, string, error) {
 	return RenderFor("v1.34.4", values)
 }
@@ -58,7 +58,12 @@ func RenderFor(kubeVersion string, values map[string]any) (map[string]*unstructu
 		return nil, "", err
 	}
 	objs := map[string]*unstructured.Unstructured{}
-	for _, doc := range strings.Split(rel.Manifest, "\n---") {
+	// The hooks (Helm keeps them apart from the manifest) too.
+	manifest := rel.Manifest
+	for _, h := range rel.Hooks {
+		manifest += "\n---\n" + h.Manifest
+	}
+	for _, doc := range strings.Split(manifest, "\n---") {
 		m := map[string]any{}
 		if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
 			return nil, "", fmt.Errorf("a rendered document is not YAML: %w", err)

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -56,6 +57,31 @@ func writeAdmissionParams(ctx context.Context, dyn dynamic.Interface, namespace,
 			Msg("the admission policy's parameters are written from the lists")
 	}
 	return nil
+}
+
+// typeWait bounds how long the install hook waits for the ImageDenylist
+// type to be served: Helm installs it from crds/ moments before.
+const typeWait = time.Minute
+
+// writeAdmissionParamsOnce is the install hook's run: the parameters
+// written, and nothing else. It waits a little for a type Helm has just
+// installed.
+func writeAdmissionParamsOnce(ctx context.Context, dyn dynamic.Interface, namespace, name string, lists imagematch.Lists, log zerolog.Logger) error {
+	deadline := time.Now().Add(typeWait)
+	for {
+		err := writeAdmissionParams(ctx, dyn, namespace, name, lists, log)
+		if !errors.Is(err, admissionparams.ErrNotInstalled) || time.Now().After(deadline) {
+			if err == nil {
+				log.Info().Str("imagedenylist", namespace+"/"+name).Msg("the admission policy's parameters hold the lists; nothing else is done (--admission-params-only)")
+			}
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(2 * time.Second):
+		}
+	}
 }
 
 // observeRefusals reads, for each lease the plan closes, which of its

@@ -18,6 +18,7 @@ import (
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
 	"github.com/akash-janitor/akash-janitor/lib/chain"
+	"github.com/akash-janitor/akash-janitor/lib/job/jobtest"
 	"github.com/akash-janitor/akash-janitor/lib/kube/kubetest"
 )
 
@@ -145,4 +146,24 @@ func replicaFailure(t *testing.T, c *kubetest.Cluster, ns string) string {
 		}
 	}
 	return ""
+}
+
+// The chart's hook after helm install and upgrade: the lists written, and
+// nothing else (no chain is given, none is asked, nothing is closed).
+func TestKillLeaseByImageAdmissionParamsOnly(t *testing.T) {
+	c, _ := akashtest.Shared(t)
+	ctx := context.Background()
+	installPolicy(t, c, "0")
+	bin := jobtest.Build(t, ".")
+	r := jobtest.Run(t, bin, "--kubeconfig", c.KubeconfigPath, "--deny", "packetstream/psclient", "--admission-params="+paramsRef, "--admission-params-only")
+	require.Equal(t, 0, r.Code, r.Raw)
+	require.NotNil(t, r.Message("the admission policy's parameters hold the lists; nothing else is done (--admission-params-only)"))
+	assert.Nil(t, r.Message("chain node"), "no chain asked")
+	params, err := admissionparams.Read(ctx, c.Dynamic(), "akash-services", "akash-janitor-denied-images-params")
+	require.NoError(t, err)
+	assert.Equal(t, "packetstream/psclient", params["deny.0.entry"])
+
+	r = jobtest.Run(t, bin, "--kubeconfig", c.KubeconfigPath, "--deny", "packetstream/psclient", "--admission-params-only")
+	assert.Equal(t, 2, r.Code)
+	assert.Contains(t, r.Raw, "--admission-params-only: needs --admission-params, the parameters to write")
 }

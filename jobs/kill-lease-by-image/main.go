@@ -53,6 +53,8 @@ type options struct {
 	// ImageDenylist, namespace/name; empty: no policy.
 	admissionParams                   string
 	admissionNamespace, admissionName string
+	// admissionParamsOnly: write them and stop (the chart's install hook).
+	admissionParamsOnly bool
 }
 
 func main() { job.Main(spec(&options{})) }
@@ -73,6 +75,7 @@ func spec(o *options) job.Spec {
 			fs.IntVar(&o.batchSize, "batch-size", 10, "leases closed per transaction")
 			fs.StringVar(&o.reason, "reason", "lease_closed_reason_unspecified", "close reason: 10000-10003 or its name")
 			fs.StringVar(&o.provider, "provider", "", "the provider's address; the key must be its (empty: the key's)")
+			fs.BoolVar(&o.admissionParamsOnly, "admission-params-only", false, "write the admission policy's parameters from the lists and stop: no chain, no close (the chart's hook after helm install and upgrade)")
 			fs.StringVar(&o.admissionParams, "admission-params", "", "namespace/name of the denied-images admission policy's parameters, an ImageDenylist (akash-janitor.akash.network), created or written from the lists each run (empty: no policy)")
 		},
 		Validate: o.validate,
@@ -110,6 +113,9 @@ func (o *options) validate() error {
 		}
 		o.admissionNamespace, o.admissionName = ns, name
 	}
+	if o.admissionParamsOnly && o.admissionParams == "" {
+		errs = append(errs, errors.New("--admission-params-only: needs --admission-params, the parameters to write"))
+	}
 	if o.batchSize < 1 {
 		errs = append(errs, fmt.Errorf("--batch-size=%d: must be 1 or more", o.batchSize))
 	}
@@ -137,6 +143,9 @@ func readList(path string) ([]string, error) {
 func run(ctx context.Context, env *job.Env, o *options) error {
 	// The admission policy follows the lists first, whatever else fails:
 	// an entry taken off the denylist is admitted again at once.
+	if o.admissionParamsOnly {
+		return writeAdmissionParamsOnce(ctx, env.Clients.Dynamic, o.admissionNamespace, o.admissionName, o.lists, env.Log)
+	}
 	var admissionErr error
 	if o.admissionParams != "" {
 		admissionErr = writeAdmissionParams(ctx, env.Clients.Dynamic, o.admissionNamespace, o.admissionName, o.lists, env.Log)
