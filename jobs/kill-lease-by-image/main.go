@@ -141,11 +141,11 @@ func readList(path string) ([]string, error) {
 
 // run is observe, plan, apply.
 func run(ctx context.Context, env *job.Env, o *options) error {
-	// The admission policy follows the lists first, whatever else fails:
-	// an entry taken off the denylist is admitted again at once.
 	if o.admissionParamsOnly {
 		return writeAdmissionParamsOnce(ctx, env.Clients.Dynamic, o.admissionNamespace, o.admissionName, o.lists, env.Log)
 	}
+	// The admission policy follows the lists first, whatever else fails:
+	// an entry taken off the denylist is admitted again at once.
 	var admissionErr error
 	if o.admissionParams != "" {
 		admissionErr = writeAdmissionParams(ctx, env.Clients.Dynamic, o.admissionNamespace, o.admissionName, o.lists, env.Log)
