@@ -8,13 +8,11 @@ import (
 	"path/filepath"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/akash-janitor/akash-janitor/charts/charttest"
 	"github.com/akash-janitor/akash-janitor/lib/admissionparams"
-
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
 	"github.com/akash-janitor/akash-janitor/lib/chain"
@@ -157,11 +155,8 @@ func (d *demo) admissionPolicy(args []string, provider string, ch *chaintest.Cha
 			return false, err
 		}
 		for _, rs := range list.Items {
-			for _, c := range rs.Status.Conditions {
-				if c.Type == appsv1.ReplicaSetReplicaFailure && c.Status == corev1.ConditionTrue {
-					failure = c.Message
-					return true, nil
-				}
+			if failure = admissionparams.Refusal(&rs); failure != "" {
+				return true, nil
 			}
 		}
 		return false, nil

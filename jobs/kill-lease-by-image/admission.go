@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -49,12 +47,13 @@ func writeAdmissionParams(ctx context.Context, dyn dynamic.Interface, namespace,
 		return fmt.Errorf("the admission policy's parameters, %s, cannot be created: %w; until they are, the policy admits every image", where, err)
 	case err != nil:
 		return fmt.Errorf("write the admission policy's parameters, %s: the policy keeps the lists it had: %w", where, err)
-	case result == admissionparams.Created:
+	case result != admissionparams.Unchanged:
+		done := "written"
+		if result == admissionparams.Created {
+			done = "created"
+		}
 		log.Info().Str("imagedenylist", namespace+"/"+name).Int("deny_entries", len(lists.Deny)).Int("allow_entries", len(lists.Allow)).
-			Msg("the admission policy's parameters are created from the lists")
-	case result == admissionparams.Updated:
-		log.Info().Str("imagedenylist", namespace+"/"+name).Int("deny_entries", len(lists.Deny)).Int("allow_entries", len(lists.Allow)).
-			Msg("the admission policy's parameters are written from the lists")
+			Msgf("the admission policy's parameters are %s from the lists", done)
 	}
 	return nil
 }
@@ -105,7 +104,7 @@ func observeRefusals(ctx context.Context, kube kubernetes.Interface, actions []a
 		}
 		refused := map[string]bool{}
 		for _, rs := range list.Items {
-			if refusedAtAdmission(&rs) {
+			if admissionparams.Refusal(&rs) != "" {
 				refused["ReplicaSet "+rs.Name] = true
 			}
 		}
@@ -124,17 +123,6 @@ func observeRefusals(ctx context.Context, kube kubernetes.Interface, actions []a
 		}
 	}
 	return out
-}
-
-// refusedAtAdmission: the ReplicaSet cannot create its pods, and the
-// refusal is the denied-images policy's.
-func refusedAtAdmission(rs *appsv1.ReplicaSet) bool {
-	for _, c := range rs.Status.Conditions {
-		if c.Type == appsv1.ReplicaSetReplicaFailure && c.Status == corev1.ConditionTrue && strings.Contains(c.Message, imagematch.AdmissionRefusal) {
-			return true
-		}
-	}
-	return false
 }
 
 // withRefusals adds to each close's reason that the lease's pods are

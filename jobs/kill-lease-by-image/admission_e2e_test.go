@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -136,13 +135,8 @@ func replicaFailure(t *testing.T, c *kubetest.Cluster, ns string) string {
 	list, err := c.Kube.AppsV1().ReplicaSets(ns).List(context.Background(), metav1.ListOptions{})
 	require.NoError(t, err)
 	for _, rs := range list.Items {
-		if !refusedAtAdmission(&rs) {
-			continue
-		}
-		for _, cond := range rs.Status.Conditions {
-			if cond.Type == appsv1.ReplicaSetReplicaFailure {
-				return cond.Message
-			}
+		if refusal := admissionparams.Refusal(&rs); refusal != "" {
+			return refusal
 		}
 	}
 	return ""

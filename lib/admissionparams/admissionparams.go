@@ -4,7 +4,8 @@
 // policy), whose data the ValidatingAdmissionPolicy reads through paramKind.
 // kill-lease-by-image writes it from its parsed lists
 // (imagematch.Lists.AdmissionParams); the tests and the demo write it the
-// same way.
+// same way. Refusal reads the policy's refusal off a ReplicaSet, for the
+// job, its tests and the demo alike.
 //
 // Why a custom resource and not a ConfigMap: kube-apiserver (1.30 up to at
 // least 1.36) watches a built-in paramKind such as ConfigMap with the
@@ -22,13 +23,18 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/util/retry"
+
+	"github.com/akash-janitor/akash-janitor/lib/imagematch"
 )
 
 // The custom resource, as the chart's CustomResourceDefinition declares it.
@@ -149,4 +155,17 @@ func setData(obj *unstructured.Unstructured, data map[string]string) error {
 		return nil
 	}
 	return unstructured.SetNestedStringMap(obj.Object, data, "data")
+}
+
+// Refusal is the message of the ReplicaSet's failure to create its pods
+// when that failure is the denied-images policy's refusal (its message
+// holds imagematch.AdmissionRefusal), "" otherwise: no failure, one that is
+// over, or another refusal (a quota, say).
+func Refusal(rs *appsv1.ReplicaSet) string {
+	for _, c := range rs.Status.Conditions {
+		if c.Type == appsv1.ReplicaSetReplicaFailure && c.Status == corev1.ConditionTrue && strings.Contains(c.Message, imagematch.AdmissionRefusal) {
+			return c.Message
+		}
+	}
+	return ""
 }

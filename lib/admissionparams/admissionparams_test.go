@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -142,6 +144,18 @@ func TestWriteCreatedByAnotherMeanwhile(t *testing.T) {
 	data, err := admissionparams.Read(ctx, dyn, ns, "params")
 	require.NoError(t, err)
 	assert.Equal(t, ours, data)
+}
+
+func TestRefusal(t *testing.T) {
+	rs := func(status corev1.ConditionStatus, msg string) *appsv1.ReplicaSet {
+		return &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "web-1"}, Status: appsv1.ReplicaSetStatus{Conditions: []appsv1.ReplicaSetCondition{
+			{Type: appsv1.ReplicaSetReplicaFailure, Status: status, Reason: "FailedCreate", Message: msg}}}}
+	}
+	ours := `pods "web-1-x" is forbidden: ValidatingAdmissionPolicy 'akash-janitor-denied-images' with binding 'akash-janitor-denied-images' denied request: container web: image "x/y" is denied by the kill-lease-by-image denylist entry "x/y" (akash-janitor closes the leases that run it)`
+	assert.Equal(t, ours, admissionparams.Refusal(rs(corev1.ConditionTrue, ours)))
+	assert.Empty(t, admissionparams.Refusal(rs(corev1.ConditionFalse, ours)), "the failure is over")
+	assert.Empty(t, admissionparams.Refusal(rs(corev1.ConditionTrue, `pods "web-1-x" is forbidden: exceeded quota: compute`)), "another refusal")
+	assert.Empty(t, admissionparams.Refusal(&appsv1.ReplicaSet{}))
 }
 
 func TestDataRefusesWhatIsNoMapOfStrings(t *testing.T) {
