@@ -541,7 +541,7 @@ func TestChainJobsCloserModes(t *testing.T) {
 	t.Run("a job that closes nothing gets no key and no exec rights", func(t *testing.T) {
 		for _, closer := range []string{"tx", "exec"} {
 			v := values(map[string]any{"closer": closer})
-			v["danglingDeployments"] = map[string]any{"enabled": true}
+			v["danglingDeployments"] = map[string]any{"enabled": true, "closeReclaimed": false} // teardowns only
 			objs, _, err := render(t, v)
 			require.NoError(t, err)
 			name := "akash-janitor-dangling-deployments"
@@ -683,9 +683,10 @@ func TestCloseBudget(t *testing.T) {
 			"resourceNames": []any{"akash-janitor-close-budget"}, "verbs": []any{"get", "update"}}}, rules)
 	}
 	assert.Nil(t, objs["Role/akash-janitor-force-replicasets-close-budget"], "a job that closes no lease")
-	objs, _, err = render(t, nil)
+	objs, _, err = render(t, map[string]any{"danglingDeployments": map[string]any{"closeReclaimed": false}})
 	require.NoError(t, err)
-	assert.Nil(t, objs["Role/akash-janitor-dangling-deployments-close-budget"], "dangling-deployments closes nothing unless closeMissing")
+	assert.Nil(t, objs["Role/akash-janitor-dangling-deployments-close-budget"], "dangling-deployments closes nothing unless closeMissing, closeWithoutNamespace or closeReclaimed")
+	assert.NotContains(t, containerArgs(t, objs, "dangling-deployments"), "--key-file=/keys/key.txt", "no key where nothing is closed")
 
 	objs, _, err = render(t, map[string]any{"provider": map[string]any{"closeBudget": 0}})
 	require.NoError(t, err)

@@ -26,7 +26,8 @@ import (
 
 var everyAlert = []string{"AkashJanitorRunFailed", "AkashJanitorNoRecentSuccess", "AkashJanitorCertificateExpiring",
 	"AkashJanitorCertificateCritical", "AkashJanitorZombieEscalationFailed", "AkashJanitorGPUUnmapped",
-	"AkashJanitorAKTPriceStale", "AkashJanitorBidPriceErrors", "AkashJanitorBidPriceSlow", "AkashJanitorDanglingLeasesReported", "AkashJanitorCloseBudgetExhausted"}
+	"AkashJanitorAKTPriceStale", "AkashJanitorBidPriceErrors", "AkashJanitorBidPriceSlow", "AkashJanitorDanglingLeasesReported", "AkashJanitorCloseBudgetExhausted",
+	"AkashJanitorProviderHoldsEndedLeases"}
 
 // Every alert parses, waits, has a severity, and says what to do.
 func TestAlertsParseAndSayWhatToDo(t *testing.T) {
@@ -110,7 +111,7 @@ func TestDashboard(t *testing.T) {
 			assert.NoError(t, err, "panel %q: %s", p.Title, tg.Expr)
 		}
 	}
-	for _, component := range []string{"Every job", "zombie-reaper", "bid-price", "cert-expiry"} {
+	for _, component := range []string{"Every job", "zombie-reaper", "bid-price", "cert-expiry", "dangling-deployments"} {
 		found := false
 		for _, r := range rows {
 			found = found || strings.HasPrefix(r, component)
@@ -128,7 +129,7 @@ func TestDashboard(t *testing.T) {
 // cert-expiry, dangling-deployments).
 func TestMetricsUsedBelongToAComponent(t *testing.T) {
 	owners := []string{"akash_janitor_run_", "akash_janitor_cert_expiry_", "akash_janitor_bid_price_",
-		"akash_janitor_zombie_reaper_", "akash_janitor_dangling_deployments_", "akash_janitor_close_budget_"}
+		"akash_janitor_zombie_reaper_", "akash_janitor_dangling_deployments_", "akash_janitor_close_budget_", "akash_janitor_provider_"}
 	for _, name := range charttest.MetricsUsed(t, "") {
 		owned := false
 		for _, o := range owners {
@@ -201,6 +202,29 @@ load 1m
 	assert.Equal(t, "kill-lease-by-image", got[0].Labels.Get("job"))
 	assert.Equal(t, "kill-lease-by-image held 3 lease closes: the daily close budget is used up", got[0].Annotations.Get("summary"))
 	assert.Contains(t, got[0].Annotations.Get("description"), "get configmap akash-janitor-close-budget -o jsonpath='{.data.closes}'")
+}
+
+// The provider holds capacity for leases that are gone: a restart
+// (restartProvider.mode when-leaked, once an hour) should have given it
+// back within 90 minutes; a run that did not read the status pushes no
+// figure, which does not fire.
+func TestRuleProviderHoldsEndedLeases(t *testing.T) {
+	r := rule(t, "AkashJanitorProviderHoldsEndedLeases", nil)
+	assert.Empty(t, firing(t, r, `
+load 1m
+  akash_janitor_provider_stale_leases{job="dangling-deployments"} 2x20 0x100
+`, 120*time.Minute), "given back by a restart after 20 minutes")
+	got := firing(t, r, `
+load 1m
+  akash_janitor_provider_stale_leases{job="dangling-deployments"} 2x120
+`, 120*time.Minute)
+	require.Len(t, got, 1)
+	assert.Equal(t, "the provider holds the capacity of 2 leases that are gone, and bids none of it", got[0].Annotations.Get("summary"))
+	assert.Contains(t, got[0].Annotations.Get("description"), "kubectl -n akash-services delete pod akash-provider-0")
+	assert.Empty(t, firing(t, r, `
+load 1m
+  akash_janitor_provider_leases{job="dangling-deployments",source="chain"} 5x120
+`, 120*time.Minute), "nothing pushed: nothing fires")
 }
 
 func TestRuleNoRecentSuccess(t *testing.T) {

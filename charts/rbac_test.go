@@ -583,11 +583,24 @@ func TestDanglingDeploymentsRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	ch := chaintest.New()
 	ch.Put(chain.Lease{ID: id, State: chain.StateClosed, ClosedOn: ch.Height - 1000})
 
+	pod, err := c.Kube.CoreV1().Pods("akash-services").Get(ctx, "akash-provider-0", metav1.GetOptions{})
+	require.NoError(t, err)
+	// The chart's record of the restart, fresh: another run of this test
+	// on the same cluster would find the cool-down running.
+	_, err = c.Kube.CoreV1().ConfigMaps("akash-services").Update(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "akash-janitor-provider-restart", Namespace: "akash-services"}}, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	// No status to read: the teardown alone calls for the restart.
 	r := jobtest.Run(t, jobtest.Build(t, "../jobs/dangling-deployments"), "--kubeconfig", kubeconfig, "--chain-rest", ch.Start(t).URL,
-		"--provider", provider)
-	require.Equal(t, 0, r.Code, "observe and tear down with the chart's RBAC alone")
+		"--provider", provider, "--provider-status-url=", "--restart-record-configmap=akash-services/akash-janitor-provider-restart")
+	require.Equal(t, 0, r.Code, "observe, tear down and restart the provider with the chart's RBAC alone")
 	require.Len(t, r.Actions("teardown-lease"), 1)
 	assert.Equal(t, "done", r.Actions("teardown-lease")[0]["outcome"])
+	require.Len(t, r.Actions("restart-provider"), 1)
+	assert.Equal(t, "done", r.Actions("restart-provider")[0]["outcome"])
+	require.NoError(t, b.ProviderPod(ctx))
+	restarted, err := c.Kube.CoreV1().Pods("akash-services").Get(ctx, "akash-provider-0", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.NotEqual(t, pod.UID, restarted.UID, "the provider's pod was deleted and started again")
 	_, err = c.Dynamic().Resource(akash.ManifestsResource).Namespace("lease").Get(ctx, id.Namespace(), metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "the Manifest is gone")
 	assert.NotContains(t, r.Raw, "could not record the Kubernetes Event")
@@ -598,6 +611,9 @@ func TestDanglingDeploymentsRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 		"read the provider key Secret": get(as.CoreV1().Secrets("akash-services").Get(ctx, "akash-provider-keys", metav1.GetOptions{})),
 		"delete a Deployment":          as.AppsV1().Deployments("akash-services").Delete(ctx, "akash-provider", metav1.DeleteOptions{}),
 		"delete a ConfigMap":           as.CoreV1().ConfigMaps("akash-services").Delete(ctx, "x", metav1.DeleteOptions{}),
+		"delete its restart record":    as.CoreV1().ConfigMaps("akash-services").Delete(ctx, "akash-janitor-provider-restart", metav1.DeleteOptions{}),
+		"delete another pod there":     as.CoreV1().Pods("akash-services").Delete(ctx, "akash-janitor-other", metav1.DeleteOptions{}),
+		"delete the provider's pods":   as.CoreV1().Pods("akash-services").DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "app=akash-provider"}),
 		"patch a namespace":            get(as.CoreV1().Namespaces().Patch(ctx, "akash-services", types.MergePatchType, []byte(`{}`), metav1.PatchOptions{})),
 	}
 	assertForbidden(t, forbidden)

@@ -19,8 +19,8 @@ func plan(l chain.Lease, now time.Time, reason string, startReclaim bool) actuat
 		Message: fmt.Sprintf("closing on the operator's demand (%s, reason %s)", l.State, reason)}
 	deadline, inWindow := l.InReclamationWindow(now)
 	switch {
-	case l.State == chain.StateClosed:
-		a.Hold = "already closed on chain"
+	case l.Ended():
+		a.Hold = leaseclose.AlreadyEnded(l).Error()
 	case inWindow:
 		a.Hold = "in its reclamation window until " + chain.WindowText(deadline)
 	case l.ReclamationUnstarted() && startReclaim:

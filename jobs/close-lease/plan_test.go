@@ -23,6 +23,10 @@ func TestPlan(t *testing.T) {
 	}{
 		"active": {lease: chain.Lease{ID: id, State: chain.StateActive}, verb: "close-lease"},
 		"closed": {lease: chain.Lease{ID: id, State: chain.StateClosed}, verb: "close-lease", hold: "already closed on chain"},
+		// node x/market/handler/server.go CloseBid: an ended lease is
+		// refused (market code 10), whichever way it ended.
+		"ended for insufficient funds": {lease: chain.Lease{ID: id, State: chain.StateInsufficientFunds, Reason: chain.ReasonInsufficientFunds}, verb: "close-lease",
+			hold: "already ended on chain (insufficient_funds): the chain refuses to close it again"},
 		"in window": {lease: chain.Lease{ID: id, State: chain.StateReclaiming, Reclamation: window(10, now.Add(time.Minute))}, verb: "close-lease",
 			hold: "in its reclamation window until 2026-12-02T12:01:00Z"},
 		"past the deadline": {lease: chain.Lease{ID: id, State: chain.StateReclaiming, Reclamation: window(10, now.Add(-time.Minute))}, verb: "close-lease"},

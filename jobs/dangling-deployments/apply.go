@@ -15,9 +15,10 @@ import (
 	"github.com/akash-janitor/akash-janitor/lib/job"
 )
 
-// teardown removes a lease's objects as the provider does: the namespace,
-// the Manifest, the ProviderHosts and ProviderLeasedIPs. Just before, it
-// reads the lease by ID again: one live on chain after all is skipped.
+// teardown removes a lease's objects as the provider does (provider
+// cluster/kube/client.go TeardownLease: the namespace, the Manifest, the
+// ProviderHosts and ProviderLeasedIPs of the lease). Just before, it
+// reads the lease by ID again: one that is not ended after all is skipped.
 // What is already gone is fine, so an interrupted run is completed by the
 // next.
 func teardown(ctx context.Context, env *job.Env, client *chain.Client, a actuator.Action) error {
@@ -30,7 +31,7 @@ func teardown(ctx context.Context, env *job.Env, client *chain.Client, a actuato
 	case errors.Is(err, chain.ErrNotFound):
 	case err != nil:
 		return fmt.Errorf("confirm the lease on chain just before tearing down (nothing removed): %w", err)
-	case l.State != chain.StateClosed:
+	case !l.Ended():
 		return actuator.Skip("the chain says %s on a second look just before tearing down", l.State)
 	}
 	ns := id.Namespace()

@@ -3,22 +3,27 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
 	"github.com/akash-janitor/akash-janitor/lib/chain"
 	"github.com/akash-janitor/akash-janitor/lib/chain/chaintest"
 	"github.com/akash-janitor/akash-janitor/lib/chaintx"
+	"github.com/akash-janitor/akash-janitor/lib/cooldown"
 	"github.com/akash-janitor/akash-janitor/lib/job/jobtest"
 	"github.com/akash-janitor/akash-janitor/lib/kube/kubetest"
+	"github.com/akash-janitor/akash-janitor/lib/providerstatus/providerstatustest"
 )
 
 func TestMain(m *testing.M) {
@@ -32,13 +37,26 @@ type world struct {
 	key      *chaintx.Signer
 	chain    *chaintest.Chain
 	nextDSeq uint64
+	// status is the provider's /status, from what it keeps in memory;
+	// record the restart's cool-down ConfigMap, in akash-services.
+	status *providerstatustest.Server
+	record string
 }
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	c, b := akashtest.Shared(t)
 	p := chaintest.NewProvider(t)
-	return &world{c: c, b: b, p: p, key: p.Key, chain: p.Chain, nextDSeq: 100}
+	w := &world{c: c, b: b, p: p, key: p.Key, chain: p.Chain, nextDSeq: 100}
+	w.status = providerstatustest.Start(t, p.Key.Address, b.ProviderMemory(p.Key.Address).Counts)
+	ctx := context.Background()
+	require.NoError(t, b.ProviderPod(ctx))
+	// The record as the chart makes it: empty.
+	w.record = "restart-" + strings.ToLower(p.Key.Address[len(p.Key.Address)-10:])
+	_, err := c.Kube.CoreV1().ConfigMaps(akashtest.ProviderNamespace).Create(ctx,
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: w.record, Namespace: akashtest.ProviderNamespace}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	return w
 }
 
 // lease makes a lease of this provider: in the cluster if inCluster, and
@@ -64,11 +82,36 @@ func (w *world) lease(t *testing.T, inCluster bool, state string, createdAgo int
 	return id
 }
 
+// closeOnChain closes the lease as its tenant does, blocksAgo.
 func (w *world) closeOnChain(id akash.LeaseID, blocksAgo int64) {
-	w.chain.Close(id, "lease_closed_reason_insufficient_funds")
+	w.chain.Close(id, "lease_closed_owner")
 	l, _ := w.chain.Get(id)
 	l.ClosedOn = w.chain.Height - blocksAgo
 	w.chain.Put(l)
+}
+
+// drain funds the lease's deployment with what it pays in blocks blocks,
+// lets them pass and blocksAfter more, and has the provider's daemon
+// withdraw, as its balance checker does once the funds are out: the
+// chain ends the lease for insufficient funds (node x/market/hooks).
+func (w *world) drain(t *testing.T, id akash.LeaseID, blocks, blocksAfter int64) {
+	t.Helper()
+	w.chain.Fund(id.Owner, id.DSeq, blocks) // the price is 1 a block
+	w.chain.Advance(blocks + 1)
+	require.NoError(t, w.chain.WithdrawLease(id))
+	l, _ := w.chain.Get(id)
+	require.Equal(t, chain.StateInsufficientFunds, l.State)
+	w.chain.Advance(blocksAfter)
+}
+
+// podUID is the provider pod's UID once it runs: a new one after a
+// restart.
+func (w *world) podUID(t *testing.T) types.UID {
+	t.Helper()
+	require.NoError(t, w.b.ProviderPod(context.Background()))
+	pod, err := w.c.Kube.CoreV1().Pods(akashtest.ProviderNamespace).Get(context.Background(), akashtest.ProviderPod, metav1.GetOptions{})
+	require.NoError(t, err)
+	return pod.UID
 }
 
 // run runs the job as the CronJob does, beside a running provider pod
@@ -76,7 +119,8 @@ func (w *world) closeOnChain(id akash.LeaseID, blocksAgo int64) {
 func (w *world) run(t *testing.T, args ...string) jobtest.Result {
 	t.Helper()
 	require.NoError(t, akashtest.NewBuilder(w.c).ProviderPod(context.Background()))
-	base := append([]string{"--kubeconfig", w.c.KubeconfigPath, "--provider", w.key.Address, "--chain-page-limit=5"}, w.p.Flags()...)
+	base := append([]string{"--kubeconfig", w.c.KubeconfigPath, "--provider", w.key.Address, "--chain-page-limit=5",
+		"--provider-status-url", w.status.StatusURL(), "--restart-record-configmap", akashtest.ProviderNamespace + "/" + w.record}, w.p.Flags()...)
 	return jobtest.Run(t, jobtest.Build(t, "."), append(base, args...)...)
 }
 
@@ -123,12 +167,15 @@ func danglingBothWays(t *testing.T, reclamation bool) {
 	if reclamation {
 		w.chain.WithReclamation()
 	}
+	// Its escrow ran dry ~50 min ago (support#515): ended by the chain,
+	// its workload still running here.
+	broke := w.lease(t, true, chain.StateActive, 5000)
+	w.drain(t, broke, 300, 500)
 	closedOld := w.lease(t, true, chain.StateActive, 5000)
 	w.closeOnChain(closedOld, 1000) // ~1h42m ago
 	closedYoung := w.lease(t, true, chain.StateActive, 5000)
 	w.closeOnChain(closedYoung, 5) // 30 s ago
 	active := w.lease(t, true, chain.StateActive, 5000)
-	broke := w.lease(t, true, chain.StateInsufficientFunds, 5000)
 	var reclaiming akash.LeaseID
 	if reclamation {
 		reclaiming = w.lease(t, true, chain.StateReclaiming, 5000)
@@ -153,9 +200,13 @@ func danglingBothWays(t *testing.T, reclamation bool) {
 	}
 	got := outcomes(r)
 	assert.Equal(t, map[string]string{
+		verbTeardown + " " + broke.String():       "planned",
 		verbTeardown + " " + closedOld.String():   "planned",
 		verbTeardown + " " + closedYoung.String(): "skipped",
 	}, got)
+	restart := r.Actions(verbRestart)
+	require.Len(t, restart, 1, "the teardowns would leave the provider holding their capacity")
+	assert.Equal(t, "planned", restart[0]["outcome"])
 	assert.Len(t, r.With("reason", "LeaseWithoutWorkload"), 2, "active leases with nothing here are reported")
 	assert.Len(t, r.With("reason", "LeaseWithoutNamespace"), 1, "a Manifest without its namespace is reported")
 	ns, m, h, i := w.present(t, closedOld)
@@ -173,16 +224,26 @@ func danglingBothWays(t *testing.T, reclamation bool) {
 	}
 	ns, m, h, i = w.present(t, closedOld)
 	assert.True(t, ns && m && h == 1 && i == 1, "a paused run removes nothing")
+	restart = r.Actions(verbRestart)
+	require.Len(t, restart, 1, "planned, and held by the pause as well")
+	assert.Equal(t, "skipped", restart[0]["outcome"])
+	assert.Equal(t, "paused: --paused is set (the chart's global.pause)", restart[0]["detail"])
 	l, _ := w.chain.Get(missingOld)
 	assert.Equal(t, chain.StateActive, l.State, "a paused run closes nothing")
 
 	// For real, both ways.
+	uid := w.podUID(t)
 	r = w.run(t, "--close-missing")
-	require.Equal(t, 0, r.Code)
+	require.Equal(t, 0, r.Code, r.Raw)
 	l, _ = w.chain.Get(manifestOnly)
 	assert.Equal(t, chain.StateActive, l.State, "only with --close-without-namespace")
 	got = outcomes(r)
 	assert.Equal(t, "done", got[verbTeardown+" "+closedOld.String()])
+	assert.Equal(t, "done", got[verbTeardown+" "+broke.String()])
+	restart = r.Actions(verbRestart)
+	require.Len(t, restart, 1)
+	assert.Equal(t, "done", restart[0]["outcome"])
+	assert.NotEqual(t, uid, w.podUID(t), "the provider's pod was deleted and started again")
 	assert.Equal(t, "skipped", got[verbTeardown+" "+closedYoung.String()], "the provider goes first")
 	assert.Equal(t, "done", got[verbClose+" "+missingOld.String()])
 	assert.Equal(t, "skipped", got[verbClose+" "+missingYoung.String()], "the tenant may not have sent the manifest yet")
@@ -191,7 +252,7 @@ func danglingBothWays(t *testing.T, reclamation bool) {
 	l, _ = w.chain.Get(missingOld)
 	assert.Equal(t, chain.StateClosed, l.State)
 	assert.Equal(t, "lease_closed_reason_manifest_timeout", l.Reason)
-	for _, id := range []akash.LeaseID{active, broke, reclaiming, closedYoung} {
+	for _, id := range []akash.LeaseID{active, reclaiming, closedYoung} {
 		ns, m, _, _ := w.present(t, id)
 		assert.True(t, ns && m, "%s is left alone", id)
 	}
@@ -256,7 +317,7 @@ func TestDanglingFailsClosed(t *testing.T) {
 
 	// The chain forgot every lease (an empty answer): the limit holds.
 	for _, id := range ids {
-		w.closeOnChain(id, 5000)
+		w.chain.Forget(id)
 	}
 	r = w.run(t)
 	assert.Equal(t, 1, r.Code)
@@ -339,4 +400,202 @@ func TestDanglingStartsReclamation(t *testing.T) {
 	l, _ = w.chain.Get(missing)
 	assert.Equal(t, chain.StateClosed, l.State)
 	assert.Equal(t, "lease_closed_reason_manifest_timeout", l.Reason)
+}
+
+// events are the Events recorded on an object, by action.
+func (w *world) events(t *testing.T, namespace, name string) map[string]string {
+	t.Helper()
+	list, err := w.c.Kube.EventsV1().Events(namespace).List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	out := map[string]string{}
+	for _, e := range list.Items {
+		if e.Regarding.Name == name {
+			out[e.Action] = e.Reason + ": " + e.Note
+		}
+	}
+	return out
+}
+
+// support#515, end to end: a deployment's escrow runs dry while its
+// workload (a miner, say) runs; the provider's own withdrawal ends the
+// lease on chain for insufficient funds, and the provider never tears it
+// down. The janitor does, and restarts the provider once so it bids that
+// capacity again; held while paused; not again within the cool-down.
+func TestDanglingDrainedEscrowIsTornDownAndTheProviderRestarted(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	for i := 0; i < 8; i++ {
+		w.lease(t, true, chain.StateActive, 5000) // paid up
+	}
+	miner := w.lease(t, true, chain.StateActive, 5000)
+	w.drain(t, miner, 1000, 200) // ran dry ~20 min ago
+	counts, err := w.status.Counts()
+	require.NoError(t, err)
+	assert.Equal(t, 9, counts.Leases, "the provider holds it as any other")
+
+	// Paused: both held, with the reason.
+	uid := w.podUID(t)
+	r := w.run(t, "--paused")
+	require.Equal(t, 0, r.Code, r.Raw)
+	tear, restart := r.Actions(verbTeardown), r.Actions(verbRestart)
+	require.Len(t, tear, 1)
+	require.Len(t, restart, 1)
+	for _, a := range append(tear, restart...) {
+		assert.Equal(t, "skipped", a["outcome"])
+		assert.Equal(t, "paused: --paused is set (the chart's global.pause)", a["detail"])
+	}
+	ns, m, _, _ := w.present(t, miner)
+	assert.True(t, ns && m)
+	assert.Equal(t, uid, w.podUID(t))
+
+	// For real: torn down, the provider restarted once.
+	r = w.run(t)
+	require.Equal(t, 0, r.Code, r.Raw)
+	tear, restart = r.Actions(verbTeardown), r.Actions(verbRestart)
+	require.Len(t, tear, 1)
+	assert.Equal(t, "done", tear[0]["outcome"])
+	assert.Equal(t, "LeaseInsufficientFunds", tear[0]["reason"])
+	assert.Equal(t, miner.String(), tear[0]["lease"])
+	assert.Contains(t, tear[0]["message"], "ended for insufficient funds (its escrow ran dry) at height")
+	ns, m, h, i := w.present(t, miner)
+	assert.False(t, ns || m || h > 0 || i > 0, "namespace, Manifest, hosts and IPs all gone")
+	require.Len(t, restart, 1)
+	assert.Equal(t, "done", restart[0]["outcome"])
+	assert.Equal(t, "ProviderHoldsEndedLeases", restart[0]["reason"])
+	assert.Contains(t, restart[0]["message"], "the provider counts 9 leases (9 reservations: 9 active, 0 pending) but the cluster holds 8 Manifests")
+	assert.Equal(t, false, restart[0]["dry_run"])
+	assert.NotEqual(t, uid, w.podUID(t), "its pod deleted; its StatefulSet started it again")
+	assert.Contains(t, w.events(t, "default", miner.Namespace())[verbTeardown], "LeaseInsufficientFunds: insufficient_funds on chain")
+	assert.Contains(t, w.events(t, akashtest.ProviderNamespace, akashtest.ProviderPod)[verbRestart], "ProviderHoldsEndedLeases: the provider counts 9 leases")
+	cm, err := w.c.Kube.CoreV1().ConfigMaps(akashtest.ProviderNamespace).Get(ctx, w.record, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Contains(t, cm.Data[cooldown.Key], `"job":"dangling-deployments"`, "the restart is recorded for the cool-down")
+	assert.NotNil(t, r.Message("provider status"))
+	counts, err = w.status.Counts()
+	require.NoError(t, err)
+	assert.Equal(t, providerstatustest.Counts{Leases: 8, Active: 8}, counts, "restarted, the provider holds only what is here")
+
+	// The next run: nothing left to do.
+	r = w.run(t)
+	require.Equal(t, 0, r.Code, r.Raw)
+	assert.Empty(t, r.Actions(verbTeardown))
+	assert.Empty(t, r.Actions(verbRestart))
+
+	// Another lease runs dry within the hour: torn down, but the
+	// provider is not restarted again until the cool-down has passed.
+	uid = w.podUID(t)
+	second := w.lease(t, true, chain.StateActive, 5000)
+	w.drain(t, second, 500, 200)
+	r = w.run(t)
+	require.Equal(t, 0, r.Code, r.Raw)
+	require.Len(t, r.Actions(verbTeardown), 1)
+	assert.Equal(t, "done", r.Actions(verbTeardown)[0]["outcome"])
+	restart = r.Actions(verbRestart)
+	require.Len(t, restart, 1)
+	assert.Equal(t, "skipped", restart[0]["outcome"])
+	assert.Contains(t, restart[0]["detail"], "at most once per --restart-cooldown=1h0m0s")
+	assert.Equal(t, uid, w.podUID(t), "not restarted in the cool-down")
+
+	// --restart-provider=never: named, with the command, never done.
+	r = w.run(t, "--restart-provider=never")
+	require.Equal(t, 0, r.Code, r.Raw)
+	assert.Empty(t, r.Actions(verbRestart))
+	f := r.With("reason", "ProviderHoldsEndedLeases")
+	require.Len(t, f, 1)
+	assert.Contains(t, f[0]["message"], "restart it by hand (kubectl -n akash-services delete pod akash-provider-0)")
+}
+
+// A provider #515 hurts badly: 40% of its leases ended on chain and still
+// here. Each run tears down --max-actions of them, the longest ended
+// first, instead of refusing the whole run on the share, until none is
+// left; then the provider is restarted once.
+func TestDanglingCleansALeakedProviderOverRuns(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	start := w.nextDSeq + 1
+	const leases, ended = 50, 20
+	w.nextDSeq += leases
+	id := func(i int) akash.LeaseID {
+		dseq := start + uint64(i)
+		return akash.LeaseID{Owner: akashtest.LeaseID(int(dseq)).Owner, DSeq: dseq, GSeq: 1, OSeq: 1, Provider: w.key.Address}
+	}
+	require.NoError(t, w.b.CreateAll(ctx, 0, leases, func(i int) akashtest.Lease { return akashtest.Lease{ID: id(i), NoWorkloads: true} }))
+	for i := 0; i < leases; i++ {
+		l := chain.Lease{ID: id(i), State: chain.StateActive, CreatedAt: w.chain.Height - 5000}
+		if i < ended {
+			l.State, l.ClosedOn, l.Reason = chain.StateInsufficientFunds, w.chain.Height-3000+int64(i), chain.ReasonInsufficientFunds
+		}
+		w.chain.Put(l)
+	}
+	left := func() int {
+		n := 0
+		for i := 0; i < ended; i++ {
+			if ns, m, _, _ := w.present(t, id(i)); ns || m {
+				n++
+			}
+		}
+		return n
+	}
+
+	restarts := 0
+	for run, want := range []int{12, 4, 0} {
+		r := w.run(t, "--max-actions=8", "--max-share=0.2", "--max-count=5")
+		require.Equal(t, 0, r.Code, "run %d: %s", run+1, r.Raw)
+		assert.Equal(t, want, left(), "run %d", run+1)
+		done := 0
+		for _, a := range r.Actions(verbTeardown) {
+			if a["outcome"] == "done" {
+				done++
+			}
+		}
+		assert.Equal(t, min(8, ended-8*run), done, "run %d", run+1)
+		if run == 0 {
+			assert.Equal(t, id(0).String(), r.Actions(verbTeardown)[0]["lease"], "the longest ended first")
+		}
+		for _, a := range r.Actions(verbRestart) {
+			if a["outcome"] == "done" {
+				restarts++
+			}
+		}
+	}
+	for i := ended; i < leases; i++ {
+		ns, m, _, _ := w.present(t, id(i))
+		require.True(t, ns && m, "a live lease is left alone")
+	}
+	assert.Equal(t, 1, restarts, "once, then the cool-down")
+}
+
+// A reclaiming lease past its deadline is closed by the next run, also
+// when the provider or an operator started its window and its workload
+// is still here (node 2.1; provider#432: nothing else ever closes it).
+func TestDanglingClosesReclaimedLeases(t *testing.T) {
+	w := newWorld(t)
+	w.chain.WithReclamation()
+	for i := 0; i < 8; i++ {
+		w.lease(t, true, chain.StateActive, 5000)
+	}
+	past := w.lease(t, true, chain.StateReclaiming, 5000)
+	l, _ := w.chain.Get(past)
+	l.Reclamation = &chain.Reclamation{Window: time.Hour, StartedAt: w.chain.Height - 700, Deadline: time.Now().Add(-5 * time.Minute), Reason: "lease_closed_reason_decommission"}
+	w.chain.Put(l)
+	inside := w.lease(t, true, chain.StateReclaiming, 5000) // its deadline an hour away
+
+	r := w.run(t)
+	require.Equal(t, 0, r.Code, r.Raw)
+	f := r.With("reason", "ReclaimDeadlinePassed")
+	require.Len(t, f, 1, "without --close-reclaimed: named")
+	assert.Contains(t, f[0]["message"], "nobody closes it (enable --close-reclaimed)")
+
+	r = w.run(t, "--close-reclaimed")
+	require.Equal(t, 0, r.Code, r.Raw)
+	closes := r.Actions(verbClose)
+	require.Len(t, closes, 1)
+	assert.Equal(t, past.String(), closes[0]["lease"])
+	assert.Equal(t, "done", closes[0]["outcome"])
+	assert.NotEmpty(t, closes[0]["tx_hash"])
+	l, _ = w.chain.Get(past)
+	assert.Equal(t, chain.StateClosed, l.State)
+	assert.Equal(t, "lease_closed_reason_decommission", l.Reason, "closed with the reason its window was started with")
+	l, _ = w.chain.Get(inside)
+	assert.Equal(t, chain.StateReclaiming, l.State, "inside its window: left")
 }

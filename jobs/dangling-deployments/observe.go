@@ -14,18 +14,38 @@ import (
 
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/chain"
+	"github.com/akash-janitor/akash-janitor/lib/cooldown"
 	"github.com/akash-janitor/akash-janitor/lib/job"
 	"github.com/akash-janitor/akash-janitor/lib/kube"
 	"github.com/akash-janitor/akash-janitor/lib/leaseclose"
+	"github.com/akash-janitor/akash-janitor/lib/providerstatus"
 )
 
 // observed is what a run reads: the cluster's leases, the provider's live
-// leases on chain, and the cluster's leases the chain does not list as
-// live, each read by ID.
+// leases on chain, the cluster's leases the chain does not list as live,
+// each read by ID, and what the provider says of itself.
 type observed struct {
 	cluster clusterState
 	chain   chainState
 	looked  map[akash.LeaseID]lookup
+	// status is the provider's, when statusErr is nil.
+	status    providerstatus.Status
+	statusErr error
+	// lastRestart is when the provider was last restarted (nil: never),
+	// if the record could be read (else recordErr).
+	lastRestart *cooldown.Taken
+	recordErr   error
+}
+
+// endedCount is how many of the leases read by ID the chain says ended.
+func (o observed) endedCount() int {
+	n := 0
+	for _, l := range o.looked {
+		if l.found && l.lease.Ended() {
+			n++
+		}
+	}
+	return n
 }
 
 // lookup is a lease read by ID.
@@ -34,10 +54,11 @@ type lookup struct {
 	lease chain.Lease
 }
 
-// observe reads the cluster and the chain. It reads the suspects by ID only
-// when teardown is on and they are within the sanity limits (more would be
-// refused by the plan anyway, so a broken chain answer costs no requests).
-func observe(ctx context.Context, env *job.Env, client *chain.Client, provider string, o planOptions) (observed, error) {
+// observe reads the cluster, the chain, and the provider. With teardown
+// on it reads every suspect by ID: a lease the chain says ended is
+// evidence, whatever the share of such leases, so they are all looked at
+// (one request each; a cluster holds hundreds of leases, not more).
+func observe(ctx context.Context, env *job.Env, client *chain.Client, provider string, o planOptions, r *restarter) (observed, error) {
 	var obs observed
 	var err error
 	if obs.cluster, err = observeCluster(ctx, env, provider); err != nil {
@@ -46,12 +67,12 @@ func observe(ctx context.Context, env *job.Env, client *chain.Client, provider s
 	if obs.chain, err = observeChain(ctx, client, provider, env.Log); err != nil {
 		return obs, fmt.Errorf("read the provider's leases on chain (nothing was done): %w", err)
 	}
+	r.observe(ctx, &obs, provider)
 	obs.looked = map[akash.LeaseID]lookup{}
-	ids := suspects(obs.cluster, obs.chain)
-	if !o.teardown || withinLimits(len(ids), len(obs.cluster.leases), o) != nil {
+	if !o.teardown {
 		return obs, nil
 	}
-	for _, id := range ids {
+	for _, id := range suspects(obs.cluster, obs.chain) {
 		l, err := client.Lease(ctx, id)
 		switch {
 		case errors.Is(err, chain.ErrNotFound):
@@ -79,6 +100,18 @@ type inCluster struct {
 type clusterState struct {
 	leases map[akash.LeaseID]*inCluster
 	broken []string // objects whose lease labels do not parse
+}
+
+// manifests is how many of the leases have a Manifest: what the provider
+// rebuilds its deployment managers from when it starts.
+func (cs clusterState) manifests() int {
+	n := 0
+	for _, l := range cs.leases {
+		if l.manifest {
+			n++
+		}
+	}
+	return n
 }
 
 // observeCluster reads, with metadata-only LISTs, the namespaces, Manifests,
@@ -129,14 +162,29 @@ func observeCluster(ctx context.Context, env *job.Env, provider string) (cluster
 
 // chainState is the provider's live leases on chain.
 type chainState struct {
-	live   map[akash.LeaseID]chain.Lease // active, insufficient_funds, reclaiming
+	live   map[akash.LeaseID]chain.Lease // active, reclaiming
 	height int64
 }
 
+// count is how many live leases are in the state.
+func (cs chainState) count(state string) int {
+	n := 0
+	for _, l := range cs.live {
+		if l.State == state {
+			n++
+		}
+	}
+	return n
+}
+
+// observeChain lists the provider's live leases: active and reclaiming.
+// Ended leases (closed, insufficient_funds) are not listed: the chain
+// keeps every lease a provider ever had, so those lists only grow; the
+// cluster's leases missing from the live ones are read by ID instead.
 func observeChain(ctx context.Context, c *chain.Client, provider string, log zerolog.Logger) (chainState, error) {
 	st := chainState{}
 	leaseclose.LogNode(ctx, c, log) // the listings below say what the node knows anyway
-	live, unknown, err := c.LeasesByState(ctx, provider, chain.StateActive, chain.StateInsufficientFunds, chain.StateReclaiming)
+	live, unknown, err := c.LeasesByState(ctx, provider, chain.StateActive, chain.StateReclaiming)
 	if err != nil {
 		return st, err
 	}

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/akash-janitor/akash-janitor/lib/actuator"
@@ -19,10 +21,10 @@ const (
 
 // planOptions are what the decision depends on.
 type planOptions struct {
-	teardown, closeMissing, closeNoWork bool
-	grace, manifestGrace                time.Duration
-	maxShare                            float64
-	maxCount                            int
+	teardown, closeMissing, closeNoWork, closeReclaimed bool
+	grace, manifestGrace                                time.Duration
+	maxShare                                            float64
+	maxCount                                            int
 }
 
 // finding is a lease reported, not acted on.
@@ -33,12 +35,16 @@ type finding struct {
 }
 
 // decision is what a run does: teardowns (payload: the lease ID), closes
-// and reclamation starts (payload: the chain.Lease as listed), and what it
-// only reports.
+// of leases with no workload, closes of reclaiming leases past their
+// deadline, reclamation starts (payload: the chain.Lease as listed), and
+// what it only reports.
 type decision struct {
-	teardowns, closes, starts []actuator.Action
-	findings                  []finding
+	teardowns, closes, reclaimed, starts []actuator.Action
+	findings                             []finding
 }
+
+// errPlan marks a plan that cannot be made at all: nothing is done.
+var errPlan = errors.New("no plan")
 
 // suspects are the cluster's leases the chain does not list as live: the
 // ones observe reads by ID, when teardown is on.
@@ -53,24 +59,31 @@ func suspects(cs clusterState, ch chainState) []akash.LeaseID {
 	return out
 }
 
-// withinLimits says, with an error, when more leases look dangling than a
-// chain answer can be trusted for: an empty or short answer must never
-// look like "everything is closed".
+// withinLimits says, with an error, when more leases look dangling on
+// absence alone than a chain answer can be trusted for: an empty or short
+// answer must never look like "everything is closed".
 func withinLimits(dangling, inCluster int, o planOptions) error {
 	limit := int(o.maxShare * float64(inCluster))
 	if dangling > o.maxCount || (inCluster > 0 && dangling > max(limit, 1)) {
-		return fmt.Errorf("%d of the cluster's %d leases look dangling (limits: --max-share=%v, --max-count=%d): "+
-			"a chain answer this different from the cluster is more likely wrong than true; nothing was done", dangling, inCluster, o.maxShare, o.maxCount)
+		return fmt.Errorf("%d of the cluster's %d leases look dangling on absence alone (limits: --max-share=%v, --max-count=%d): "+
+			"a chain answer this different from the cluster is more likely wrong than true, so those were left as they are", dangling, inCluster, o.maxShare, o.maxCount)
 	}
 	return nil
 }
 
-// plan decides from what was observed alone. Teardown: a lease the cluster
-// holds that the chain says closed for --grace, or does not know (then its
-// objects must be --grace old). Close: an active lease with neither
-// Manifest nor namespace for --manifest-grace; one with a reclamation
-// window not started gets a start-reclaim instead, and is closed by a
-// later run once its deadline has passed.
+// plan decides from what was observed alone.
+//
+// Evidence: a lease the chain, read by ID, says is ended (closed or
+// insufficient_funds) for --grace is torn down, oldest end first, whatever
+// the share of such leases; a reclaiming lease past its deadline is
+// closed (--close-reclaimed), whoever started its window.
+//
+// Absence: a lease the cluster holds that the chain does not know (its
+// objects --grace old) is torn down; an active lease with neither
+// Manifest nor namespace for --manifest-grace is closed, or, with a
+// reclamation window not started, has it started and is closed by a later
+// run. These are bounded by --max-share and --max-count: past them they
+// are dropped, and the error says so; the evidence stands.
 func plan(obs observed, now time.Time, o planOptions) (decision, error) {
 	var d decision
 	cs, ch := obs.cluster, obs.chain
@@ -80,19 +93,38 @@ func plan(obs observed, now time.Time, o planOptions) (decision, error) {
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
+	var absent []actuator.Action // closes and starts resting on absence in the cluster
 	for _, id := range ids {
 		l := ch.live[id]
 		inc := cs.leases[id]
+		deadline, inWindow := l.InReclamationWindow(now)
 		noWork := inc == nil || (inc.manifest && !inc.namespace)
-		if !noWork || l.State == chain.StateInsufficientFunds {
-			continue // insufficient_funds: the chain settles it
+		// Past its deadline, a reclaiming lease with nothing here is closed
+		// as any lease without workload (below) unless --close-reclaimed
+		// closes every one.
+		if l.State == chain.StateReclaiming && !inWindow && (o.closeReclaimed || !noWork) {
+			// node x/market/handler/server.go CloseBid closes a reclaiming
+			// lease once its deadline has passed; neither the chain nor the
+			// provider (provider#432) does it.
+			started := fmt.Sprintf("reclaiming since height %d (%s ago, %s)", l.Reclamation.StartedAt, age(l.Reclamation.StartedAt).Round(time.Second),
+				strings.TrimPrefix(or(l.Reclamation.Reason, "no reason"), "lease_closed_reason_"))
+			if !o.closeReclaimed {
+				d.findings = append(d.findings, finding{id, "ReclaimDeadlinePassed", started + ", deadline " + chain.WindowText(deadline) + " passed: nobody closes it (enable --close-reclaimed)"})
+				continue
+			}
+			d.reclaimed = append(d.reclaimed, actuator.Action{Verb: verbClose, Target: target(id, inc), Lease: id.String(), Reason: "ReclaimDeadlinePassed", Payload: l,
+				Message: started + ", its deadline " + chain.WindowText(deadline) + " passed: closing the bid, as neither the chain nor the provider does"})
+			continue
+		}
+		if !noWork {
+			continue
 		}
 		switch {
 		case inc == nil && !o.closeMissing:
-			d.findings = append(d.findings, finding{id, "LeaseWithoutWorkload", "active on chain with neither Manifest nor namespace here (enable --close-missing to close it)"})
+			d.findings = append(d.findings, finding{id, "LeaseWithoutWorkload", l.State + " on chain with neither Manifest nor namespace here (enable --close-missing to close it)"})
 			continue
 		case inc != nil && !o.closeNoWork:
-			d.findings = append(d.findings, finding{id, "LeaseWithoutNamespace", "active on chain with a Manifest but no namespace; the provider may still deploy it"})
+			d.findings = append(d.findings, finding{id, "LeaseWithoutNamespace", l.State + " on chain with a Manifest but no namespace; the provider may still deploy it"})
 			continue
 		}
 		leased := age(l.CreatedAt)
@@ -102,7 +134,6 @@ func plan(obs observed, now time.Time, o planOptions) (decision, error) {
 		}
 		a := actuator.Action{Verb: verbClose, Target: target(id, inc), Lease: id.String(), Reason: "LeaseWithoutWorkload", Payload: l,
 			Message: fmt.Sprintf("%s on chain for %s with %s: closing the bid", l.State, leased.Round(time.Second), what)}
-		deadline, inWindow := l.InReclamationWindow(now)
 		switch {
 		case l.ReclamationUnstarted():
 			a.Verb = verbStartReclaim
@@ -114,52 +145,105 @@ func plan(obs observed, now time.Time, o planOptions) (decision, error) {
 		if leased < o.manifestGrace {
 			a.Hold = fmt.Sprintf("leased %s ago, less than --manifest-grace=%s: the tenant may not have sent the manifest yet", leased.Round(time.Second), o.manifestGrace)
 		}
+		absent = append(absent, a)
+	}
+
+	var ended, contradicted, unknown []actuator.Action
+	endedAt := map[string]int64{}
+	for _, id := range suspects(cs, ch) {
+		lc := cs.leases[id]
+		if !o.teardown {
+			d.findings = append(d.findings, finding{id, "LeaseNotLiveOnChain", "in the cluster but not live on chain (enable --teardown to remove it)"})
+			continue
+		}
+		a := actuator.Action{Verb: verbTeardown, Target: target(id, lc), Lease: id.String(), Payload: id}
+		look, read := obs.looked[id]
+		here := fmt.Sprintf("(namespace %v, Manifest %v, %d hosts, %d leased IPs)", lc.namespace, lc.manifest, lc.hosts, lc.ips)
+		switch {
+		case !read:
+			return decision{}, fmt.Errorf("%w: lease %s: not read by ID on chain (nothing was done)", errPlan, id)
+		case !look.found:
+			a.Reason = "LeaseUnknownOnChain"
+			a.Message = "the chain does not know this lease: tearing down what the cluster holds of it " + here
+			if old := now.Sub(lc.since); old < o.grace {
+				a.Hold = fmt.Sprintf("its objects are %s old, less than --grace=%s", old.Round(time.Second), o.grace)
+			}
+			unknown = append(unknown, a)
+		case !look.lease.Ended():
+			// Not listed, yet live by ID: the listing missed it; it is
+			// left alone.
+			a.Reason = "LeaseClosedOnChain"
+			a.Message = "not ended after all"
+			a.Hold = fmt.Sprintf("the chain says %s when read by ID: left alone", look.lease.State)
+			contradicted = append(contradicted, a)
+		default:
+			l := look.lease
+			a.Reason = "LeaseClosedOnChain"
+			if l.State == chain.StateInsufficientFunds {
+				a.Reason = "LeaseInsufficientFunds"
+			}
+			endedAgo := age(l.ClosedOn)
+			a.Message = fmt.Sprintf("%s on chain: %s at height %d (%s ago, %s), but still here %s: tearing down as the provider does",
+				l.State, l.EndedText(), l.ClosedOn, endedAgo.Round(time.Second), l.Reason, here)
+			if endedAgo < o.grace {
+				a.Hold = fmt.Sprintf("ended %s ago, less than --grace=%s: the provider goes first", endedAgo.Round(time.Second), o.grace)
+			}
+			endedAt[a.Lease] = l.ClosedOn
+			ended = append(ended, a)
+		}
+	}
+	// The oldest ends first: a provider leaking many is cleaned over a few
+	// runs, the longest-running strays before the others.
+	sort.SliceStable(ended, func(i, j int) bool { return endedAt[ended[i].Lease] < endedAt[ended[j].Lease] })
+	d.teardowns = append(ended, contradicted...)
+
+	limitErr := withinLimits(len(absent)+len(unknown), len(cs.leases), o)
+	if limitErr != nil {
+		for _, a := range append(absent, unknown...) {
+			id, _ := akash.ParseLeaseID(a.Lease)
+			d.findings = append(d.findings, finding{id, a.Reason, a.Message + "; left as it is: " + limitErr.Error()})
+		}
+		return d, limitErr
+	}
+	d.teardowns = append(d.teardowns, unknown...)
+	for _, a := range absent {
 		if a.Verb == verbStartReclaim {
 			d.starts = append(d.starts, a)
 		} else {
 			d.closes = append(d.closes, a)
 		}
 	}
-	gone := suspects(cs, ch)
-	n := len(d.closes) + len(d.starts)
-	if o.teardown {
-		n += len(gone)
-	}
-	if err := withinLimits(n, len(cs.leases), o); err != nil {
-		return decision{}, err
-	}
-	for _, id := range gone {
-		lc := cs.leases[id]
-		if !o.teardown {
-			d.findings = append(d.findings, finding{id, "LeaseNotLiveOnChain", "in the cluster but not active on chain (enable --teardown to remove it)"})
-			continue
-		}
-		a := actuator.Action{Verb: verbTeardown, Target: target(id, lc), Lease: id.String(), Reason: "LeaseClosedOnChain", Payload: id}
-		look, read := obs.looked[id]
-		switch {
-		case !read:
-			return d, fmt.Errorf("lease %s: not read by ID on chain (nothing was done)", id)
-		case !look.found:
-			a.Message = "the chain does not know this lease: tearing down what the cluster holds of it"
-			if old := now.Sub(lc.since); old < o.grace {
-				a.Hold = fmt.Sprintf("its objects are %s old, less than --grace=%s", old.Round(time.Second), o.grace)
-			}
-		case look.lease.State != chain.StateClosed:
-			a.Message = "not closed after all"
-			a.Hold = fmt.Sprintf("the chain says %s when read by ID: left alone", look.lease.State)
-		default:
-			l := look.lease
-			closedAgo := age(l.ClosedOn)
-			a.Message = fmt.Sprintf("closed on chain at height %d (%s ago, %s) but still here (namespace %v, Manifest %v, %d hosts, %d leased IPs): tearing down as the provider does",
-				l.ClosedOn, closedAgo.Round(time.Second), l.Reason, lc.namespace, lc.manifest, lc.hosts, lc.ips)
-			if closedAgo < o.grace {
-				a.Hold = fmt.Sprintf("closed %s ago, less than --grace=%s: the provider goes first", closedAgo.Round(time.Second), o.grace)
-			}
-		}
-		d.teardowns = append(d.teardowns, a)
-	}
-
 	return d, nil
+}
+
+// reasonGroup is the reclaiming leases closed with one reason.
+type reasonGroup struct {
+	reason  int32
+	actions []actuator.Action
+}
+
+// byCloseReason groups reclaiming leases by the reason their window was
+// started with (a provider's reason, else unspecified), in the order
+// first met.
+func byCloseReason(actions []actuator.Action) []reasonGroup {
+	var out []reasonGroup
+	index := map[int32]int{}
+	for _, a := range actions {
+		reason := int32(10002) // lease_closed_reason_unspecified
+		if l, ok := a.Payload.(chain.Lease); ok && l.Reclamation != nil {
+			if n, err := chain.ParseCloseReason(l.Reclamation.Reason); err == nil {
+				reason = n
+			}
+		}
+		i, ok := index[reason]
+		if !ok {
+			i = len(out)
+			index[reason] = i
+			out = append(out, reasonGroup{reason: reason})
+		}
+		out[i].actions = append(out[i].actions, a)
+	}
+	return out
 }
 
 // target is what a lease's Event is recorded on: its namespace, or its
@@ -169,4 +253,11 @@ func target(id akash.LeaseID, lc *inCluster) actuator.Ref {
 		return actuator.Ref{APIVersion: akash.GroupVersion.String(), Kind: "Manifest", Namespace: akash.LeaseNamespace, Name: id.Namespace()}
 	}
 	return actuator.Ref{APIVersion: "v1", Kind: "Namespace", Name: id.Namespace()}
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

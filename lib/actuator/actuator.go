@@ -67,6 +67,13 @@ type Action struct {
 	// Also lists further objects the Event is recorded on (the Node a
 	// process ran on, besides its Pod).
 	Also []Ref
+	// OwnLimit, when set, says what limits this action instead of the
+	// run's budget (--max-actions): "at most one a run, once an hour". It
+	// is not counted against that budget and never held by it, so the
+	// action that ends a run (restarting the provider after its
+	// teardowns) is not crowded out by them. Dry-run, the pause, Hold and
+	// the audit apply as to any action.
+	OwnLimit string
 	// Payload is what the plan decided for the executor to carry out (the
 	// lease to close, the patch to apply): read it with PayloadOf, so an
 	// executor never looks its input up again by a string.
@@ -144,6 +151,7 @@ type Actuator struct {
 	mu       sync.Mutex
 	summary  Summary
 	inflight int    // actions being carried out, counted against the budget
+	exempt   int    // of those carried out, planned or in flight: with an OwnLimit
 	paused   string // why every action is held ("" if none is)
 }
 
@@ -223,21 +231,35 @@ func (a *Actuator) Apply(ctx context.Context, actions []Action, exec Executor) e
 // signals to several processes). The budget holds as with Apply: an action
 // takes its share of the budget when it starts.
 func (a *Actuator) ApplyParallel(ctx context.Context, actions []Action, exec Executor, parallel int) error {
+	_, err := a.applyParallel(ctx, actions, exec, parallel)
+	return err
+}
+
+// ApplyOutcomes is Apply that also says what became of each action, in
+// order, for a job whose next decision depends on it (a restart after the
+// teardowns done, or planned in a dry run).
+func (a *Actuator) ApplyOutcomes(ctx context.Context, actions []Action, exec Executor) ([]Outcome, error) {
+	return a.applyParallel(ctx, actions, exec, 1)
+}
+
+func (a *Actuator) applyParallel(ctx context.Context, actions []Action, exec Executor, parallel int) ([]Outcome, error) {
 	if parallel < 1 {
 		parallel = 1
 	}
+	outcomes := make([]Outcome, len(actions))
 	var (
 		wg     sync.WaitGroup
 		mu     sync.Mutex
 		failed int
 		slots  = make(chan struct{}, parallel)
 	)
-	for _, act := range actions {
+	for i, act := range actions {
 		slots <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-slots; wg.Done() }()
 			outcome, detail, err := a.applyOne(ctx, act, exec)
+			outcomes[i] = outcome
 			a.audit(act, outcome, detail, err)
 			if err != nil {
 				mu.Lock()
@@ -248,9 +270,9 @@ func (a *Actuator) ApplyParallel(ctx context.Context, actions []Action, exec Exe
 	}
 	wg.Wait()
 	if failed > 0 {
-		return fmt.Errorf("%w: %d of %d", ErrFailed, failed, len(actions))
+		return outcomes, fmt.Errorf("%w: %d of %d", ErrFailed, failed, len(actions))
 	}
-	return nil
+	return outcomes, nil
 }
 
 // admit counts the action as planned and decides whether it is carried out:
@@ -268,12 +290,15 @@ func (a *Actuator) admit(ctx context.Context, act Action) (Outcome, string) {
 		outcome, detail = Skipped, act.Hold
 	case ctx.Err() != nil:
 		outcome, detail = Skipped, "run stopped: "+context.Cause(ctx).Error()
-	case a.summary.Done+a.summary.Planned+a.summary.Failed+a.inflight >= a.opts.MaxActions:
+	case act.OwnLimit == "" && a.summary.Done+a.summary.Planned+a.summary.Failed+a.inflight-a.exempt >= a.opts.MaxActions:
 		outcome, detail = Skipped, fmt.Sprintf("budget of %d actions per run used up (--max-actions)", a.opts.MaxActions)
 	case a.opts.DryRun:
 		outcome, detail = Planned, "dry-run: nothing changed"
 	default:
 		a.inflight++
+	}
+	if act.OwnLimit != "" && outcome != Skipped {
+		a.exempt++
 	}
 	count := func(s *Summary) {
 		s.Actions++
@@ -307,6 +332,9 @@ func (a *Actuator) finish(ctx context.Context, act Action, err error) (Outcome, 
 		count := func(sum *Summary) { sum.Skipped++ }
 		a.mu.Lock()
 		a.inflight--
+		if act.OwnLimit != "" {
+			a.exempt--
+		}
 		count(&a.summary)
 		a.mu.Unlock()
 		a.countUp(count)

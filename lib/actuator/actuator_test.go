@@ -349,3 +349,41 @@ func TestPauseHoldsEveryAction(t *testing.T) {
 	require.NoError(t, pass.Apply(context.Background(), actions(1), func(context.Context, Action) error { done++; return nil }))
 	assert.Equal(t, 1, done)
 }
+
+// An action with a limit of its own is not crowded out by the run's
+// budget, uses none of it, and is held, dry-run and audited as any.
+func TestOwnLimitIsOutsideTheBudget(t *testing.T) {
+	restart := Action{Verb: "restart-provider", Target: Ref{Kind: "Pod", Namespace: "akash-services", Name: "akash-provider-0"},
+		Reason: "ProviderHoldsEndedLeases", Message: "restart", OwnLimit: "one a run, once an hour"}
+	var buf bytes.Buffer
+	a := New(Options{MaxActions: 2, Log: zerolog.New(&buf)})
+	var did []string
+	do := func(_ context.Context, act Action) error { did = append(did, act.Verb+" "+act.Target.Name); return nil }
+	require.NoError(t, a.Apply(context.Background(), actions(3), do))
+	require.NoError(t, a.Apply(context.Background(), []Action{restart}, do))
+	assert.Equal(t, []string{"delete-replicaset a", "delete-replicaset b", "restart-provider akash-provider-0"}, did)
+	assert.Equal(t, Summary{Actions: 4, Done: 3, Skipped: 1}, a.Summary())
+
+	// Its own action first: the budget is still whole for the rest.
+	did = nil
+	b := New(Options{MaxActions: 2, Log: zerolog.New(&buf)})
+	require.NoError(t, b.Apply(context.Background(), append([]Action{restart}, actions(3)...), do))
+	assert.Equal(t, []string{"restart-provider akash-provider-0", "delete-replicaset a", "delete-replicaset b"}, did)
+	// Skipped by its executor: still none of the budget used.
+	did = nil
+	c := New(Options{MaxActions: 1, Log: zerolog.New(&buf)})
+	require.NoError(t, c.Apply(context.Background(), []Action{restart}, func(context.Context, Action) error { return Skip("cooling down") }))
+	require.NoError(t, c.Apply(context.Background(), actions(2), do))
+	assert.Equal(t, []string{"delete-replicaset a"}, did)
+
+	buf.Reset()
+	d := New(Options{MaxActions: 0, DryRun: true, Log: zerolog.New(&buf)})
+	held := restart
+	held.Hold = "cooling down"
+	require.NoError(t, d.Apply(context.Background(), []Action{restart, held}, do))
+	l := lines(t, &buf)
+	require.Len(t, l, 2)
+	assert.Equal(t, "planned", l[0]["outcome"], "dry-run: planned even with no budget")
+	assert.Equal(t, "skipped", l[1]["outcome"])
+	assert.Equal(t, "cooling down", l[1]["detail"])
+}

@@ -23,13 +23,45 @@ import (
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 )
 
-// Lease states as the node names them.
+// Lease states as the node names them (chain-sdk akash/market/v1
+// lease.proto Lease.State). Two are live (active, and reclaiming from node
+// 2.1 on) and two ended: closed, and insufficient_funds, which the chain
+// sets when a settlement finds the deployment's escrow overdrawn (node
+// x/market/hooks/hooks.go OnEscrowAccountClosed and OnEscrowPaymentClosed,
+// x/market/keeper/keeper.go OnLeaseClosed). Nothing reopens an ended
+// lease, and the node refuses to close one again (x/market/handler
+// server.go CloseBid: market code 10, lease not active).
 const (
 	StateActive            = "active"
 	StateInsufficientFunds = "insufficient_funds"
 	StateClosed            = "closed"
 	StateReclaiming        = "reclaiming"
 )
+
+// ReasonInsufficientFunds is the reason the chain gives a lease it ended
+// because its escrow ran dry (LeaseClosedReason 20000).
+const ReasonInsufficientFunds = "lease_closed_reason_insufficient_funds"
+
+// Ended tells whether the lease is over on chain for good: closed, or
+// ended for insufficient funds.
+func (l Lease) Ended() bool { return l.State == StateClosed || l.State == StateInsufficientFunds }
+
+// Live tells whether the lease still runs on chain: active or reclaiming.
+func (l Lease) Live() bool { return l.State == StateActive || l.State == StateReclaiming }
+
+// EndedText says for people how an ended lease ended: "insufficient funds
+// (its escrow ran dry)", "closed by its owner", "closed (unstable)".
+func (l Lease) EndedText() string {
+	switch {
+	case l.State == StateInsufficientFunds || l.Reason == ReasonInsufficientFunds:
+		return "ended for insufficient funds (its escrow ran dry)"
+	case l.Reason == "lease_closed_owner":
+		return "closed by its owner"
+	case strings.HasPrefix(l.Reason, "lease_closed_reason_"):
+		return "closed (" + strings.ReplaceAll(strings.TrimPrefix(l.Reason, "lease_closed_reason_"), "_", " ") + ")"
+	}
+	return l.State
+}
 
 // Lease is a lease on chain.
 type Lease struct {

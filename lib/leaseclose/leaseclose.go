@@ -182,14 +182,25 @@ func precheckStart(l chain.Lease, provider string) error {
 func closeBlocked(l chain.Lease, now time.Time) error {
 	deadline, inWindow := l.InReclamationWindow(now)
 	switch {
-	case l.State == chain.StateClosed:
-		return errors.New("already closed on chain")
+	case l.Ended():
+		return AlreadyEnded(l)
 	case inWindow:
 		return fmt.Errorf("%w until %s", ErrReclaiming, chain.WindowText(deadline))
 	case l.ReclamationUnstarted():
 		return ErrReclamationNotStarted
 	}
 	return nil
+}
+
+// AlreadyEnded says that the lease is over on chain, and how: the node
+// refuses to close an ended lease again (node x/market/handler/server.go
+// CloseBid: market code 10), whether closed or ended for insufficient
+// funds.
+func AlreadyEnded(l chain.Lease) error {
+	if l.State == chain.StateClosed {
+		return errors.New("already closed on chain")
+	}
+	return fmt.Errorf("already ended on chain (%s): the chain refuses to close it again", l.State)
 }
 
 // startBlocked says why the lease's reclamation window cannot be started,

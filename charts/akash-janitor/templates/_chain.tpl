@@ -127,6 +127,10 @@ that one pod by name and nothing else there.
 {{- end -}}
 
 {{/* The daily close budget's record (provider.closeBudget). */}}
+{{- define "akash-janitor.providerRestartName" -}}
+{{ include "akash-janitor.fullname" . }}-provider-restart
+{{- end -}}
+
 {{- define "akash-janitor.closeBudgetName" -}}
 {{ include "akash-janitor.fullname" . }}-close-budget
 {{- end -}}

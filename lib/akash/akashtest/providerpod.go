@@ -22,8 +22,9 @@ const (
 )
 
 // ProviderPod creates the provider's StatefulSet (one replica, container
-// `provider`) and waits until akash-provider-0 runs. Creating it again is a
-// no-op.
+// `provider`) and waits until akash-provider-0 runs (a pod being deleted
+// does not count: its StatefulSet's next one does). Creating it again is
+// a no-op.
 func (b *Builder) ProviderPod(ctx context.Context) error {
 	labels := map[string]string{"app": "akash-provider"}
 	sts := &appsv1.StatefulSet{
@@ -47,7 +48,7 @@ func (b *Builder) ProviderPod(ctx context.Context) error {
 	defer cancel()
 	for {
 		p, err := b.Kube.CoreV1().Pods(ProviderNamespace).Get(ctx, ProviderPod, metav1.GetOptions{})
-		if err == nil && p.Status.Phase == corev1.PodRunning {
+		if err == nil && p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
 			return nil
 		}
 		select {

@@ -58,6 +58,11 @@ type Chain struct {
 	unnamedMismatch bool
 	failListAfter   int
 	grants          map[grantKey]bool
+
+	// The deployments' escrow (escrow.go): accounts by deployment,
+	// payments by lease.
+	escrow   map[deploymentKey]*escrowAccount
+	payments map[akash.LeaseID]*payment
 }
 
 // New returns an empty chain at height 1,000,000, a node of version 2.0.1
@@ -86,6 +91,18 @@ func (c *Chain) Put(l chain.Lease) {
 	defer c.mu.Unlock()
 	c.leases[l.ID] = &l
 	c.byPK = nil // a new pointer, maybe a new lease: sorted again when listed
+	if c.escrow[keyOf(l.ID)] != nil && c.payments[l.ID] == nil && l.Live() {
+		c.payments[l.ID] = newPayment() // a lease of a funded deployment
+	}
+}
+
+// Forget removes a lease, as a node that does not know it (pruned, or
+// another chain) answers.
+func (c *Chain) Forget(id akash.LeaseID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.leases, id)
+	c.byPK = nil
 }
 
 // Get returns a lease's state.
@@ -99,12 +116,16 @@ func (c *Chain) Get(id akash.LeaseID) (chain.Lease, bool) {
 	return *l, true
 }
 
-// Close closes a lease as the chain does (state closed, reason, height).
+// Close closes a lease as a transaction of its tenant or provider does
+// (state closed, reason, height), and settles its deployment's escrow as
+// the close does: a deployment that cannot pay ends its other leases for
+// insufficient funds. A lease that ended already is left as it is.
 func (c *Chain) Close(id akash.LeaseID, reason string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if l, ok := c.leases[id]; ok {
+	if l, ok := c.leases[id]; ok && l.Live() {
 		l.State, l.Reason, l.ClosedOn = chain.StateClosed, reason, c.Height
+		c.closePayment(id)
 	}
 }
 
@@ -234,11 +255,15 @@ func (c *Chain) info(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"code": 5, "message": "codespace market code 20: invalid lease: lease not found", "details": []any{}})
 		return
 	}
-	writeJSON(w, http.StatusOK, leaseResponse(l))
+	c.mu.Lock()
+	pay := c.paymentOf(&l)
+	c.mu.Unlock()
+	writeJSON(w, http.StatusOK, leaseResponse(l, pay))
 }
 
-// leaseResponse is a QueryLeaseResponse in the node's JSON.
-func leaseResponse(l chain.Lease) map[string]any {
+// leaseResponse is a QueryLeaseResponse in the node's JSON: the lease and
+// its escrow payment.
+func leaseResponse(l chain.Lease, pay paymentView) map[string]any {
 	reason := l.Reason
 	if reason == "" {
 		reason = "lease_closed_invalid"
@@ -256,10 +281,6 @@ func leaseResponse(l chain.Lease) map[string]any {
 		lease["reclamation"] = map[string]any{"window": fmt.Sprintf("%.0fs", r.Window.Seconds()),
 			"started_at": strconv.FormatInt(r.StartedAt, 10), "deadline": unixOrZero(r.Deadline), "reason": or(r.Reason, "lease_closed_invalid")}
 	}
-	payState := "open"
-	if l.State == chain.StateClosed {
-		payState = "closed"
-	}
 	denom := or(l.Price.Denom, "uakt")
 	coin := func(a string) map[string]any { return map[string]any{"denom": denom, "amount": a} }
 	return map[string]any{
@@ -267,9 +288,9 @@ func leaseResponse(l chain.Lease) map[string]any {
 		"escrow_payment": map[string]any{
 			"id": map[string]any{"aid": map[string]any{"scope": "deployment", "xid": fmt.Sprintf("%s/%d", l.ID.Owner, l.ID.DSeq)},
 				"xid": fmt.Sprintf("%d/%d/%s", l.ID.GSeq, l.ID.OSeq, l.ID.Provider)},
-			"state": map[string]any{"owner": l.ID.Provider, "state": payState, "rate": coin(or(l.Price.Amount, "1.000000000000000000")),
-				"balance": coin("0.000000000000000000"), "unsettled": coin("0.000000000000000000"),
-				"withdrawn": map[string]any{"denom": denom, "amount": "0"}},
+			"state": map[string]any{"owner": l.ID.Provider, "state": pay.state, "rate": coin(or(l.Price.Amount, "1.000000000000000000")),
+				"balance": coin(pay.balance), "unsettled": coin(pay.unsettled),
+				"withdrawn": map[string]any{"denom": denom, "amount": pay.withdrawn}},
 		},
 	}
 }

@@ -334,6 +334,8 @@ func (c *Chain) list(w http.ResponseWriter, r *http.Request) {
 	page := []any{}
 	var next any
 	offset := lq.offset
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for i, l := range order {
 		if !lq.accepts(l) {
 			continue
@@ -351,7 +353,7 @@ func (c *Chain) list(w http.ResponseWriter, r *http.Request) {
 			next = encodePageKey(states, s, leaseKey(l), lq.walk)
 			break
 		}
-		page = append(page, leaseResponse(*l))
+		page = append(page, leaseResponse(*l, c.paymentOf(l)))
 	}
 	if loop && len(page) > 0 {
 		first := order[0]

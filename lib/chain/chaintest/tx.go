@@ -443,6 +443,7 @@ func (c *Chain) broadcast(txBytes []byte) map[string]any {
 		applied.GasUsed = gas
 		for _, cl := range res.closes {
 			cl.lease.State, cl.lease.Reason, cl.lease.ClosedOn = chain.StateClosed, cl.reason, c.Height
+			c.closePayment(cl.lease.ID)
 			applied.Closed = append(applied.Closed, cl.id)
 		}
 		for _, st := range res.starts {
