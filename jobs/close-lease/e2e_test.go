@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"os/exec"
 	"strconv"
 	"testing"
 	"time"
@@ -99,4 +101,55 @@ func TestCloseLeaseWithReclamation(t *testing.T) {
 	assert.Equal(t, "done", r.Actions("close-lease")[0]["outcome"])
 	l, _ = p.Chain.Get(id)
 	assert.Equal(t, chain.StateClosed, l.State)
+}
+
+// Against a node that serves another chain than --chain-id, nothing is
+// signed: the mismatch is named before anything else (a node refuses such
+// a transaction only at broadcast, after signing: recorded against node
+// 2.1.0-rc12, shared/akash-node 20_broadcast_wrong_chain_id).
+func TestCloseLeaseRefusesAnotherChain(t *testing.T) {
+	c := kubetest.Shared(t)
+	p := chaintest.NewProvider(t)
+	p.Chain.ChainID = "local"
+	id := akash.LeaseID{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: 8438019, GSeq: 1, OSeq: 1, Provider: p.Key.Address}
+	p.Chain.Put(chain.Lease{ID: id, State: chain.StateActive})
+	r := jobtest.Run(t, jobtest.Build(t, "."), append([]string{"--kubeconfig", c.KubeconfigPath, "--owner", id.Owner, "--dseq", "8438019"}, p.Flags()...)...)
+	assert.Equal(t, 2, r.Code)
+	assert.Contains(t, r.Raw, "--chain-id=akashnet-2, but the node at "+p.URL+" serves chain local")
+	assert.Contains(t, r.Raw, "nothing was signed")
+	assert.Empty(t, p.Chain.Applied(), "nothing broadcast")
+	assert.Empty(t, r.Actions("close-lease"))
+
+	r = jobtest.Run(t, jobtest.Build(t, "."), append(append([]string{"--kubeconfig", c.KubeconfigPath, "--owner", id.Owner, "--dseq", "8438019"}, p.Flags()...), "--chain-id", "local")...)
+	require.Equal(t, 0, r.Code, r.Raw)
+	assert.Equal(t, "done", r.Actions("close-lease")[0]["outcome"])
+}
+
+// An operator closing one lease from a laptop with the key has no cluster
+// to name: the close goes through, and the run says that no Event is
+// recorded; a daily close budget, which lives in the cluster, says why it
+// cannot run.
+func TestCloseLeaseWithoutACluster(t *testing.T) {
+	p := chaintest.NewProvider(t)
+	id := akash.LeaseID{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: 8438020, GSeq: 1, OSeq: 1, Provider: p.Key.Address}
+	p.Chain.Put(chain.Lease{ID: id, State: chain.StateActive})
+	laptop := func(args ...string) jobtest.Result {
+		cmd := exec.Command(jobtest.Build(t, "."), append(append([]string{"--owner", id.Owner, "--dseq", "8438020"}, p.Flags()...), args...)...)
+		cmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")} // no KUBECONFIG, no ~/.kube/config, not in a pod
+		return jobtest.RunCmd(t, cmd)
+	}
+	r := laptop("--max-closes-per-day=5")
+	assert.Equal(t, 2, r.Code)
+	assert.Contains(t, r.Raw, "--max-closes-per-day=5 keeps its record in a ConfigMap, and no cluster is given (--kubeconfig); nothing was done")
+	l, _ := p.Chain.Get(id)
+	assert.Equal(t, chain.StateActive, l.State)
+
+	r = laptop()
+	require.Equal(t, 0, r.Code, r.Raw)
+	assert.NotNil(t, r.Message("no cluster given (no --kubeconfig, KUBECONFIG or ~/.kube/config, not in a pod): "+
+		"the close is logged here only, with no Kubernetes Event on the lease's namespace; a daily close budget (--max-closes-per-day) and --closer=exec need the cluster"))
+	assert.Equal(t, "done", r.Actions("close-lease")[0]["outcome"])
+	l, _ = p.Chain.Get(id)
+	assert.Equal(t, chain.StateClosed, l.State)
+	assert.NotContains(t, r.Raw, "could not record the Kubernetes Event")
 }

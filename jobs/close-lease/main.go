@@ -11,6 +11,9 @@ import (
 	"flag"
 	"fmt"
 
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
 	"github.com/akash-janitor/akash-janitor/lib/actuator"
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/chain"
@@ -34,6 +37,8 @@ func spec(o *options) job.Spec {
 		Name:              "close-lease",
 		Summary:           "close one lease on chain (owner/dseq/gseq/oseq), with dry-run, reason and audit",
 		DefaultMaxActions: 1,
+		// An operator with the key on a laptop has no cluster to name.
+		WithoutCluster: "the close is logged here only, with no Kubernetes Event on the lease's namespace; a daily close budget (--max-closes-per-day) and --closer=exec need the cluster",
 		Flags: func(fs *flag.FlagSet) {
 			o.chain.Register(fs)
 			fs.StringVar(&o.owner, "owner", "", "the tenant's address")
@@ -69,15 +74,25 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	if err != nil {
 		return job.BadInput("%w", err)
 	}
-	closer, err := o.chain.Closer(client, o.provider, 1, "akash-janitor close-lease", env.Clients.Config)
+	var config *rest.Config
+	var kube kubernetes.Interface
+	if env.Clients != nil {
+		config, kube = env.Clients.Config, env.Clients.Kube
+	}
+	closer, err := o.chain.Closer(client, o.provider, 1, "akash-janitor close-lease", config)
 	if err != nil {
 		return job.BadInput("%w", err)
 	}
-	budget, err := o.chain.Budget(env.Clients.Kube, "close-lease", env.Now, env.Metrics)
+	if kube == nil && o.chain.MaxClosesPerDay > 0 {
+		return job.BadInput("--max-closes-per-day=%d keeps its record in a ConfigMap, and no cluster is given (--kubeconfig); nothing was done", o.chain.MaxClosesPerDay)
+	}
+	budget, err := o.chain.Budget(kube, "close-lease", env.Now, env.Metrics)
 	if err != nil {
 		return job.BadInput("%w", err)
 	}
-	leaseclose.LogNode(ctx, client, env.Log)
+	if err := o.chain.CheckNode(ctx, client, env.Log, closer); err != nil {
+		return job.BadInput("%w", err)
+	}
 	id := akash.LeaseID{Owner: o.owner, DSeq: o.dseq, GSeq: uint32(o.gseq), OSeq: uint32(o.oseq), Provider: closer.Provider()}
 	l, err := observe(ctx, client, id, uint32(o.bseq))
 	if err != nil {

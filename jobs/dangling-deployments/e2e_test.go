@@ -507,8 +507,9 @@ func TestDanglingDrainedEscrowIsTornDownAndTheProviderRestarted(t *testing.T) {
 
 // A provider #515 hurts badly: 40% of its leases ended on chain and still
 // here. Each run tears down --max-actions of them, the longest ended
-// first, instead of refusing the whole run on the share, until none is
-// left; then the provider is restarted once.
+// first, instead of refusing the whole run on the share; the provider's
+// restart waits for the last of them, so that once gives all their
+// capacity back.
 func TestDanglingCleansALeakedProviderOverRuns(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
@@ -537,7 +538,7 @@ func TestDanglingCleansALeakedProviderOverRuns(t *testing.T) {
 		return n
 	}
 
-	restarts := 0
+	var restarts []string
 	for run, want := range []int{12, 4, 0} {
 		r := w.run(t, "--max-actions=8", "--max-share=0.2", "--max-count=5")
 		require.Equal(t, 0, r.Code, "run %d: %s", run+1, r.Raw)
@@ -553,8 +554,9 @@ func TestDanglingCleansALeakedProviderOverRuns(t *testing.T) {
 			assert.Equal(t, id(0).String(), r.Actions(verbTeardown)[0]["lease"], "the longest ended first")
 		}
 		for _, a := range r.Actions(verbRestart) {
-			if a["outcome"] == "done" {
-				restarts++
+			restarts = append(restarts, fmt.Sprint(a["outcome"]))
+			if run < 2 {
+				assert.Contains(t, a["detail"], "left for the next runs (--max-actions): the provider is restarted once they are torn down")
 			}
 		}
 	}
@@ -562,7 +564,10 @@ func TestDanglingCleansALeakedProviderOverRuns(t *testing.T) {
 		ns, m, _, _ := w.present(t, id(i))
 		require.True(t, ns && m, "a live lease is left alone")
 	}
-	assert.Equal(t, 1, restarts, "once, then the cool-down")
+	assert.Equal(t, []string{"skipped", "skipped", "done"}, restarts, "held while teardowns are left, then once")
+	counts, err := w.status.Counts()
+	require.NoError(t, err)
+	assert.Equal(t, leases-ended, counts.Leases, "all their capacity given back by the one restart")
 }
 
 // A reclaiming lease past its deadline is closed by the next run, also
@@ -598,4 +603,31 @@ func TestDanglingClosesReclaimedLeases(t *testing.T) {
 	assert.Equal(t, "lease_closed_reason_decommission", l.Reason, "closed with the reason its window was started with")
 	l, _ = w.chain.Get(inside)
 	assert.Equal(t, chain.StateReclaiming, l.State, "inside its window: left")
+}
+
+// Ages are the chain's own: on a chain making a block a second (as the
+// recorded nodes did), a lease that ended 500 blocks ago ended 8m20s ago,
+// inside --grace, and one 700 blocks ago 11m40s ago, past it; a block
+// time of 6.117 s assumed would have made both 51 minutes or more.
+func TestDanglingAgesInTheChainsTime(t *testing.T) {
+	w := newWorld(t)
+	w.chain.BlockInterval = time.Second
+	young := w.lease(t, true, chain.StateActive, 5000)
+	w.closeOnChain(young, 500)
+	old := w.lease(t, true, chain.StateActive, 5000)
+	w.closeOnChain(old, 700)
+	for i := 0; i < 10; i++ {
+		w.lease(t, true, chain.StateActive, 5000)
+	}
+	r := w.run(t, "--dry-run")
+	require.Equal(t, 0, r.Code, r.Raw)
+	got := outcomes(r)
+	assert.Equal(t, "skipped", got[verbTeardown+" "+young.String()])
+	assert.Equal(t, "planned", got[verbTeardown+" "+old.String()])
+	for _, a := range r.Actions(verbTeardown) {
+		if a["lease"] == young.String() {
+			assert.Equal(t, "ended 8m20s ago, less than --grace=10m0s: the provider goes first", a["detail"])
+		}
+	}
+	assert.Equal(t, "1s", r.Message("observed")["block_time"], "the pace measured on the chain")
 }

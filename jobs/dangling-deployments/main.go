@@ -123,12 +123,12 @@ func spec(o *options) job.Spec {
 			if o.restartCooldown <= 0 {
 				errs = append(errs, fmt.Errorf("--restart-cooldown=%s: must be positive", o.restartCooldown))
 			}
+			if _, _, err := kube.SplitNamespaced(o.restartPod); err != nil {
+				errs = append(errs, fmt.Errorf("--restart-pod=%q: %v", o.restartPod, err))
+			}
 			if o.restart == restartWhenLeaked {
 				if _, _, err := kube.SplitNamespaced(o.restartRecord); err != nil {
 					errs = append(errs, fmt.Errorf("--restart-record-configmap=%q: %v", o.restartRecord, err))
-				}
-				if _, _, err := kube.SplitNamespaced(o.restartPod); err != nil {
-					errs = append(errs, fmt.Errorf("--restart-pod=%q: %v", o.restartPod, err))
 				}
 			}
 			return errors.Join(errs...)
@@ -172,6 +172,9 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 			return job.BadInput("%w (nothing was done)", err)
 		}
 	}
+	if err := o.chain.CheckNode(ctx, client, env.Log, closer); err != nil {
+		return job.BadInput("%w", err)
+	}
 	r, err := o.restarter(env)
 	if err != nil {
 		return job.BadInput("%w (nothing was done)", err)
@@ -184,7 +187,7 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 		env.Log.Warn().Str("object", b).Msg("lease labels do not parse; left alone")
 	}
 	d, limitErr := plan(obs, env.Now(), o.plan())
-	env.Log.Info().Int("cluster_leases", len(obs.cluster.leases)).Int("chain_live_leases", len(obs.chain.live)).Int64("height", obs.chain.height).
+	env.Log.Info().Int("cluster_leases", len(obs.cluster.leases)).Int("chain_live_leases", len(obs.chain.live)).Int64("height", obs.chain.clock.Latest.Height).Str("block_time", obs.chain.clock.PerBlock.Round(time.Millisecond).String()).
 		Int("chain_active", obs.chain.count(chain.StateActive)).Int("chain_reclaiming", obs.chain.count(chain.StateReclaiming)).
 		Int("chain_ended", obs.endedCount()).
 		Int("dangling", len(d.teardowns)+len(d.closes)+len(d.reclaimed)+len(d.starts)).Int("reported", len(d.findings)).Msg("observed")
@@ -221,32 +224,42 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 
 	// What the teardowns left decides the restart: the Manifests that
 	// remain are what the provider would rebuild from. A teardown planned
-	// in a dry run, or held only by the pause, counts as done, so the
-	// restart it calls for is shown (planned, or held) too.
+	// in a dry run, or held only by the pause (within the budget), counts
+	// as done, so the restart it calls for is shown (planned, or held)
+	// too; an ended lease the budget left waits for the next runs.
 	paused := env.Actuator.Paused() != ""
-	torn, manifestsGone := 0, 0
+	in := restartInput{manifests: obs.cluster.manifests()}
+	would := 0
 	for i, out := range outcomes {
-		id, err := actuator.PayloadOf[akash.LeaseID](d.teardowns[i])
-		would := out == actuator.Done || out == actuator.Planned || (paused && d.teardowns[i].Hold == "")
-		if err == nil && would {
-			torn++
+		a := d.teardowns[i]
+		id, err := actuator.PayloadOf[akash.LeaseID](a)
+		if err != nil || a.Hold != "" {
+			continue
+		}
+		switch {
+		case out == actuator.Done || out == actuator.Planned || (paused && would < env.Common.MaxActions):
+			would++
 			if obs.cluster.leases[id].manifest {
-				manifestsGone++
+				in.manifestsGone++
 			}
+		case out == actuator.Skipped && a.Reason != "LeaseUnknownOnChain":
+			in.teardownsLeft++
 		}
 	}
-	errRestart := r.apply(ctx, env, obs, o, torn, obs.cluster.manifests()-manifestsGone, reported)
+	in.manifests -= in.manifestsGone
+	errRestart := r.apply(ctx, env, obs, in, reported)
 	return errors.Join(errTeardown, errStart, errClose, errReclaimed, errRestart, limitErr)
 }
 
 // findingReasons are the reasons a run reports without acting, each
 // pushed (0 when none) so an alert sees it fall back.
-var findingReasons = []string{"LeaseWithoutWorkload", "LeaseWithoutNamespace", "LeaseNotLiveOnChain", "ReclaimDeadlinePassed", "ProviderHoldsEndedLeases"}
+var findingReasons = []string{"LeaseWithoutWorkload", "LeaseWithoutNamespace", "LeaseNotLiveOnChain", "DoubtfulChainAnswer",
+	"ReclaimDeadlinePassed", "ProviderHoldsEndedLeases", "ProviderMissedTeardowns"}
 
 // reportedGauge counts the leases a run reports but may not act on, by
 // reason; pushed with the run's summary.
 func reportedGauge() *prometheus.GaugeVec {
 	return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "akash_janitor_dangling_deployments_reported",
-		Help: "Leases the last run found out of step but may not act on (its flags), by reason: LeaseWithoutWorkload, LeaseWithoutNamespace, LeaseNotLiveOnChain, ReclaimDeadlinePassed, ProviderHoldsEndedLeases."},
+		Help: "Leases the last run found out of step but may not act on (its flags, or the limits on absence), by reason: LeaseWithoutWorkload, LeaseWithoutNamespace, LeaseNotLiveOnChain, DoubtfulChainAnswer, ReclaimDeadlinePassed, ProviderHoldsEndedLeases, ProviderMissedTeardowns."},
 		[]string{"reason"})
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/akash-janitor/akash-janitor/lib/cooldown"
 	"github.com/akash-janitor/akash-janitor/lib/job"
 	"github.com/akash-janitor/akash-janitor/lib/kube"
-	"github.com/akash-janitor/akash-janitor/lib/leaseclose"
 	"github.com/akash-janitor/akash-janitor/lib/providerstatus"
 )
 
@@ -32,8 +31,10 @@ type observed struct {
 	status    providerstatus.Status
 	statusErr error
 	// lastRestart is when the provider was last restarted (nil: never),
-	// if the record could be read (else recordErr).
+	// and gap what an earlier run saw of its gap (nil: none), if the
+	// record could be read (else recordErr).
 	lastRestart *cooldown.Taken
+	gap         *gapSeen
 	recordErr   error
 }
 
@@ -162,8 +163,8 @@ func observeCluster(ctx context.Context, env *job.Env, provider string) (cluster
 
 // chainState is the provider's live leases on chain.
 type chainState struct {
-	live   map[akash.LeaseID]chain.Lease // active, reclaiming
-	height int64
+	live  map[akash.LeaseID]chain.Lease // active, reclaiming
+	clock chain.Clock
 }
 
 // count is how many live leases are in the state.
@@ -183,7 +184,6 @@ func (cs chainState) count(state string) int {
 // cluster's leases missing from the live ones are read by ID instead.
 func observeChain(ctx context.Context, c *chain.Client, provider string, log zerolog.Logger) (chainState, error) {
 	st := chainState{}
-	leaseclose.LogNode(ctx, c, log) // the listings below say what the node knows anyway
 	live, unknown, err := c.LeasesByState(ctx, provider, chain.StateActive, chain.StateReclaiming)
 	if err != nil {
 		return st, err
@@ -195,10 +195,10 @@ func observeChain(ctx context.Context, c *chain.Client, provider string, log zer
 		log.Debug().Strs("states", unknown).Msg("the node knows no reclaiming state: no lease is reclaiming")
 	}
 	st.live = live
-	h, err := c.LatestHeight(ctx)
-	if err != nil {
+	// Ages are measured in the chain's time: its latest block and the
+	// pace of its recent ones.
+	if st.clock, err = c.Clock(ctx); err != nil {
 		return st, err
 	}
-	st.height = h
 	return st, nil
 }

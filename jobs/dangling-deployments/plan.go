@@ -87,7 +87,7 @@ func withinLimits(dangling, inCluster int, o planOptions) error {
 func plan(obs observed, now time.Time, o planOptions) (decision, error) {
 	var d decision
 	cs, ch := obs.cluster, obs.chain
-	age := func(height int64) time.Duration { return time.Duration(ch.height-height) * chain.BlockTime }
+	age := ch.clock.Age
 	ids := make([]akash.LeaseID, 0, len(ch.live))
 	for id := range ch.live {
 		ids = append(ids, id)
@@ -201,7 +201,7 @@ func plan(obs observed, now time.Time, o planOptions) (decision, error) {
 	if limitErr != nil {
 		for _, a := range append(absent, unknown...) {
 			id, _ := akash.ParseLeaseID(a.Lease)
-			d.findings = append(d.findings, finding{id, a.Reason, a.Message + "; left as it is: " + limitErr.Error()})
+			d.findings = append(d.findings, finding{id, "DoubtfulChainAnswer", a.Message + "; left as it is: " + limitErr.Error()})
 		}
 		return d, limitErr
 	}

@@ -21,14 +21,14 @@ func planID(dseq uint64) akash.LeaseID {
 	return akash.LeaseID{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: dseq, GSeq: 1, OSeq: 1, Provider: planProvider}
 }
 
-// planWorld builds what observe would have read: height 10,000 (blocks of
-// chain.BlockTime, so 600 blocks are about an hour).
+// planWorld builds what observe would have read: height 10,000, blocks of
+// 6.117 s as measured on the chain (600 blocks are about an hour).
 type planWorld struct{ obs observed }
 
 func newPlanWorld() *planWorld {
 	return &planWorld{obs: observed{
 		cluster: clusterState{leases: map[akash.LeaseID]*inCluster{}},
-		chain:   chainState{live: map[akash.LeaseID]chain.Lease{}, height: 10_000},
+		chain:   chainState{live: map[akash.LeaseID]chain.Lease{}, clock: chain.Clock{Latest: chain.Block{Height: 10_000}, PerBlock: 6117 * time.Millisecond}},
 		looked:  map[akash.LeaseID]lookup{},
 	}}
 }
@@ -43,20 +43,20 @@ func (w *planWorld) here(dseq uint64, namespace bool, ago time.Duration) akash.L
 // live puts a lease on chain in state, created blocksAgo.
 func (w *planWorld) live(dseq uint64, state string, blocksAgo int64) akash.LeaseID {
 	id := planID(dseq)
-	w.obs.chain.live[id] = chain.Lease{ID: id, State: state, CreatedAt: w.obs.chain.height - blocksAgo}
+	w.obs.chain.live[id] = chain.Lease{ID: id, State: state, CreatedAt: w.obs.chain.clock.Latest.Height - blocksAgo}
 	return id
 }
 
 // closed says what the lookup by ID found for a lease not live: closed
 // by its owner blocksAgo.
 func (w *planWorld) closed(id akash.LeaseID, blocksAgo int64) {
-	w.obs.looked[id] = lookup{found: true, lease: chain.Lease{ID: id, State: chain.StateClosed, ClosedOn: w.obs.chain.height - blocksAgo, Reason: "lease_closed_owner"}}
+	w.obs.looked[id] = lookup{found: true, lease: chain.Lease{ID: id, State: chain.StateClosed, ClosedOn: w.obs.chain.clock.Latest.Height - blocksAgo, Reason: "lease_closed_owner"}}
 }
 
 // drained says the lookup by ID found the lease ended by the chain for
 // insufficient funds blocksAgo (node x/market/hooks/hooks.go).
 func (w *planWorld) drained(id akash.LeaseID, blocksAgo int64) {
-	w.obs.looked[id] = lookup{found: true, lease: chain.Lease{ID: id, State: chain.StateInsufficientFunds, ClosedOn: w.obs.chain.height - blocksAgo,
+	w.obs.looked[id] = lookup{found: true, lease: chain.Lease{ID: id, State: chain.StateInsufficientFunds, ClosedOn: w.obs.chain.clock.Latest.Height - blocksAgo,
 		Reason: chain.ReasonInsufficientFunds}}
 }
 
@@ -251,6 +251,7 @@ func TestPlanLimitsAbsenceNotEvidence(t *testing.T) {
 	assert.NotErrorIs(t, err, errPlan, "the rest of the plan stands")
 	assert.Empty(t, d.teardowns)
 	assert.Len(t, d.findings, 10, "each left one is named")
+	assert.Equal(t, "DoubtfulChainAnswer", d.findings[0].reason)
 
 	// The chain answers no live lease at all: everything looks gone.
 	empty := newPlanWorld()

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,7 +66,8 @@ func (o *options) restarter(env *job.Env) (*restarter, error) {
 	return r, nil
 }
 
-// observe reads the provider's status and the last restart into obs. A
+// observe reads the provider's status and the restart's record (the last
+// restart, and what an earlier run saw of the provider's gap) into obs. A
 // status that cannot be read, or is another provider's, is kept as an
 // error: the run goes on without it.
 func (r *restarter) observe(ctx context.Context, obs *observed, provider string) {
@@ -72,23 +75,50 @@ func (r *restarter) observe(ctx context.Context, obs *observed, provider string)
 	if r.status != nil {
 		obs.status, obs.statusErr = r.read(ctx)
 	}
-	if r.record != nil {
-		obs.lastRestart, obs.recordErr = r.record.Last(ctx)
+	if r.record == nil {
+		return
+	}
+	var notes map[string]string
+	obs.lastRestart, notes, obs.recordErr = r.record.Read(ctx)
+	if raw := notes[gapNote]; raw != "" && obs.recordErr == nil {
+		var g gapSeen
+		if err := json.Unmarshal([]byte(raw), &g); err != nil || g.At.IsZero() {
+			obs.recordErr = fmt.Errorf("%w %s/%s: note %q is not what this job writes (%s); delete the key to start again",
+				cooldown.ErrRecord, r.record.Namespace, r.record.Name, gapNote, raw)
+			return
+		}
+		obs.gap = &g
 	}
 }
 
 var errNoStatusURL = errors.New("no --provider-status-url")
 
-// read reads the status and checks it is this provider's.
+// read reads the status and checks it is this provider's: the provider's
+// gateway always names it (gateway/rest/router.go).
 func (r *restarter) read(ctx context.Context) (providerstatus.Status, error) {
 	s, err := r.status.Read(ctx)
-	if err != nil {
+	switch {
+	case err != nil:
 		return s, err
-	}
-	if s.Address != "" && s.Address != r.provider {
+	case s.Address == "":
+		return s, fmt.Errorf("the status at %s names no provider: not an akash-provider's answer", r.status.URL)
+	case s.Address != r.provider:
 		return s, fmt.Errorf("the status at %s is provider %s's, not --provider %s's", r.status.URL, s.Address, r.provider)
 	}
 	return s, nil
+}
+
+// gapNote is the note, beside the last restart, of what the last run that
+// read the status saw of the provider's gap.
+const gapNote = "gap"
+
+// gapSeen is that note.
+type gapSeen struct {
+	At    time.Time `json:"at"`
+	Stale int       `json:"stale"`
+	// Ineffective: a restart did not close the gap; no restart until it
+	// closes once.
+	Ineffective bool `json:"ineffective,omitempty"`
 }
 
 // restartInput is what the restart is decided on.
@@ -97,12 +127,16 @@ type restartInput struct {
 	status    providerstatus.Status
 	statusErr error
 	// manifests is how many Manifests of the provider the cluster holds
-	// after this run's teardowns; tornDown how many leases those were.
-	manifests, tornDown int
-	lastRestart         *cooldown.Taken
-	record              *cooldown.Record
-	pod                 actuator.Ref
-	now                 time.Time
+	// after this run's teardowns; manifestsGone how many those removed
+	// (or would, in a dry run or a pause); teardownsLeft how many ended
+	// leases the run's budget left for the next runs.
+	manifests, manifestsGone, teardownsLeft int
+	lastRestart                             *cooldown.Taken
+	gap                                     *gapSeen
+	record                                  *cooldown.Record
+	recordErr                               error
+	pod                                     actuator.Ref
+	now                                     time.Time
 }
 
 // stale is how many leases the provider holds beyond the Manifests it
@@ -115,39 +149,91 @@ func (in restartInput) stale() (n int, known bool) {
 	return max(in.status.Leases-in.manifests, 0), true
 }
 
-// planRestart decides the provider's restart: when its status counts more
-// leases than the cluster holds Manifests, or, when the status cannot be
-// read, when this run tore leases down (the provider keeps their
-// capacity either way). It returns the action, or a finding when the
-// restart is turned off, or neither.
-func planRestart(in restartInput) (*actuator.Action, *finding) {
+// unknownWhy says why the status tells nothing.
+func (in restartInput) unknownWhy() string {
+	if in.statusErr != nil {
+		return "its status cannot be read: " + in.statusErr.Error()
+	}
+	return "its inventory is not ready yet (it has just started), so its counts are not final"
+}
+
+// planRestart decides the provider's restart, and what to note of its gap
+// for the next run.
+//
+// With its status: the provider holds more leases than the cluster has
+// Manifests. A gap this run's teardowns made is certain, and restarted at
+// once; a gap that was there before them is restarted only when an
+// earlier run saw one too (a deploy in flight or the provider's own
+// teardown shows one for a moment). When the first look after a restart
+// still finds a gap it did not make, the restart did not help: no other
+// until the gap closes once (the alert stays). Without a status: when
+// this run removed Manifests the provider held. Either way it waits for
+// the ended leases the budget left to the next runs, so one restart gives
+// all their capacity back, and for the cool-down.
+//
+// It returns the action (nil: none), or a finding with the restart turned
+// off, and the note to keep (keep false: leave the note as it is).
+func planRestart(in restartInput) (a *actuator.Action, f *finding, note *gapSeen, keep bool) {
 	stale, known := in.stale()
-	a := actuator.Action{Verb: verbRestart, Target: in.pod, Reason: "ProviderHoldsEndedLeases",
+	act := actuator.Action{Verb: verbRestart, Target: in.pod, Reason: "ProviderHoldsEndedLeases",
 		OwnLimit: "at most one a run and one per --restart-cooldown", Payload: restartPlan{byStatus: known}}
-	hand := fmt.Sprintf("kubectl -n %s delete pod %s", in.pod.Namespace, in.pod.Name)
-	switch {
-	case known && stale == 0:
-		return nil, nil
-	case known:
-		a.Message = fmt.Sprintf("the provider counts %s (%d reservations: %d active, %d pending) but the cluster holds %d Manifests: "+
+	var hold string
+	if known {
+		keep = true
+		if stale == 0 {
+			return nil, nil, nil, true
+		}
+		before := max(stale-in.manifestsGone, 0) // the gap this run did not make
+		note = &gapSeen{At: in.now.UTC(), Stale: stale}
+		firstSinceRestart := in.lastRestart != nil && (in.gap == nil || in.gap.At.Before(in.lastRestart.At))
+		note.Ineffective = before > 0 && ((in.gap != nil && in.gap.Ineffective) || firstSinceRestart)
+		act.Message = fmt.Sprintf("the provider counts %s (%d reservations: %d active, %d pending) but the cluster holds %d Manifests: "+
 			"it keeps the capacity of %s that are gone (ended on chain and torn down) until it restarts; deleting its pod so it starts again "+
 			"from the Manifests (running workloads are not touched)", leases(in.status.Leases), in.status.Reservations(), in.status.Active, in.status.Pending,
 			in.manifests, leases(stale))
-	case in.tornDown > 0:
-		a.Reason = "ProviderMissedTeardowns"
-		a.Message = fmt.Sprintf("this run tore down %s the provider did not, and it keeps their capacity until it restarts "+
-			"(its status cannot be read: %v); deleting its pod so it starts again from the Manifests (running workloads are not touched)", leases(in.tornDown), in.statusErr)
-	default:
-		return nil, nil
+		switch {
+		case note.Ineffective:
+			at := in.lastRestart
+			when := "an earlier restart"
+			if at != nil {
+				when = "the restart at " + at.At.UTC().Format(time.RFC3339)
+			}
+			hold = fmt.Sprintf("%s did not give it back: the provider still holds %s the cluster has no Manifest of (Manifests being deleted, "+
+				"or with labels this job cannot read?); not restarted again until the gap closes once: look, and restart it by hand if need be",
+				when, leases(before))
+		case before > 0 && (in.gap == nil || in.gap.Stale == 0):
+			hold = fmt.Sprintf("a gap of %s first seen now: a run confirms it before the provider is restarted "+
+				"(a deploy in flight, or the provider's own teardown, shows one for a moment)", leases(before))
+		}
+	} else {
+		if in.manifestsGone == 0 {
+			return nil, nil, nil, false
+		}
+		act.Reason = "ProviderMissedTeardowns"
+		act.Message = fmt.Sprintf("this run removed the Manifests of %s the provider held, and it keeps their capacity until it restarts "+
+			"(%s); deleting its pod so it starts again from the Manifests (running workloads are not touched)", leases(in.manifestsGone), in.unknownWhy())
 	}
 	if in.mode == restartNever {
-		return nil, &finding{reason: "ProviderHoldsEndedLeases", msg: a.Message + "; --restart-provider=never: restart it by hand (" + hand + ")"}
+		return nil, &finding{reason: act.Reason, msg: act.Message + fmt.Sprintf("; --restart-provider=never: restart it by hand (kubectl -n %s delete pod %s)",
+			in.pod.Namespace, in.pod.Name)}, note, keep
 	}
-	if in.record != nil {
-		a.Hold = in.record.Held(in.lastRestart, in.now)
+	switch {
+	case hold != "":
+	case in.teardownsLeft > 0:
+		hold = fmt.Sprintf("%s ended on chain are left for the next runs (--max-actions): the provider is restarted once they are torn down, "+
+			"so that one restart gives all their capacity back", leases(in.teardownsLeft))
+	case in.recordErr != nil:
+		hold = "the restart's record cannot be used, so the provider is not restarted: " + in.recordErr.Error()
+	case in.record != nil:
+		hold = in.record.Held(in.lastRestart, in.now)
 	}
-	return &a, nil
+	act.Hold = hold
+	return &act, nil, note, keep
 }
+
+// restartPlan is the restart action's payload: whether the status
+// decided it (and so is read again just before).
+type restartPlan struct{ byStatus bool }
 
 // leases says n leases, or 1 lease.
 func leases(n int) string {
@@ -157,39 +243,43 @@ func leases(n int) string {
 	return fmt.Sprintf("%d leases", n)
 }
 
-// restartPlan is the restart action's payload: whether the status
-// decided it (and so is read again just before).
-type restartPlan struct{ byStatus bool }
-
-// apply plans the restart from what the run did and carries it out, and
-// reports the provider's figures.
-func (r *restarter) apply(ctx context.Context, env *job.Env, obs observed, o *options, tornDown, manifests int, reported *prometheus.GaugeVec) error {
-	in := restartInput{mode: r.mode, status: obs.status, statusErr: obs.statusErr, manifests: manifests, tornDown: tornDown,
-		lastRestart: obs.lastRestart, record: r.record, pod: r.pod, now: env.Now()}
+// apply plans the restart from what the run did, keeps its note, carries
+// it out, and reports the provider's figures.
+func (r *restarter) apply(ctx context.Context, env *job.Env, obs observed, in restartInput, reported *prometheus.GaugeVec) error {
+	in.mode, in.status, in.statusErr = r.mode, obs.status, obs.statusErr
+	in.lastRestart, in.gap, in.record, in.recordErr = obs.lastRestart, obs.gap, r.record, obs.recordErr
+	in.pod, in.now = r.pod, env.Now()
 	m := newProviderMetrics(env.Metrics)
 	m.report(in, len(obs.chain.live))
+	stale, known := in.stale()
 	switch {
 	case errors.Is(obs.statusErr, errNoStatusURL):
-	case obs.statusErr != nil:
-		env.Log.Warn().Err(obs.statusErr).Msg("the provider's status cannot be read: a restart follows only this run's teardowns")
-	case !obs.status.InventoryReady:
-		env.Log.Info().Int("provider_leases", obs.status.Leases).Msg("the provider's inventory is not ready yet (it has just started): its counts are not final, no restart is decided on them")
+	case !known:
+		env.Log.Warn().Msg("the provider's " + strings.TrimPrefix(in.unknownWhy(), "its ") + ": a restart follows only this run's teardowns")
 	default:
-		stale, _ := in.stale()
 		env.Log.Info().Int("provider_leases", obs.status.Leases).Int("provider_reservations_active", obs.status.Active).
-			Int("provider_reservations_pending", obs.status.Pending).Int("cluster_manifests", manifests).Int("chain_live_leases", len(obs.chain.live)).
+			Int("provider_reservations_pending", obs.status.Pending).Int("cluster_manifests", in.manifests).Int("chain_live_leases", len(obs.chain.live)).
 			Int("stale", stale).Msg("provider status")
 	}
-	a, f := planRestart(in)
+	a, f, note, keep := planRestart(in)
 	if f != nil {
 		reported.WithLabelValues(f.reason).Inc()
 		env.Log.Warn().Str("reason", f.reason).Msg(f.msg)
 	}
+	// The note is an observation, kept for the next run; a dry run or a
+	// paused one changes nothing, so it keeps none.
+	if keep && r.record != nil && obs.recordErr == nil && env.Actuator.Acting() {
+		raw := ""
+		if note != nil {
+			b, _ := json.Marshal(note)
+			raw = string(b)
+		}
+		if err := r.record.Note(ctx, gapNote, raw); err != nil {
+			env.Log.Warn().Err(err).Msg("what this run saw of the provider's gap is not kept: the next run cannot confirm it")
+		}
+	}
 	if a == nil {
 		return nil
-	}
-	if obs.recordErr != nil {
-		env.Log.Warn().Err(obs.recordErr).Msg("the restart's cool-down record cannot be read: the restart will not be done")
 	}
 	done := false
 	err := env.Actuator.Apply(ctx, []actuator.Action{*a}, func(ctx context.Context, act actuator.Action) error {
@@ -199,6 +289,9 @@ func (r *restarter) apply(ctx context.Context, env *job.Env, obs observed, o *op
 	})
 	if done {
 		m.restarted.Set(1)
+	}
+	if obs.recordErr != nil {
+		return errors.Join(err, obs.recordErr)
 	}
 	return err
 }
@@ -238,6 +331,8 @@ func (r *restarter) restart(ctx context.Context, env *job.Env, a actuator.Action
 	if owner := metav1.GetControllerOf(pod); owner == nil {
 		return fmt.Errorf("pod %s/%s has no controller to start it again: deleting it would stop the provider for good; restart it by hand", r.pod.Namespace, r.pod.Name)
 	}
+	// Taken before the delete: a delete that then fails leaves the
+	// cool-down spent, erring on the side of fewer restarts.
 	if held, err := r.record.Take(ctx, fmt.Sprintf("restart %s/%s (%s)", r.pod.Namespace, r.pod.Name, a.Reason)); err != nil {
 		return err
 	} else if held != "" {

@@ -161,7 +161,9 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	if err != nil {
 		return errors.Join(err, admissionErr)
 	}
-	leaseclose.LogNode(ctx, client, env.Log)
+	if err := o.chain.CheckNode(ctx, client, env.Log, closer); err != nil {
+		return errors.Join(job.BadInput("%w", err), admissionErr)
+	}
 	obs, err := observe(ctx, env.Clients, client, o.provider, env.Log)
 	if err != nil {
 		return errors.Join(err, admissionErr)

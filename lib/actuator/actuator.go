@@ -69,10 +69,10 @@ type Action struct {
 	Also []Ref
 	// OwnLimit, when set, says what limits this action instead of the
 	// run's budget (--max-actions): "at most one a run, once an hour". It
-	// is not counted against that budget and never held by it, so the
+	// is not counted against that budget and not held by it, so the
 	// action that ends a run (restarting the provider after its
-	// teardowns) is not crowded out by them. Dry-run, the pause, Hold and
-	// the audit apply as to any action.
+	// teardowns) is not crowded out by them; a budget of 0 still holds
+	// it. Dry-run, the pause, Hold and the audit apply as to any action.
 	OwnLimit string
 	// Payload is what the plan decided for the executor to carry out (the
 	// lease to close, the patch to apply): read it with PayloadOf, so an
@@ -197,6 +197,12 @@ func New(opts Options) *Actuator {
 // DryRun tells whether this actuator changes nothing.
 func (a *Actuator) DryRun() bool { return a.opts.DryRun }
 
+// Acting tells whether this run carries actions out: neither a dry run
+// nor paused or blocked. A job keeps its own bookkeeping for the next
+// run (what it saw that an action will rest on) only then, so a run that
+// changes nothing writes nothing either.
+func (a *Actuator) Acting() bool { return !a.opts.DryRun && a.paused == "" }
+
 // Summary is the run's totals.
 type Summary struct {
 	Actions int // every action the run planned, whatever became of it
@@ -292,6 +298,9 @@ func (a *Actuator) admit(ctx context.Context, act Action) (Outcome, string) {
 		outcome, detail = Skipped, "run stopped: "+context.Cause(ctx).Error()
 	case act.OwnLimit == "" && a.summary.Done+a.summary.Planned+a.summary.Failed+a.inflight-a.exempt >= a.opts.MaxActions:
 		outcome, detail = Skipped, fmt.Sprintf("budget of %d actions per run used up (--max-actions)", a.opts.MaxActions)
+	case a.opts.MaxActions == 0:
+		// --max-actions=0 does nothing, whatever limit an action has.
+		outcome, detail = Skipped, "budget of 0 actions per run (--max-actions): nothing is done"
 	case a.opts.DryRun:
 		outcome, detail = Planned, "dry-run: nothing changed"
 	default:

@@ -377,13 +377,28 @@ func TestOwnLimitIsOutsideTheBudget(t *testing.T) {
 	assert.Equal(t, []string{"delete-replicaset a"}, did)
 
 	buf.Reset()
-	d := New(Options{MaxActions: 0, DryRun: true, Log: zerolog.New(&buf)})
+	d := New(Options{MaxActions: 1, DryRun: true, Log: zerolog.New(&buf)})
 	held := restart
 	held.Hold = "cooling down"
-	require.NoError(t, d.Apply(context.Background(), []Action{restart, held}, do))
+	require.NoError(t, d.Apply(context.Background(), append(actions(1), restart, held), do))
 	l := lines(t, &buf)
-	require.Len(t, l, 2)
-	assert.Equal(t, "planned", l[0]["outcome"], "dry-run: planned even with no budget")
-	assert.Equal(t, "skipped", l[1]["outcome"])
-	assert.Equal(t, "cooling down", l[1]["detail"])
+	require.Len(t, l, 3)
+	assert.Equal(t, "planned", l[1]["outcome"], "dry-run: planned beside the budget")
+	assert.Equal(t, "skipped", l[2]["outcome"])
+	assert.Equal(t, "cooling down", l[2]["detail"])
+
+	// --max-actions=0: nothing at all.
+	did = nil
+	buf.Reset()
+	e := New(Options{MaxActions: 0, Log: zerolog.New(&buf)})
+	require.NoError(t, e.Apply(context.Background(), []Action{restart}, do))
+	assert.Empty(t, did)
+	assert.Equal(t, "budget of 0 actions per run (--max-actions): nothing is done", lines(t, &buf)[0]["detail"])
+}
+
+// A run acts unless it is a dry run or held by the pause.
+func TestActing(t *testing.T) {
+	assert.True(t, New(Options{MaxActions: 1}).Acting())
+	assert.False(t, New(Options{MaxActions: 1, DryRun: true}).Acting())
+	assert.False(t, New(Options{MaxActions: 1, Pause: func() string { return "paused: maintenance" }}).Acting())
 }

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -137,6 +138,25 @@ type Client struct {
 	// PageLimit is the leases asked per page.
 	PageLimit int
 	requests  atomic.Int64
+
+	mu sync.Mutex
+	// node is what the node said of itself, once asked (NodeInfo).
+	node *NodeInfo
+	// noReclaiming: the node refused the reclaiming filter once; it is not
+	// asked again for the client's life (a run).
+	noReclaiming bool
+}
+
+// asks tells whether a listing by state should be sent: a node known to
+// predate lease reclamation (its version, or its refusal earlier in the
+// run) is not asked for reclaiming leases, which it has none of.
+func (c *Client) asks(state string) bool {
+	if state != StateReclaiming {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.noReclaiming && (c.node == nil || !c.node.predatesReclamation())
 }
 
 // Requests is the number of requests made so far.
@@ -481,14 +501,23 @@ func (c *Client) Leases(ctx context.Context, provider, state string) ([]Lease, e
 
 // LeasesByState lists the provider's leases in each of the states, by ID.
 // A state the node does not know (reclaiming before 2.1) is returned in
-// unknown, not as an error: such a node has no lease in it. A lease the
+// unknown, not as an error: such a node has no lease in it. It is not
+// asked at all of a node whose version (NodeInfo, read earlier) predates
+// it, nor again after the node refused it once. A lease the
 // node lists under another state than the one asked for makes the whole
 // answer untrustworthy: an error.
 func (c *Client) LeasesByState(ctx context.Context, provider string, states ...string) (leases map[akash.LeaseID]Lease, unknown []string, err error) {
 	leases = map[akash.LeaseID]Lease{}
 	for _, state := range states {
+		if !c.asks(state) {
+			unknown = append(unknown, state)
+			continue
+		}
 		got, err := c.Leases(ctx, provider, state)
 		if errors.Is(err, ErrStateUnknown) {
+			c.mu.Lock()
+			c.noReclaiming = true
+			c.mu.Unlock()
 			unknown = append(unknown, state)
 			continue
 		}

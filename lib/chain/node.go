@@ -51,6 +51,14 @@ func (n NodeInfo) KnowsReclamation() bool {
 	return ok && (major > 2 || (major == 2 && minor >= 1))
 }
 
+// predatesReclamation tells whether the node's version is known and older
+// than 2.1. A version that does not parse is not taken as older: the
+// listing is asked, and a refusal says so.
+func (n NodeInfo) predatesReclamation() bool {
+	major, minor, ok := majorMinor(n.AppVersion)
+	return ok && (major < 2 || (major == 2 && minor < 1))
+}
+
 func majorMinor(v string) (int, int, bool) {
 	parts := strings.SplitN(strings.TrimPrefix(v, "v"), ".", 3)
 	if len(parts) < 2 {
@@ -61,7 +69,8 @@ func majorMinor(v string) (int, int, bool) {
 	return major, minor, err1 == nil && err2 == nil
 }
 
-// NodeInfo asks the node its version (/cosmos/base/tendermint/v1beta1/node_info).
+// NodeInfo asks the node its version (/cosmos/base/tendermint/v1beta1/node_info),
+// and remembers it for the listings that depend on it.
 func (c *Client) NodeInfo(ctx context.Context) (NodeInfo, error) {
 	if err := c.Validate(); err != nil {
 		return NodeInfo{}, err
@@ -85,6 +94,9 @@ func (c *Client) NodeInfo(ctx context.Context) (NodeInfo, error) {
 	if resp.Default != nil {
 		n.Network, n.CometBFT = resp.Default.Network, resp.Default.Version
 	}
+	c.mu.Lock()
+	c.node = &n
+	c.mu.Unlock()
 	return n, nil
 }
 

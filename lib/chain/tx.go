@@ -172,28 +172,94 @@ func (c *Client) WaitTx(ctx context.Context, hash string, every time.Duration) (
 	}
 }
 
-// BlockTime is the chain's average block time (the provider's price script
-// counts 429909 blocks in a month of 30.437 days: 6.117 s).
-const BlockTime = 6117 * time.Millisecond
-
 // LatestHeight is the height of the node's latest block.
 func (c *Client) LatestHeight(ctx context.Context) (int64, error) {
+	b, err := c.Block(ctx, 0)
+	return b.Height, err
+}
+
+// Block is a block's height and the time its proposer gave it.
+type Block struct {
+	Height int64
+	Time   time.Time
+}
+
+// Block reads the block at height (0: the latest) from
+// /cosmos/base/tendermint/v1beta1/blocks/{height|latest}.
+func (c *Client) Block(ctx context.Context, height int64) (Block, error) {
+	what, path := "the latest block", "/cosmos/base/tendermint/v1beta1/blocks/latest"
+	if height > 0 {
+		what, path = fmt.Sprintf("block %d", height), "/cosmos/base/tendermint/v1beta1/blocks/"+strconv.FormatInt(height, 10)
+	}
 	var resp struct {
 		Block *struct {
 			Header struct {
 				Height json.Number `json:"height"`
+				Time   string      `json:"time"`
 			} `json:"header"`
 		} `json:"block"`
 	}
-	if err := c.get(ctx, "/cosmos/base/tendermint/v1beta1/blocks/latest", nil, &resp); err != nil {
-		return 0, fmt.Errorf("read the latest block: %w", err)
+	if err := c.get(ctx, path, nil, &resp); err != nil {
+		return Block{}, fmt.Errorf("read %s: %w", what, err)
 	}
 	if resp.Block == nil {
-		return 0, errors.New("read the latest block: the answer has no \"block\"")
+		return Block{}, fmt.Errorf("read %s: the answer has no \"block\"", what)
 	}
 	h, err := strconv.ParseInt(string(resp.Block.Header.Height), 10, 64)
-	if err != nil || h <= 0 {
-		return 0, fmt.Errorf("read the latest block: height %q", resp.Block.Header.Height)
+	if err != nil || h <= 0 || (height > 0 && h != height) {
+		return Block{}, fmt.Errorf("read %s: height %q", what, resp.Block.Header.Height)
 	}
-	return h, nil
+	t, err := time.Parse(time.RFC3339Nano, resp.Block.Header.Time)
+	if err != nil {
+		return Block{}, fmt.Errorf("read %s: time %q: %v", what, resp.Block.Header.Time, err)
+	}
+	return Block{Height: h, Time: t}, nil
+}
+
+// Clock tells how long ago a height was, as the chain measures it: from
+// its latest block and the pace of its recent blocks. Block times differ
+// from chain to chain and over a chain's upgrades (1 s on a local node,
+// about 6 s on mainnet), so no constant is assumed.
+type Clock struct {
+	Latest Block
+	// PerBlock is the mean time between the recent blocks, measured over
+	// Span blocks.
+	PerBlock time.Duration
+	Span     int64
+}
+
+// Age is how long before the latest block the block at height was made,
+// at the recent pace.
+func (k Clock) Age(height int64) time.Duration {
+	return time.Duration(k.Latest.Height-height) * k.PerBlock
+}
+
+// Clock reads the latest block and one 1,000 blocks before it (100, or
+// 10, on a node that has pruned those or a chain that young) and measures
+// the pace between them. A chain whose pace cannot be measured is an
+// error: ages are not guessed.
+func (c *Client) Clock(ctx context.Context) (Clock, error) {
+	latest, err := c.Block(ctx, 0)
+	if err != nil {
+		return Clock{}, err
+	}
+	var errs []error
+	for _, span := range []int64{1000, 100, 10} {
+		span = min(span, latest.Height-1)
+		if span < 1 {
+			break
+		}
+		before, err := c.Block(ctx, latest.Height-span)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		per := latest.Time.Sub(before.Time) / time.Duration(span)
+		if per <= 0 {
+			return Clock{}, fmt.Errorf("block %d is dated %s, not before the latest block %d (%s): the chain's pace cannot be measured",
+				before.Height, before.Time.Format(time.RFC3339), latest.Height, latest.Time.Format(time.RFC3339))
+		}
+		return Clock{Latest: latest, PerBlock: per, Span: span}, nil
+	}
+	return Clock{}, fmt.Errorf("measure the chain's block pace: no earlier block can be read: %w", errors.Join(errs...))
 }

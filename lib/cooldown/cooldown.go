@@ -66,6 +66,55 @@ func (r *Record) Last(ctx context.Context) (*Taken, error) {
 	return last, err
 }
 
+// Read returns when the action was last taken (nil: never) and the
+// record's notes: its other keys, which the job keeps beside it (what it
+// saw that leads to the action).
+func (r *Record) Read(ctx context.Context) (*Taken, map[string]string, error) {
+	cm, last, err := r.read(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	notes := map[string]string{}
+	for k, v := range cm.Data {
+		if k != Key {
+			notes[k] = v
+		}
+	}
+	return last, notes, nil
+}
+
+// Note writes a note (any key but Key; value "" removes it), with the
+// API server's optimistic concurrency as Take.
+func (r *Record) Note(ctx context.Context, key, value string) error {
+	if key == Key {
+		return fmt.Errorf("%w %s: %q is the record's own key, not a note", ErrRecord, r.ref(), key)
+	}
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cm, _, err := r.read(ctx)
+		if err != nil {
+			return err
+		}
+		if cm.Data[key] == value {
+			return nil
+		}
+		cm = cm.DeepCopy()
+		if cm.Data == nil {
+			cm.Data = map[string]string{}
+		}
+		if value == "" {
+			delete(cm.Data, key)
+		} else {
+			cm.Data[key] = value
+		}
+		_, err = r.Client.CoreV1().ConfigMaps(r.Namespace).Update(ctx, cm, metav1.UpdateOptions{FieldManager: "akash-janitor/" + r.Job})
+		return err
+	})
+	if err != nil && !errors.Is(err, ErrRecord) {
+		return fmt.Errorf("%w %s: the note %q cannot be written: %v", ErrRecord, r.ref(), key, err)
+	}
+	return err
+}
+
 // Held says why the action may not be taken at now after last, "" when it
 // may.
 func (r *Record) Held(last *Taken, now time.Time) string {

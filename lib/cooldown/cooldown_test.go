@@ -66,6 +66,18 @@ func TestTakenOncePerPeriod(t *testing.T) {
 	held, err = again.Take(ctx, "restart")
 	require.NoError(t, err)
 	assert.Empty(t, held, "the hour has passed")
+
+	// Notes kept beside it, by any process.
+	require.NoError(t, r.Note(ctx, "gap", `{"stale":2}`))
+	last, notes, err := again.Read(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"gap": `{"stale":2}`}, notes)
+	assert.Equal(t, "restart", last.What, "a note leaves the last take as it is")
+	require.NoError(t, again.Note(ctx, "gap", ""))
+	_, notes, err = r.Read(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, notes, "an empty note is removed")
+	assert.ErrorContains(t, r.Note(ctx, cooldown.Key, "x"), "the record's own key")
 }
 
 // Runs racing for it: exactly one takes it.

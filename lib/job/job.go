@@ -129,6 +129,11 @@ type Spec struct {
 	// takes an actuator from env.Actuator.Pass() and logs its own summary;
 	// the exit code follows Run's error alone.
 	Loop bool
+	// WithoutCluster, when set, lets the job run when it is given no
+	// cluster at all (no kubeconfig anywhere, not in a pod): env.Clients is
+	// nil, no Event is recorded, and this, what is lost, is logged. A
+	// kubeconfig given but unusable is still bad configuration.
+	WithoutCluster string
 }
 
 // Env is what a running job is given.
@@ -238,17 +243,21 @@ func Run(ctx context.Context, spec Spec, args []string, lookupEnv func(string) (
 		}
 	}
 
-	cfg, err := kube.Config(c.Kube)
-	if err != nil {
-		log.Error().Err(err).Msg("cannot build the Kubernetes client; nothing was done")
-		return ExitBadInput
-	}
 	counter := &kube.RequestCounter{}
-	counter.Instrument(cfg)
-	clients, err := kube.NewClients(cfg)
-	if err != nil {
+	var clients *kube.Clients
+	cfg, err := kube.Config(c.Kube)
+	switch {
+	case errors.Is(err, kube.ErrNoKubeconfig) && spec.WithoutCluster != "":
+		log.Warn().Msg("no cluster given (no --kubeconfig, KUBECONFIG or ~/.kube/config, not in a pod): " + spec.WithoutCluster)
+	case err != nil:
 		log.Error().Err(err).Msg("cannot build the Kubernetes client; nothing was done")
 		return ExitBadInput
+	default:
+		counter.Instrument(cfg)
+		if clients, err = kube.NewClients(cfg); err != nil {
+			log.Error().Err(err).Msg("cannot build the Kubernetes client; nothing was done")
+			return ExitBadInput
+		}
 	}
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
@@ -264,14 +273,19 @@ func Run(ctx context.Context, spec Spec, args []string, lookupEnv func(string) (
 		DryRun:     c.DryRun,
 		MaxActions: c.MaxActions,
 		Log:        log,
-		Events: &actuator.KubeEvents{
+	}
+	if clients != nil {
+		opts.Events = &actuator.KubeEvents{
 			Client:     clients.Kube.EventsV1(),
 			Controller: "akash-janitor.akash.network/" + spec.Name,
 			Instance:   instance,
-		},
+		}
 	}
 	if spec.Pausable {
 		opts.Pause = func() string {
+			if clients == nil {
+				return "blocked: no cluster given, so the pause switch and the blockers cannot be read"
+			}
 			if why := c.Pause.reason(ctx, clients.Kube); why != "" {
 				return "paused: " + why
 			}

@@ -31,6 +31,10 @@ type Options struct {
 	UserAgent string
 }
 
+// ErrNoKubeconfig is a run given no cluster at all: no --kubeconfig, no
+// KUBECONFIG or ~/.kube/config, not in a pod.
+var ErrNoKubeconfig = errors.New("no kubeconfig found: pass --kubeconfig or set KUBECONFIG, or run in a pod")
+
 // Config builds the REST config the options describe.
 func Config(opts Options) (*rest.Config, error) {
 	var (
@@ -54,7 +58,7 @@ func Config(opts Options) (*rest.Config, error) {
 		cfg, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
 		if err != nil {
 			if clientcmd.IsEmptyConfig(err) {
-				return nil, errors.New("no kubeconfig found: pass --kubeconfig or set KUBECONFIG, or run in a pod")
+				return nil, ErrNoKubeconfig
 			}
 			return nil, fmt.Errorf("kubeconfig %q: %w", opts.Kubeconfig, err)
 		}

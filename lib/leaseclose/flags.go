@@ -235,14 +235,23 @@ func (f *ChainFlags) TxCloser(c *chain.Client, provider string, batchSize int, m
 	return closer, nil
 }
 
-// LogNode reads the node's version once and logs it (a chain job's first
-// line about the chain); a node that does not say is a warning, not a
+// CheckNode reads the node's version once and logs it (a chain job's
+// first line about the chain), and, when the closer signs with --chain-id
+// (tx and cli; exec signs with the provider pod's own), checks that the
+// node serves that chain: a transaction signed for another is refused
+// only at broadcast, after signing (sdk code 4; recorded against node
+// 2.1.0-rc12 and 2.0.1). A node that does not say is a warning, not a
 // failure: the requests that follow fail closed on their own.
-func LogNode(ctx context.Context, c *chain.Client, log zerolog.Logger) {
+func (f *ChainFlags) CheckNode(ctx context.Context, c *chain.Client, log zerolog.Logger, closer Closer) error {
 	node, err := c.NodeInfo(ctx)
 	if err != nil {
 		log.Warn().Err(err).Msg("the node's version is unknown")
-		return
+		return nil
 	}
 	log.Info().Str("node_version", node.AppVersion).Str("chain_id", node.Network).Bool("reclamation", node.KnowsReclamation()).Msg("chain node")
+	if closer == nil || closer.Backend() == "exec" || node.Network == "" || node.Network == f.ChainID {
+		return nil
+	}
+	return fmt.Errorf("--chain-id=%s, but the node at %s serves chain %s: a transaction signed for %s would be refused; nothing was signed",
+		f.ChainID, strings.Join(c.Endpoints, ","), node.Network, f.ChainID)
 }

@@ -43,6 +43,15 @@ type Chain struct {
 	// node: no lease reclamation, the reclaiming filter refused) or 2.1.0
 	// and on (reclamation).
 	Version string
+	// BlockInterval is the pace the chain made its blocks at
+	// (DefaultBlockInterval if 0): the latest block is now, each one
+	// before it that much earlier (BlockTime). The recorded nodes made one
+	// a second.
+	BlockInterval time.Duration
+	// PrunedBelow, if set, is the lowest height whose block the node still
+	// has: blocks below it are gone, as on a node that prunes its block
+	// store.
+	PrunedBelow int64
 
 	failNext  int
 	failCode  int
@@ -64,6 +73,10 @@ type Chain struct {
 	escrow   map[deploymentKey]*escrowAccount
 	payments map[akash.LeaseID]*payment
 }
+
+// DefaultBlockInterval is the simulated chain's block pace unless set: about
+// mainnet's (its price script counts 6.117 s a block).
+const DefaultBlockInterval = 6117 * time.Millisecond
 
 // New returns an empty chain at height 1,000,000, a node of version 2.0.1
 // as recorded in shared/akash-node; WithReclamation makes it a 2.1 node.

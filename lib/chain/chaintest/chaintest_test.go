@@ -2,6 +2,7 @@ package chaintest_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -221,4 +222,77 @@ func TestListingsSeeLeasesPutSinceTheLast(t *testing.T) {
 	put(20, chain.StateActive)
 	put(30, chain.StateClosed)
 	assert.Equal(t, []uint64{10, 20, 50}, dseqs())
+}
+
+// Ages come from the chain's own blocks: on a chain making a block a
+// second, 7 blocks are 7 s, whatever mainnet's pace; a node that pruned
+// old blocks is measured over fewer; one that keeps none is an error.
+func TestClockMeasuresTheChainsPace(t *testing.T) {
+	ctx := context.Background()
+	ch := chaintest.New()
+	ch.BlockInterval = time.Second
+	c := &chain.Client{Endpoints: []string{ch.Start(t).URL}}
+	k, err := c.Clock(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, time.Second, k.PerBlock.Round(10*time.Millisecond))
+	assert.Equal(t, int64(1000), k.Span)
+	assert.Equal(t, ch.Height, k.Latest.Height)
+	assert.WithinDuration(t, time.Now(), k.Latest.Time, 5*time.Second)
+	assert.Equal(t, 7*time.Second, k.Age(ch.Height-7).Round(100*time.Millisecond))
+
+	ch.BlockInterval = 6117 * time.Millisecond
+	ch.PrunedBelow = ch.Height - 500
+	k, err = c.Clock(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, int64(100), k.Span, "1,000 blocks back is pruned: 100")
+	assert.Equal(t, 6117*time.Millisecond, k.PerBlock.Round(time.Millisecond))
+
+	ch.PrunedBelow = ch.Height
+	_, err = c.Clock(ctx)
+	assert.ErrorContains(t, err, "no earlier block can be read")
+	assert.ErrorContains(t, err, fmt.Sprintf("height %d is not available, lowest height is %d", ch.Height-10, ch.Height))
+
+	_, err = c.Block(ctx, ch.Height+5)
+	assert.ErrorContains(t, err, "requested block height is bigger then the chain length")
+}
+
+// A node whose version predates lease reclamation (2.0.x) is not asked for
+// reclaiming leases, which it refuses (HTTP 400); one that did not say is
+// asked once, and its refusal is remembered for the run.
+func TestReclaimingIsAskedOnlyOfNodesThatKnowIt(t *testing.T) {
+	ctx := context.Background()
+	provider, _, err := chaintx.GenerateKey("p")
+	require.NoError(t, err)
+	ch := chaintest.New() // 2.0.1
+	ch.Put(chain.Lease{ID: akash.LeaseID{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: 1, GSeq: 1, OSeq: 1, Provider: provider.Address}, State: chain.StateActive})
+	url := ch.Start(t).URL
+
+	c := &chain.Client{Endpoints: []string{url}}
+	_, err = c.NodeInfo(ctx)
+	require.NoError(t, err)
+	before := ch.Requests()
+	live, unknown, err := c.LeasesByState(ctx, provider.Address, chain.StateActive, chain.StateReclaiming)
+	require.NoError(t, err)
+	assert.Len(t, live, 1)
+	assert.Equal(t, []string{chain.StateReclaiming}, unknown)
+	assert.Equal(t, 1, ch.Requests()-before, "the active listing alone")
+
+	blind := &chain.Client{Endpoints: []string{url}}
+	before = ch.Requests()
+	_, unknown, err = blind.LeasesByState(ctx, provider.Address, chain.StateActive, chain.StateReclaiming)
+	require.NoError(t, err)
+	assert.Equal(t, []string{chain.StateReclaiming}, unknown)
+	assert.Equal(t, 2, ch.Requests()-before, "asked once, refused")
+	before = ch.Requests()
+	_, _, err = blind.LeasesByState(ctx, provider.Address, chain.StateActive, chain.StateReclaiming)
+	require.NoError(t, err)
+	assert.Equal(t, 1, ch.Requests()-before, "not asked again")
+
+	ch.WithReclamation()
+	fresh := &chain.Client{Endpoints: []string{url}}
+	_, err = fresh.NodeInfo(ctx)
+	require.NoError(t, err)
+	_, unknown, err = fresh.LeasesByState(ctx, provider.Address, chain.StateActive, chain.StateReclaiming)
+	require.NoError(t, err)
+	assert.Empty(t, unknown, "2.1 knows it")
 }

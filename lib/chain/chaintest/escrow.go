@@ -1,7 +1,9 @@
 package chaintest
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	sdkmath "cosmossdk.io/math"
 
@@ -131,34 +133,67 @@ func (c *Chain) WithdrawLease(id akash.LeaseID) error {
 
 // Deposit adds amount to the deployment's escrow account (MsgAccountDeposit;
 // node x/escrow/keeper AccountDeposit). An open account just holds more.
-// An overdrawn one is settled: what its payments could not pay is paid
-// from the deposit, and once all of it is, the account and its payments
-// close. Its leases stay ended: nothing reopens a lease.
+// An overdrawn one pays what its payments could not, in order, as far as
+// the deposit goes, and closes with its payments once all of it is paid.
+// Its leases stay ended: nothing reopens a lease. A closed account takes
+// no deposit.
 func (c *Chain) Deposit(owner string, dseq uint64, amount int64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	key := deploymentKey{owner, dseq}
 	a := c.escrow[key]
-	if a == nil {
+	switch {
+	case a == nil:
 		return fmt.Errorf("deployment %s/%d: no escrow account", owner, dseq)
+	case a.state == escrowClosed:
+		return fmt.Errorf("escrow: account closed")
 	}
 	c.commitBlock()
 	a.funds = a.funds.Add(sdkmath.LegacyNewDec(amount))
-	if a.state != escrowOverdrawn || a.funds.IsNegative() {
+	if a.state != escrowOverdrawn {
+		return nil
+	}
+	left := sdkmath.LegacyNewDec(amount)
+	owed := false
+	for _, id := range c.paymentsOf(key) {
+		p := c.payments[id]
+		if p.state != escrowOverdrawn {
+			continue
+		}
+		paid := sdkmath.LegacyMinDec(left, p.unsettled)
+		left = left.Sub(paid)
+		p.unsettled = p.unsettled.Sub(paid)
+		p.balance = p.balance.Add(paid)
+		a.transferred = a.transferred.Add(paid)
+		withdraw(p)
+		owed = owed || p.unsettled.IsPositive()
+	}
+	if owed {
 		return nil
 	}
 	a.state = escrowClosed
-	for id, p := range c.payments {
-		if keyOf(id) != key || p.state != escrowOverdrawn {
-			continue
+	for _, id := range c.paymentsOf(key) {
+		if p := c.payments[id]; p.state == escrowOverdrawn {
+			p.state = escrowClosed
 		}
-		p.balance = p.balance.Add(p.unsettled)
-		a.transferred = a.transferred.Add(p.unsettled)
-		p.unsettled = sdkmath.LegacyZeroDec()
-		withdraw(p)
-		p.state = escrowClosed
 	}
 	return nil
+}
+
+// paymentsOf are the payments of a deployment in the node's store order
+// (by lease ID), so that which lease a short account pays first is the
+// same every time. Called with c.mu held.
+func (c *Chain) paymentsOf(key deploymentKey) []akash.LeaseID {
+	var ids []akash.LeaseID
+	for id := range c.payments {
+		if keyOf(id) == key {
+			ids = append(ids, id)
+		}
+	}
+	slices.SortFunc(ids, func(a, b akash.LeaseID) int {
+		return cmp.Or(cmp.Compare(a.GSeq, b.GSeq), cmp.Compare(a.OSeq, b.OSeq), cmp.Compare(a.Provider, b.Provider))
+	})
+	return ids
 }
 
 // rate is what a lease pays per block: its price.
@@ -186,8 +221,9 @@ func (c *Chain) settle(key deploymentKey) (overdrawn bool) {
 	blocks := c.Height - a.settledAt
 	a.settledAt = c.Height
 	short := false
-	for id, p := range c.payments {
-		if keyOf(id) != key || p.state != escrowOpen {
+	for _, id := range c.paymentsOf(key) {
+		p := c.payments[id]
+		if p.state != escrowOpen {
 			continue
 		}
 		due := c.rate(id).MulInt64(blocks).TruncateDec()
@@ -204,8 +240,9 @@ func (c *Chain) settle(key deploymentKey) (overdrawn bool) {
 		return false
 	}
 	a.state = escrowOverdrawn
-	for id, p := range c.payments {
-		if keyOf(id) != key || p.state != escrowOpen {
+	for _, id := range c.paymentsOf(key) {
+		p := c.payments[id]
+		if p.state != escrowOpen {
 			continue
 		}
 		p.state = escrowOverdrawn

@@ -59,9 +59,39 @@ func TestEscrowRunsDryAtTheProvidersWithdrawal(t *testing.T) {
 	assert.JSONEq(t, string(want.Payment.State), string(have.Payment.State), "paid, withdrawn and unsettled as the node's settlement leaves them")
 
 	assert.ErrorContains(t, ch.WithdrawLease(id), "payment closed", "a second withdrawal: escrow code 7")
+	require.NoError(t, ch.Deposit(tenant, 102, 4_000))
+	status, answer = send(t, url, golden)
+	require.Equal(t, 200, status)
+	assert.Equal(t, []string{"overdrawn", "6000.000000000000000000", "504000"}, payment(t, answer), "a deposit short of the debt pays part of it")
 	require.NoError(t, ch.Deposit(tenant, 102, 20_000))
 	got, _ = ch.Get(id)
 	assert.Equal(t, chain.StateInsufficientFunds, got.State, "a deposit pays the debt but reopens nothing")
+	status, answer = send(t, url, golden)
+	require.Equal(t, 200, status)
+	assert.Equal(t, []string{"closed", "0.000000000000000000", "510000"}, payment(t, answer), "the debt paid, the payment closes")
+	assert.ErrorContains(t, ch.Deposit(tenant, 102, 1), "account closed")
+}
+
+// payment is an answer's escrow payment: its state, unsettled and
+// withdrawn amounts.
+func payment(t *testing.T, answer []byte) []string {
+	t.Helper()
+	var got struct {
+		Payment struct {
+			State struct {
+				State     string `json:"state"`
+				Unsettled struct {
+					Amount string `json:"amount"`
+				} `json:"unsettled"`
+				Withdrawn struct {
+					Amount string `json:"amount"`
+				} `json:"withdrawn"`
+			} `json:"state"`
+		} `json:"escrow_payment"`
+	}
+	require.NoError(t, json.Unmarshal(answer, &got))
+	st := got.Payment.State
+	return []string{st.State, st.Unsettled.Amount, st.Withdrawn.Amount}
 }
 
 // A withdrawal while the deployment can pay pays out and ends nothing;
