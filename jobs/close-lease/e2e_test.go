@@ -43,6 +43,7 @@ func TestCloseLease(t *testing.T) {
 	a := r.Actions("close-lease")[0]
 	assert.Equal(t, "done", a["outcome"])
 	assert.NotEmpty(t, a["tx_hash"])
+	assert.Contains(t, a["message"], "reason lease_closed_reason_decommission", "--reason 10001 logged by name, as the other jobs log it")
 	assert.Equal(t, id.String(), a["lease"])
 	l, _ = p.Chain.Get(id)
 	assert.Equal(t, chain.StateClosed, l.State)

@@ -98,8 +98,9 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	if err != nil {
 		return err
 	}
-	a := plan(l, env.Now(), o.reason, o.startReclaim)
 	reason, _ := chain.ParseCloseReason(o.reason)
+	// Logged by name (lease_closed_reason_decommission), however given.
+	a := plan(l, env.Now(), chain.CloseReasonName(reason), o.startReclaim)
 	exec := &leaseclose.Executor{Closer: closer, Chain: client, Reason: reason, Now: env.Now, Budget: budget}
 	return env.Actuator.ApplyBatched(ctx, []actuator.Action{a}, 1, exec.Batch)
 }

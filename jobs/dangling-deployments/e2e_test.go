@@ -323,6 +323,7 @@ func TestDanglingFailsClosed(t *testing.T) {
 	assert.Equal(t, 1, r.Code)
 	assert.Contains(t, r.Raw, "more likely wrong than true")
 	assert.Empty(t, r.Actions(verbTeardown))
+	assert.EqualValues(t, len(ids), r.Message("observed")["dangling"], "the observed line counts what the limits then leave")
 	untouched()
 	assert.NotEmpty(t, r.With("message", "lease labels do not parse; left alone"))
 

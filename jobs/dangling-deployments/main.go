@@ -187,10 +187,16 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 		env.Log.Warn().Str("object", b).Msg("lease labels do not parse; left alone")
 	}
 	d, limitErr := plan(obs, env.Now(), o.plan())
+	doubtful := 0 // looked dangling on absence alone, past the limits
+	for _, f := range d.findings {
+		if f.reason == "DoubtfulChainAnswer" {
+			doubtful++
+		}
+	}
 	env.Log.Info().Int("cluster_leases", len(obs.cluster.leases)).Int("chain_live_leases", len(obs.chain.live)).Int64("height", obs.chain.clock.Latest.Height).Str("block_time", obs.chain.clock.PerBlock.Round(time.Millisecond).String()).
 		Int("chain_active", obs.chain.count(chain.StateActive)).Int("chain_reclaiming", obs.chain.count(chain.StateReclaiming)).
 		Int("chain_ended", obs.endedCount()).
-		Int("dangling", len(d.teardowns)+len(d.closes)+len(d.reclaimed)+len(d.starts)).Int("reported", len(d.findings)).Msg("observed")
+		Int("dangling", len(d.teardowns)+len(d.closes)+len(d.reclaimed)+len(d.starts)+doubtful).Int("doubtful", doubtful).Int("reported", len(d.findings)).Msg("observed")
 	if errors.Is(limitErr, errPlan) {
 		return limitErr
 	}

@@ -124,7 +124,7 @@ func TestKillLeaseByImageAdmissionPolicy(t *testing.T) {
 		assert.Equal(t, fmt.Sprint("Namespace/", a["namespace"]), a["object"], "the line names the lease's namespace")
 	}
 	assert.Contains(t, msgs[bad.String()], `service asvc runs docker.io/packetstream/psclient:2 (denied by "packetstream/psclient"); the image is also refused at admission (ReplicaSet asvc-`)
-	assert.Contains(t, msgs[persistent.String()], `service db runs docker.io/packetstream/psclient:4 (denied by "packetstream/psclient"); the image is also refused at admission (StatefulSet db cannot create its pods)`)
+	assert.Contains(t, msgs[persistent.String()], `service db runs packetstream/psclient:4 (docker.io/packetstream/psclient:4; denied by "packetstream/psclient"); the image is also refused at admission (StatefulSet db cannot create its pods)`)
 }
 
 // replicaFailure is the message of the ReplicaSet's failure to create

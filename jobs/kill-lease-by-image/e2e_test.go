@@ -175,7 +175,7 @@ func TestKillLeaseByImageEveryName(t *testing.T) {
 	for _, a := range r.Actions(verbClose) {
 		byLease[a["lease"].(string)] = a
 	}
-	assert.Contains(t, byLease[registry1.String()]["message"], `service asvc runs docker.io/packetstream/psclient:latest (denied by "packetstream/psclient")`)
+	assert.Contains(t, byLease[registry1.String()]["message"], `service asvc runs registry-1.docker.io/packetstream/psclient (docker.io/packetstream/psclient:latest; denied by "packetstream/psclient")`)
 	assert.Contains(t, byLease[mirror.String()]["message"], `(denied by "*/traffmonetizer/cli")`)
 	assert.Contains(t, byLease[renamed.String()]["message"], "service asvc runs ghcr.io/innocent/app@"+imagematchtest.DigestDenied+
 		" (container asvc of pod ")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 	"strings"
@@ -15,17 +16,27 @@ import (
 
 // match is one service of a lease running a denied image.
 type match struct {
-	service, image, entry string
+	// image is the reference normalized (docker.io/x/y:latest); written
+	// is how the Manifest or the runtime wrote it.
+	service, image, written, entry string
 	// running names the container when the match is what its runtime
 	// reports (its image or resolved digest), not the Manifest's image.
 	running string
 }
 
+// String says the image as written and, when the match read it otherwise,
+// as normalized, so an operator finds it in the Manifest and sees what
+// the denylist compared.
 func (m match) String() string {
-	if m.running != "" {
-		return fmt.Sprintf("service %s runs %s (%s; denied by %q)", m.service, m.image, m.running, m.entry)
+	var about []string
+	if m.written != "" && m.written != m.image {
+		about = append(about, m.image)
 	}
-	return fmt.Sprintf("service %s runs %s (denied by %q)", m.service, m.image, m.entry)
+	if m.running != "" {
+		about = append(about, m.running)
+	}
+	about = append(about, fmt.Sprintf("denied by %q", m.entry))
+	return fmt.Sprintf("service %s runs %s (%s)", m.service, cmp.Or(m.written, m.image), strings.Join(about, "; "))
 }
 
 // denial is a lease to close and every reason found for it.
@@ -110,14 +121,17 @@ func deny(o observed, lists imagematch.Lists, provider string) ([]denial, []note
 			continue
 		}
 		var matches []match
-		seen := map[match]bool{}
+		type key struct{ service, image, entry, running string }
+		seen := map[key]bool{}
 		add := func(m match) {
 			// What the runtime reports adds a reason only where it differs
-			// from the Manifest's (another name, a resolved digest).
-			said := m
+			// from the Manifest's (another image, a resolved digest), however
+			// either wrote it.
+			k := key{m.service, m.image, m.entry, m.running}
+			said := k
 			said.running = ""
-			if !seen[m] && !seen[said] {
-				seen[m] = true
+			if !seen[k] && !seen[said] {
+				seen[k] = true
 				matches = append(matches, m)
 			}
 		}
@@ -128,7 +142,7 @@ func deny(o observed, lists imagematch.Lists, provider string) ([]denial, []note
 				continue
 			}
 			if e, denied := lists.Denied(img); denied {
-				add(match{service: svc.Name, image: img.Normalized, entry: e.Text})
+				add(match{service: svc.Name, image: img.Normalized, written: svc.Image, entry: e.Text})
 			}
 		}
 		for _, r := range l.running {
@@ -143,7 +157,7 @@ func deny(o observed, lists imagematch.Lists, provider string) ([]denial, []note
 					continue
 				}
 				if e, denied := lists.Denied(img); denied {
-					add(match{service: r.service, image: img.Normalized, entry: e.Text, running: where + ", the runtime's " + ref.kind})
+					add(match{service: r.service, image: img.Normalized, written: ref.text, entry: e.Text, running: where + ", the runtime's " + ref.kind})
 				}
 			}
 		}

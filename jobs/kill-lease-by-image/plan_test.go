@@ -41,15 +41,17 @@ func TestPlan(t *testing.T) {
 		notes int
 	}{
 		"a denied Manifest image": {lease: leaseOf(1, us, "registry-1.docker.io/packetstream/psclient"),
-			want: []string{`service a runs docker.io/packetstream/psclient:latest (denied by "packetstream/psclient")`}},
+			want: []string{`service a runs registry-1.docker.io/packetstream/psclient (docker.io/packetstream/psclient:latest; denied by "packetstream/psclient")`}},
 		"two services, one reason each": {lease: leaseOf(2, us, "nginx", "packetstream/psclient:2", "packetstream/psclient:2"),
-			want: []string{`service b runs docker.io/packetstream/psclient:2 (denied by "packetstream/psclient")`,
-				`service c runs docker.io/packetstream/psclient:2 (denied by "packetstream/psclient")`}},
+			want: []string{`service b runs packetstream/psclient:2 (docker.io/packetstream/psclient:2; denied by "packetstream/psclient")`,
+				`service c runs packetstream/psclient:2 (docker.io/packetstream/psclient:2; denied by "packetstream/psclient")`}},
 		"another provider's lease": {lease: leaseOf(3, "akash1other", "packetstream/psclient")},
 		"allowlisted":              {lease: leaseOf(4, us, "packetstream/psclient:ok")},
 		"what the runtime resolved": {lease: running(leaseOf(5, us, "ghcr.io/x/app:1"), "ghcr.io/x/app:1", "ghcr.io/x/app@"+imagematchtest.DigestDenied),
 			want: []string{"service a runs ghcr.io/x/app@" + imagematchtest.DigestDenied + ` (container web of pod web-0, the runtime's image ID; denied by "` + imagematchtest.DigestDenied + `")`}},
 		"the Manifest and the runtime agree: said once": {lease: running(leaseOf(6, us, "packetstream/psclient"), "docker.io/packetstream/psclient:latest", ""),
+			want: []string{`service a runs packetstream/psclient (docker.io/packetstream/psclient:latest; denied by "packetstream/psclient")`}},
+		"as the Manifest wrote it, normalized beside it": {lease: leaseOf(8, us, "docker.io/packetstream/psclient:latest"),
 			want: []string{`service a runs docker.io/packetstream/psclient:latest (denied by "packetstream/psclient")`}},
 		"an image that does not parse": {lease: running(leaseOf(7, us, "Bad/UPPER"), "", "not a digest:"), notes: 2},
 		"no lease ID":                  {lease: leaseImages{name: "x", idErr: errors.New("dseq: empty")}, notes: 1},
@@ -115,14 +117,14 @@ func TestPlanDecidesWithTheChain(t *testing.T) {
 	require.Len(t, closes, 4)
 	assert.Empty(t, closes[active].Hold)
 	assert.Equal(t, obs.chain[active], closes[active].Payload, "the executor gets the lease as listed")
-	assert.Equal(t, `closing the lease: service a runs docker.io/x/y:latest (denied by "x/y")`, closes[active].Message)
+	assert.Equal(t, `closing the lease: service a runs x/y (docker.io/x/y:latest; denied by "x/y")`, closes[active].Message)
 	assert.Equal(t, "the chain lists it neither active nor reclaiming (closed already, or unknown to it): nothing to close", closes[gone].Hold)
 	assert.Equal(t, "in its reclamation window; it cannot be closed before its deadline, 2026-12-02T12:30:00Z", closes[inWindow].Hold)
 	assert.Empty(t, closes[past].Hold, "past its deadline: closed now")
 	require.Len(t, d.starts, 1)
 	assert.Equal(t, unstarted.String(), d.starts[0].Lease)
 	assert.Equal(t, "start-reclaim", d.starts[0].Verb)
-	assert.Equal(t, `starting the lease's reclamation window (1h30m0s), after which a run closes it: service a runs docker.io/x/y:latest (denied by "x/y")`, d.starts[0].Message)
+	assert.Equal(t, `starting the lease's reclamation window (1h30m0s), after which a run closes it: service a runs x/y (docker.io/x/y:latest; denied by "x/y")`, d.starts[0].Message)
 }
 
 func mustLease(t *testing.T, s string) akash.LeaseID {

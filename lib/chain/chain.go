@@ -279,7 +279,25 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 			}
 		}
 	}
-	return fmt.Errorf("no chain endpoint answered %s: %w", path, errors.Join(errs...))
+	return fmt.Errorf("no chain endpoint answered %s: %w", path, distinct(errs))
+}
+
+// distinct joins the errors, each text once with how many times it came
+// (an endpoint down answers every round alike).
+func distinct(errs []error) error {
+	var out []error
+	count := map[string]int{}
+	for _, err := range errs {
+		if count[err.Error()]++; count[err.Error()] == 1 {
+			out = append(out, err)
+		}
+	}
+	for i, err := range out {
+		if n := count[err.Error()]; n > 1 {
+			out[i] = fmt.Errorf("%w (%d times)", err, n)
+		}
+	}
+	return errors.Join(out...)
 }
 
 func (c *Client) once(ctx context.Context, client *http.Client, timeout time.Duration, method, u string, query url.Values, payload []byte, out any) error {

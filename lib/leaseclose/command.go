@@ -48,8 +48,10 @@ func lastLine(s string) string {
 
 // CommandCloser closes each lease by running the official CLI's
 // `tx market bid close` (provider-services, or akt which has the same
-// command), one lease per transaction as the CLI does, then waits on the
-// chain's REST API for the transaction to be included.
+// command), and starts reclamation windows with `tx market bid
+// start-reclaim` where the CLI has it (node 2.1's on), one lease per
+// transaction as the CLI does, then waits on the chain's REST API for the
+// transaction to be included.
 //
 // The CLI signs for the key named by --from (or the provider pod's
 // AKASH_FROM), so it can only close the key's own bids: no authz, and no
@@ -77,6 +79,9 @@ type CommandCloser struct {
 	// sequence mismatch is run again (2 if 0): the CLI resends once
 	// itself, and the provider daemon may keep using the account.
 	SequenceRetries int
+
+	// commands are the CLI's `tx market bid` commands, once asked.
+	commands map[string]bool
 }
 
 func (c *CommandCloser) Backend() string  { return c.Runner.Backend() }
@@ -84,8 +89,15 @@ func (c *CommandCloser) Provider() string { return c.ProviderAddress }
 
 // Argv is the command line closing one lease, extra flags last.
 func (c *CommandCloser) Argv(l chain.Lease, reason int32, extra ...string) []string {
+	return c.argv("close", l, reason, extra...)
+}
+
+// argv is the command line of `tx market bid <sub>` (close, or
+// start-reclaim, which takes the same flags: chain-sdk go/cli/market_tx.go)
+// for one lease.
+func (c *CommandCloser) argv(sub string, l chain.Lease, reason int32, extra ...string) []string {
 	id := l.ID
-	argv := []string{c.CLI, "tx", "market", "bid", "close",
+	argv := []string{c.CLI, "tx", "market", "bid", sub,
 		"--owner", id.Owner, "--dseq", strconv.FormatUint(id.DSeq, 10),
 		"--gseq", strconv.FormatUint(uint64(id.GSeq), 10), "--oseq", strconv.FormatUint(uint64(id.OSeq), 10),
 		"--provider", id.Provider,
@@ -95,29 +107,33 @@ func (c *CommandCloser) Argv(l chain.Lease, reason int32, extra ...string) []str
 	return append(argv, extra...)
 }
 
-// StartReclaim is refused: see ErrStartReclaimUnsupported.
-func (c *CommandCloser) StartReclaim(_ context.Context, leases []chain.Lease, _ int32) []Result {
-	results := make([]Result, len(leases))
-	for i, l := range leases {
-		results[i] = Result{Lease: l, Err: fmt.Errorf("lease %s: %w", l.ID, ErrStartReclaimUnsupported)}
-	}
-	return results
+// StartReclaim starts the leases' reclamation windows with `tx market bid
+// start-reclaim`, which the CLI of node 2.1 on has (chain-sdk go/v0.2.11);
+// an older CLI is asked once (`tx market bid --help`), and refused with
+// ErrStartReclaimUnsupported.
+func (c *CommandCloser) StartReclaim(ctx context.Context, leases []chain.Lease, reason int32) []Result {
+	return c.each(ctx, "start-reclaim", leases, reason, precheckStart)
 }
 
 // Close closes the leases one by one. A lease that cannot be addressed, is
 // another provider's, closed or reclaiming is refused without running
 // anything.
 func (c *CommandCloser) Close(ctx context.Context, leases []chain.Lease, reason int32) []Result {
+	return c.each(ctx, "close", leases, reason, precheck)
+}
+
+// each runs `tx market bid <sub>` for each lease check allows.
+func (c *CommandCloser) each(ctx context.Context, sub string, leases []chain.Lease, reason int32, check func(chain.Lease, string) error) []Result {
 	results := make([]Result, len(leases))
 	var todo []int
 	for i, l := range leases {
 		results[i].Lease = l
-		if err := precheck(l, c.ProviderAddress); err != nil {
+		if err := check(l, c.ProviderAddress); err != nil {
 			results[i].Err = err
 			continue
 		}
 		if l.BSeq != 0 {
-			results[i].Err = fmt.Errorf("lease %s has bid sequence %d, which `%s tx market bid close` cannot address (it has no --bseq): use the tx closer", l.ID, l.BSeq, c.CLI)
+			results[i].Err = fmt.Errorf("lease %s has bid sequence %d, which `%s tx market bid %s` cannot address (it has no --bseq): use the tx closer", l.ID, l.BSeq, c.CLI, sub)
 			continue
 		}
 		todo = append(todo, i)
@@ -125,24 +141,66 @@ func (c *CommandCloser) Close(ctx context.Context, leases []chain.Lease, reason 
 	if len(todo) == 0 {
 		return results
 	}
+	fail := func(err error) []Result {
+		for _, i := range todo {
+			results[i].Err = err
+		}
+		return results
+	}
+	if sub != "close" {
+		if err := c.has(ctx, sub); err != nil {
+			return fail(err)
+		}
+	}
 	var extra []string
 	if c.Setup != nil {
 		sctx, cancel := context.WithTimeout(ctx, c.timeout())
 		flags, cleanup, err := c.Setup(sctx)
 		cancel()
 		if err != nil {
-			for _, i := range todo {
-				results[i].Err = err
-			}
-			return results
+			return fail(err)
 		}
 		defer cleanup()
 		extra = flags
 	}
 	for _, i := range todo {
-		results[i].TxHash, results[i].Err = c.closeOne(ctx, leases[i], reason, extra)
+		results[i].TxHash, results[i].Err = c.sendOne(ctx, sub, leases[i], reason, extra)
 	}
 	return results
+}
+
+// has checks, once, that the CLI has `tx market bid <sub>`, from the
+// command list its `tx market bid --help` prints.
+func (c *CommandCloser) has(ctx context.Context, sub string) error {
+	if c.commands == nil {
+		hctx, cancel := context.WithTimeout(ctx, c.timeout())
+		stdout, stderr, err := c.Runner.Run(hctx, []string{c.CLI, "tx", "market", "bid", "--help"}, nil)
+		cancel()
+		if err != nil {
+			if msg := lastLine(string(stderr)); msg != "" {
+				err = fmt.Errorf("%w; it said: %s", err, msg)
+			}
+			return fmt.Errorf("ask %s (%s) which bid commands it has: %w", c.CLI, c.Backend(), err)
+		}
+		c.commands = map[string]bool{}
+		inList := false
+		for _, line := range strings.Split(string(stdout), "\n") {
+			switch {
+			case strings.HasPrefix(line, "Available Commands:"):
+				inList = true
+			case inList && strings.HasPrefix(line, "  "):
+				if f := strings.Fields(line); len(f) > 0 {
+					c.commands[f[0]] = true
+				}
+			case inList:
+				inList = false
+			}
+		}
+	}
+	if !c.commands[sub] {
+		return fmt.Errorf("`%s tx market bid` has no %s (a CLI older than node 2.1's): %w", c.CLI, sub, ErrStartReclaimUnsupported)
+	}
+	return nil
 }
 
 func (c *CommandCloser) timeout() time.Duration {
@@ -152,13 +210,13 @@ func (c *CommandCloser) timeout() time.Duration {
 	return c.Timeout
 }
 
-func (c *CommandCloser) closeOne(ctx context.Context, l chain.Lease, reason int32, extra []string) (string, error) {
+func (c *CommandCloser) sendOne(ctx context.Context, sub string, l chain.Lease, reason int32, extra []string) (string, error) {
 	retries := c.SequenceRetries
 	if retries == 0 {
 		retries = 2
 	}
 	for attempt := 0; ; attempt++ {
-		resp, err := c.run(ctx, l, reason, extra)
+		resp, err := c.run(ctx, sub, l, reason, extra)
 		if err != nil {
 			return "", err
 		}
@@ -172,17 +230,17 @@ func (c *CommandCloser) closeOne(ctx context.Context, l chain.Lease, reason int3
 	}
 }
 
-// run runs the close command once and reads the response it printed.
-func (c *CommandCloser) run(ctx context.Context, l chain.Lease, reason int32, extra []string) (chain.TxResponse, error) {
+// run runs the command once and reads the response it printed.
+func (c *CommandCloser) run(ctx context.Context, sub string, l chain.Lease, reason int32, extra []string) (chain.TxResponse, error) {
 	rctx, cancel := context.WithTimeout(ctx, c.timeout())
 	defer cancel()
-	stdout, stderr, err := c.Runner.Run(rctx, c.Argv(l, reason, extra...), nil)
+	stdout, stderr, err := c.Runner.Run(rctx, c.argv(sub, l, reason, extra...), nil)
 	var exit *ExitError
 	switch {
 	case rctx.Err() != nil:
-		return chain.TxResponse{}, fmt.Errorf("%s (%s) for lease %s did not finish: %w; it may have broadcast the close: the next run reads the lease again", c.CLI, c.Backend(), l.ID, context.Cause(rctx))
+		return chain.TxResponse{}, fmt.Errorf("%s (%s) for lease %s did not finish: %w; it may have broadcast the %s: the next run reads the lease again", c.CLI, c.Backend(), l.ID, context.Cause(rctx), sub)
 	case errors.As(err, &exit):
-		return chain.TxResponse{}, fmt.Errorf("%s (%s) refused to close lease %s: %w", c.CLI, c.Backend(), l.ID, err)
+		return chain.TxResponse{}, fmt.Errorf("%s (%s) refused to %s lease %s: %w", c.CLI, c.Backend(), sub, l.ID, err)
 	case err != nil && len(bytes.TrimSpace(stderr)) > 0:
 		return chain.TxResponse{}, fmt.Errorf("run %s (%s) for lease %s: %w; it said: %s", c.CLI, c.Backend(), l.ID, err, lastLine(string(stderr)))
 	case err != nil:

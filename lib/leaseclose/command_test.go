@@ -82,6 +82,41 @@ func TestCLICloserClosesThroughTheCommandLine(t *testing.T) {
 	assert.Empty(t, entries, "the keyring, which holds the key unencrypted, is gone after the run")
 }
 
+// Node 2.1's CLI starts a reclamation window (`tx market bid
+// start-reclaim`); node 2.0's has no such command, and the closer says so
+// before running anything else.
+func TestCLICloserStartsReclamation(t *testing.T) {
+	ctx := context.Background()
+	p := chaintest.NewProvider(t)
+	p.Chain.WithReclamation()
+	l := chain.Lease{ID: akash.LeaseID{Owner: owner, DSeq: 301, GSeq: 1, OSeq: 1, Provider: p.Key.Address},
+		State: chain.StateActive, Reclamation: &chain.Reclamation{Window: time.Hour}}
+	p.Chain.Put(l)
+	client := &chain.Client{Endpoints: []string{p.URL}}
+
+	old, err := cliFlags(p, chaintest.BuildCLIOf(t, "2.0"), t.TempDir()).Closer(client, "", 1, "", nil)
+	require.NoError(t, err)
+	r := old.StartReclaim(ctx, []chain.Lease{l}, 10003)
+	assert.ErrorIs(t, r[0].Err, ErrStartReclaimUnsupported)
+	assert.ErrorContains(t, r[0].Err, "tx market bid` has no start-reclaim (a CLI older than node 2.1's)")
+	assert.Empty(t, p.Chain.Applied())
+
+	closer, err := cliFlags(p, chaintest.BuildCLI(t), t.TempDir()).Closer(client, "", 1, "", nil)
+	require.NoError(t, err)
+	r = closer.StartReclaim(ctx, []chain.Lease{l}, 10003)
+	require.NoError(t, r[0].Err)
+	assert.NotEmpty(t, r[0].TxHash)
+	got, _ := p.Chain.Get(l.ID)
+	assert.Equal(t, chain.StateReclaiming, got.State)
+	assert.Equal(t, "lease_closed_reason_manifest_timeout", got.Reclamation.Reason, "--reason reached the message")
+	applied := p.Chain.Applied()
+	require.Len(t, applied, 1)
+	assert.Equal(t, []chain.BidID{chain.BidIDOf(l)}, applied[0].Reclaiming)
+
+	r = closer.StartReclaim(ctx, []chain.Lease{got}, 10003)
+	assert.ErrorContains(t, r[0].Err, "no reclamation window to start", "started once: refused before running anything")
+}
+
 func TestCLICloserFailsClearly(t *testing.T) {
 	ctx := context.Background()
 	cli := chaintest.BuildCLI(t)
@@ -212,19 +247,25 @@ func TestArgvIsWhatTheRecordedCLIAccepts(t *testing.T) {
 		Commands   map[string][]struct{ Name string }
 	}
 	require.NoError(t, json.Unmarshal(raw, &rec))
-	known := map[string]bool{}
-	for _, f := range append(rec.Persistent, rec.Commands["tx market bid close"]...) {
-		known[f.Name] = true
-	}
 	require.NotEmpty(t, rec.Commands["tx market bid close"])
 	c := &CommandCloser{CLI: "provider-services", Flags: []string{"--gas", "auto", "--gas-adjustment", "1.5", "--gas-prices", "0.025uakt", "--note", "m", "--node", "x", "--chain-id", "y"}}
-	argv := c.Argv(chain.Lease{ID: akash.LeaseID{Owner: owner, DSeq: 1, GSeq: 1, OSeq: 1, Provider: "p"}}, 10002, "--from", "k", "--keyring-backend", "test", "--home", "h")
-	assert.Equal(t, []string{"provider-services", "tx", "market", "bid", "close"}, argv[:5])
-	for _, a := range argv[5:] {
-		if strings.HasPrefix(a, "--") {
-			assert.True(t, known[strings.TrimPrefix(a, "--")], "flag %s is not the command's", a)
+	l := chain.Lease{ID: akash.LeaseID{Owner: owner, DSeq: 1, GSeq: 1, OSeq: 1, Provider: "p"}}
+	for _, sub := range []string{"close", "start-reclaim"} {
+		flags := rec.Commands["tx market bid "+sub]
+		require.NotEmpty(t, flags, sub)
+		known := map[string]bool{}
+		for _, f := range append(rec.Persistent, flags...) {
+			known[f.Name] = true
+		}
+		argv := c.argv(sub, l, 10002, "--from", "k", "--keyring-backend", "test", "--home", "h")
+		assert.Equal(t, []string{"provider-services", "tx", "market", "bid", sub}, argv[:5])
+		for _, a := range argv[5:] {
+			if strings.HasPrefix(a, "--") {
+				assert.True(t, known[strings.TrimPrefix(a, "--")], "flag %s is not the %s command's", a, sub)
+			}
 		}
 	}
+	assert.Equal(t, c.Argv(l, 10002), c.argv("close", l, 10002))
 }
 
 func TestExecCloserRunsTheCLIInTheProviderPod(t *testing.T) {

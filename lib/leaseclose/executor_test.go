@@ -148,9 +148,4 @@ func TestExecutorStartsReclamation(t *testing.T) {
 	// Started once; a second start is skipped.
 	require.NoError(t, act.ApplyBatched(context.Background(), leaseActions(VerbStartReclaim, l), 10, exec.Batch))
 	assert.Equal(t, 2, act.Summary().Skipped)
-
-	// The CLI closers cannot start one, and say so.
-	cmd := &CommandCloser{ProviderAddress: w.closer.Provider()}
-	r := cmd.StartReclaim(context.Background(), []chain.Lease{l}, 10001)
-	assert.ErrorIs(t, r[0].Err, ErrStartReclaimUnsupported)
 }

@@ -58,10 +58,10 @@ func TestTxCloserBatchesRetriesAndReports(t *testing.T) {
 	applied := ch.Applied()
 	require.Len(t, applied, 3, "the sequence mismatch was retried, not counted as a transaction")
 	// Batch of two, the recorded node's gas: a fee-less probe uses
-	// 44,864 + 2 x 196,450 - 18,062 = 419,702; x 1.5 = 629,553 gas;
-	// x 0.025uakt = 15,739uakt.
-	assert.Equal(t, uint64(629553), applied[0].Gas)
-	assert.Equal(t, "15739uakt", applied[0].Fee)
+	// 44,864 + 2 x 196,450 - 18,062 = 419,702; with the fee's own cost,
+	// (419,702 + 18,200) x 1.5 = 656,853 gas; x 0.025uakt = 16,422uakt.
+	assert.Equal(t, uint64(656853), applied[0].Gas)
+	assert.Equal(t, "16422uakt", applied[0].Fee)
 }
 
 // A bidding provider's daemon always has a transaction of its account in
@@ -140,6 +140,33 @@ func TestTxCloserReclamationDeadline(t *testing.T) {
 
 // With no sequence named, the closer waits for the next block and reads
 // the account again.
+// The fee's own cost is in the gas: a start-reclaim uses about 1.30 times
+// its fee-less simulation in the block (recorded on node 2.1.0-rc12), and
+// goes through with an adjustment of 1; below 1 is refused with why.
+func TestTxCloserGasCoversTheFee(t *testing.T) {
+	ctx := context.Background()
+	key, _, err := chaintx.GenerateKey("p")
+	require.NoError(t, err)
+	ch := chaintest.New().WithReclamation()
+	ch.AddAccount(key.Address)
+	l := chain.Lease{ID: akash.LeaseID{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: 5, GSeq: 1, OSeq: 1, Provider: key.Address},
+		State: chain.StateActive, Reclamation: &chain.Reclamation{Window: time.Hour}}
+	ch.Put(l)
+	closer := &TxCloser{Chain: &chain.Client{Endpoints: []string{ch.Start(t).URL}}, Signer: key, ChainID: chaintest.ChainID,
+		GasPrices: "0.025uakt", GasAdjustment: 1, WaitTimeout: 5 * time.Second}
+	require.NoError(t, closer.Validate())
+	r := closer.StartReclaim(ctx, []chain.Lease{l}, 10003)
+	require.NoError(t, r[0].Err)
+	applied := ch.Applied()
+	require.Len(t, applied, 1)
+	assert.Zero(t, applied[0].Code, applied[0].Log)
+	assert.GreaterOrEqual(t, applied[0].Gas, applied[0].GasUsed, "enough gas with the fee's cost added")
+	assert.Greater(t, float64(applied[0].GasUsed), 1.25*float64(applied[0].GasUsed-FeeGas), "the fee weighs on a start-reclaim")
+
+	closer.GasAdjustment = 0.9
+	assert.ErrorContains(t, closer.Validate(), "gas adjustment 0.9: below 1 a transaction gets less gas than the node simulated")
+}
+
 func TestTxCloserWaitsABlockWhenNoSequenceIsNamed(t *testing.T) {
 	ctx := context.Background()
 	key, ch, leases := busyProvider(t, 1)
@@ -198,10 +225,13 @@ func TestTxCloserWithAuthzGrant(t *testing.T) {
 	closer := &TxCloser{Chain: &chain.Client{Endpoints: []string{ch.Start(t).URL}}, Signer: janitor, Granter: provider,
 		ChainID: chaintest.ChainID, GasPrices: "0.025uakt", BatchSize: 10, WaitTimeout: 5 * time.Second}
 
-	// No grant yet: the chain refuses, nothing closes.
+	// No grant yet: the chain refuses, nothing closes; the error names
+	// the grant and how to make it.
 	res := closer.Close(ctx, leases[:1], 10002)
 	require.Error(t, res[0].Err)
 	assert.Contains(t, res[0].Err.Error(), "authorization not found")
+	assert.Contains(t, res[0].Err.Error(), "provider "+provider+" has granted "+janitor.Address+" no /akash.market.v1beta5.MsgCloseBid (authz): grant it with "+
+		"`provider-services tx authz grant "+janitor.Address+" generic --msg-type /akash.market.v1beta5.MsgCloseBid --from <the provider's key>`")
 
 	ch.Grant(provider, janitor.Address, chain.TypeURLMsgCloseBid)
 	res = closer.Close(ctx, leases, 10002)
@@ -213,6 +243,22 @@ func TestTxCloserWithAuthzGrant(t *testing.T) {
 	assert.Equal(t, res[0].TxHash, res[1].TxHash, "one MsgExec with both closes")
 	applied := ch.Applied()
 	assert.Equal(t, janitor.Address, applied[len(applied)-1].Signer)
+
+	// On node 2.1 a start-reclaim needs a grant of its own (recorded:
+	// 16_simulate_authz_start_reclaim_no_grant): the error names it.
+	ch.WithReclamation()
+	windowed := chain.Lease{ID: akash.LeaseID{Owner: "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h", DSeq: 3, GSeq: 1, OSeq: 1, Provider: provider},
+		State: chain.StateActive, Reclamation: &chain.Reclamation{Window: time.Hour}}
+	ch.Put(windowed)
+	res = closer.StartReclaim(ctx, []chain.Lease{windowed}, 10003)
+	require.Error(t, res[0].Err)
+	assert.Contains(t, res[0].Err.Error(), "no /akash.market.v1beta5.MsgLeaseStartReclaim (authz): grant it with "+
+		"`provider-services tx authz grant "+janitor.Address+" generic --msg-type /akash.market.v1beta5.MsgLeaseStartReclaim")
+	ch.Grant(provider, janitor.Address, chain.TypeURLMsgLeaseStartReclaim)
+	res = closer.StartReclaim(ctx, []chain.Lease{windowed}, 10003)
+	require.NoError(t, res[0].Err)
+	l, _ := ch.Get(windowed.ID)
+	assert.Equal(t, chain.StateReclaiming, l.State)
 
 	// Flags: a grantee key needs --authz and --provider.
 	f := ChainFlags{KeyFile: writeKey(t), KeyPassFile: writePass(t), ChainID: chaintest.ChainID, GasPrices: "0.025uakt"}

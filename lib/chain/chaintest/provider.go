@@ -50,11 +50,20 @@ func (p *Provider) Flags() []string {
 }
 
 // BuildCLI builds the stand-in of the official CLI (see akashcli), named
-// provider-services, once per test binary, and returns its path.
-func BuildCLI(t testing.TB) string {
+// provider-services, once per test binary, and returns its path: node
+// 2.1's CLI.
+func BuildCLI(t testing.TB) string { return BuildCLIOf(t, "") }
+
+// BuildCLIOf is BuildCLI for the CLI of an earlier era: "2.0" is node
+// 2.0's, which has no `tx market bid start-reclaim`.
+func BuildCLIOf(t testing.TB, era string) string {
 	t.Helper()
 	bin := jobtest.Build(t, "github.com/akash-janitor/akash-janitor/lib/chain/chaintest/akashcli")
-	named := filepath.Join(filepath.Dir(bin), "provider-services")
+	name := "provider-services"
+	if era != "" {
+		name += "-" + era
+	}
+	named := filepath.Join(filepath.Dir(bin), name)
 	if _, err := os.Lstat(named); os.IsNotExist(err) {
 		if err := os.Symlink(bin, named); err != nil {
 			t.Fatal(err)

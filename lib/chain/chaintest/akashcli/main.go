@@ -11,6 +11,11 @@
 // stdin like the real import; the output is a cosmos-sdk TxResponse in
 // proto JSON, and errors are "Error: ..." on stderr with exit status 1.
 //
+// It is the CLI of node 2.1 (chain-sdk go/v0.2.11 on), which has `tx
+// market bid start-reclaim`; run under a name ending in -2.0 it is the
+// CLI of node 2.0, which has not (a test installs one name per era, see
+// chaintest.BuildCLI). `<group> --help` lists the commands of the era.
+//
 // One difference, by necessity: --node is the chain simulator's REST
 // address, where the real CLI speaks CometBFT RPC.
 package main
@@ -24,6 +29,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -50,20 +58,32 @@ type spec struct {
 	EnvPrefixes []string              `json:"env_prefixes"`
 	Persistent  []flagSpec            `json:"persistent"`
 	Commands    map[string][]flagSpec `json:"commands"`
+	Short       map[string]string     `json:"short"`
+	// Since names the CLI era a command came with (2.1: node 2.1's).
+	Since map[string]string `json:"since"`
 }
 
 func main() {
 	sdk.GetConfig().SetBech32PrefixForAccount("akash", "akashpub")
-	if err := run(os.Args[1:], os.Stdin, os.Stdout); err != nil {
+	era := "2.1"
+	if strings.HasSuffix(filepath.Base(os.Args[0]), "-2.0") {
+		era = "2.0"
+	}
+	if err := run(era, os.Args[1:], os.Stdin, os.Stdout); err != nil {
 		fmt.Fprintf(os.Stderr, "Error: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string, stdin io.Reader, stdout io.Writer) error {
+func run(era string, args []string, stdin io.Reader, stdout io.Writer) error {
 	var s spec
 	if err := json.Unmarshal(flagsJSON, &s); err != nil {
 		return fmt.Errorf("cli-flags.json: %w", err)
+	}
+	for name, since := range s.Since {
+		if since > era {
+			delete(s.Commands, name)
+		}
 	}
 	var path []string
 	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -75,7 +95,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	name := strings.Join(path, " ")
 	flags, ok := s.Commands[name]
 	if !ok {
-		return fmt.Errorf("unknown command %q for %q", name, "provider-services")
+		return s.group(name, args, stdout)
 	}
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -96,9 +116,50 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	case "keys show":
 		return showKey(fs, stdout)
 	case "tx market bid close":
-		return closeBid(fs, stdin, stdout)
+		return closeBid(fs, stdin, stdout, chain.TypeURLMsgCloseBid)
+	case "tx market bid start-reclaim":
+		return closeBid(fs, stdin, stdout, chain.TypeURLMsgLeaseStartReclaim)
 	}
 	return fmt.Errorf("command %q is recorded but not implemented by the stand-in", name)
+}
+
+// group answers a command group (`tx market bid`) as cosmos-sdk's
+// client.ValidateCmd does: an unknown subcommand is an error naming it and
+// the group as called; else the help, which lists the group's commands
+// of the era as cobra prints them.
+func (s spec) group(name string, args []string, stdout io.Writer) error {
+	var subs []string
+	for cmd := range s.Commands {
+		if rest, ok := strings.CutPrefix(cmd, name+" "); ok {
+			sub, _, _ := strings.Cut(rest, " ")
+			if !slices.Contains(subs, sub) {
+				subs = append(subs, sub)
+			}
+		}
+	}
+	last := name[strings.LastIndex(name, " ")+1:]
+	if len(subs) == 0 {
+		// Not a group: the word the parent group does not know.
+		parent := strings.TrimSuffix(name, " "+last)
+		if parent == name {
+			parent = "provider-services"
+		} else {
+			parent = parent[strings.LastIndex(parent, " ")+1:]
+		}
+		return fmt.Errorf("unknown command %q for %q", last, parent)
+	}
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-") {
+			return fmt.Errorf("unknown command %q for %q", a, last)
+		}
+	}
+	sort.Strings(subs)
+	fmt.Fprintf(stdout, "Usage:\n  provider-services %s [command]\n\nAvailable Commands:\n", name)
+	for _, sub := range subs {
+		fmt.Fprintf(stdout, "  %-14s %s\n", sub, s.Short[name+" "+sub])
+	}
+	fmt.Fprintf(stdout, "\nUse \"provider-services %s [command] --help\" for more information about a command.\n", name)
+	return nil
 }
 
 func define(fs *pflag.FlagSet, f flagSpec) error {
@@ -210,7 +271,9 @@ func showKey(fs *pflag.FlagSet, stdout io.Writer) error {
 	return err
 }
 
-func closeBid(fs *pflag.FlagSet, stdin io.Reader, stdout io.Writer) error {
+// closeBid sends MsgCloseBid (tx market bid close) or MsgLeaseStartReclaim
+// (tx market bid start-reclaim), which share their flags and fields.
+func closeBid(fs *pflag.FlagSet, stdin io.Reader, stdout io.Writer, typeURL string) error {
 	if fs.NArg() != 0 {
 		return fmt.Errorf("accepts 0 arg(s), received %d", fs.NArg())
 	}
@@ -267,7 +330,7 @@ func closeBid(fs *pflag.FlagSet, stdin io.Reader, stdout io.Writer) error {
 	if err := closer.Validate(); err != nil {
 		return err
 	}
-	resp, err := closer.Broadcast(context.Background(), []chain.BidID{id}, reason)
+	resp, err := closer.BroadcastMsgs(context.Background(), typeURL, []chain.BidID{id}, reason)
 	if err != nil && resp.Hash == "" {
 		return err
 	}
