@@ -1,10 +1,11 @@
 // Package chaintest is an in-repo Akash node for tests: it answers the
 // REST (grpc-gateway JSON) queries and transactions the janitor sends as
-// the recorded node 2.0.1 does (replay_test.go holds it to every recording
-// in lib/chain/testdata/node-2.0.1): the node's lease walks and pagination
-// keys, its refusals word for word, simulate that runs the messages, the
-// ante handler's checks in their order at CheckTx, and the market module's
-// codes in the block. WithReclamation makes it a 2.1 node (AEP-82). Faults
+// the recorded nodes do (replay_test.go holds it to every recording in
+// lib/chain/testdata: node-2.0.1 and node-2.0.1-run2, node-2.1.0-rc12):
+// the node's lease walks and pagination keys, its refusals word for word,
+// simulate that runs the messages, the ante handler's checks in their
+// order at CheckTx, and the market module's codes in the block. New is
+// the 2.0.1 node; WithReclamation makes it the 2.1 node (AEP-82). Faults
 // on demand: failing, garbled or hanging answers, a pagination that never
 // ends, a busy provider account.
 package chaintest
@@ -52,6 +53,21 @@ type Chain struct {
 	// has: blocks below it are gone, as on a node that prunes its block
 	// store.
 	PrunedBelow int64
+	// Clock, if set, is the chain's time: the time of the block being
+	// made, which the reclamation deadlines are counted from and against;
+	// nil is the wall clock.
+	Clock func() time.Time
+	// SDKSource is where the node's build had the cosmos-sdk sources, as
+	// the locations in its error messages name them: cosmossdk.io/errors
+	// (stacktrace.go, writeSimpleFrame) cuts a file's path after its first
+	// "github.com/", so a node built from the module cache says
+	// cosmos/cosmos-sdk@v0.53.6/baseapp/baseapp.go:1052, as both nodes
+	// recorded on 2026-12-04 do (2.0.1 and 2.1.0-rc12); the first 2.0.1
+	// node recorded (2026-12-01), whose sources sat one github.com/
+	// deeper, said github.com/cosmos/cosmos-sdk@v0.53.5/... Empty is
+	// cosmos/cosmos-sdk. The version after the @ is the node's
+	// (sdkVersion).
+	SDKSource string
 
 	failNext  int
 	failCode  int
@@ -79,7 +95,8 @@ type Chain struct {
 const DefaultBlockInterval = 6117 * time.Millisecond
 
 // New returns an empty chain at height 1,000,000, a node of version 2.0.1
-// as recorded in shared/akash-node; WithReclamation makes it a 2.1 node.
+// as recorded in shared/akash-node; WithReclamation makes it the 2.1 node
+// recorded there (2.1.0-rc12).
 func New() *Chain {
 	return &Chain{leases: map[akash.LeaseID]*chain.Lease{}, Height: 1_000_000, Version: "2.0.1", ChainID: ChainID, MinGasPrice: 0.025}
 }
@@ -91,8 +108,45 @@ func (c *Chain) Start(t interface{ Cleanup(func()) }) *httptest.Server {
 	return s
 }
 
-// WithReclamation makes the node one with lease reclamation (2.1).
-func (c *Chain) WithReclamation() *Chain { c.Version = "2.1.0"; return c }
+// WithReclamation makes the node one with lease reclamation (2.1): the
+// version recorded in shared/akash-node/v2.1.0-rc12.
+func (c *Chain) WithReclamation() *Chain { c.Version = "2.1.0-rc12"; return c }
+
+// sdkVersions is the cosmos-sdk each recorded node was built with, by its
+// application version (node_info's cosmos_sdk_version, and the version in
+// its error locations): shared/akash-node/v2.0.1 and v2.0.1-run2 (2.0.1),
+// v2.1.0-rc12.
+var sdkVersions = map[string]string{"2.0.1": "v0.53.5", "2.1.0-rc12": "v0.53.6"}
+
+// sdkVersion is the cosmos-sdk of the node's version; a version not
+// recorded takes its era's (2.1 and on: the 2.1.0-rc12 node's).
+func (c *Chain) sdkVersion() string {
+	if v, ok := sdkVersions[c.Version]; ok {
+		return v
+	}
+	if c.knowsReclamation() {
+		return sdkVersions["2.1.0-rc12"]
+	}
+	return sdkVersions["2.0.1"]
+}
+
+// where is a location in the cosmos-sdk as the node's error messages
+// write it: " [cosmos/cosmos-sdk@v0.53.6/baseapp/baseapp.go:1052]"; none
+// for none.
+func (c *Chain) where(file string) string {
+	if file == "" {
+		return ""
+	}
+	return fmt.Sprintf(" [%s@%s/%s]", or(c.SDKSource, "cosmos/cosmos-sdk"), c.sdkVersion(), file)
+}
+
+// now is the chain's time (Clock, else the wall clock).
+func (c *Chain) now() time.Time {
+	if c.Clock != nil {
+		return c.Clock().UTC()
+	}
+	return time.Now().UTC()
+}
 
 func (c *Chain) knowsReclamation() bool {
 	return (chain.NodeInfo{AppVersion: c.Version}).KnowsReclamation()
@@ -207,7 +261,7 @@ func (c *Chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (c *Chain) nodeInfo(w http.ResponseWriter) {
 	c.mu.Lock()
-	chainID, version := c.ChainID, c.Version
+	chainID, version, sdkVersion := c.ChainID, c.Version, c.sdkVersion()
 	c.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"default_node_info": map[string]any{
@@ -223,8 +277,8 @@ func (c *Chain) nodeInfo(w http.ResponseWriter) {
 		"application_version": map[string]any{
 			"name": "akash", "app_name": "akash", "version": version,
 			"git_commit": "", "build_tags": "", "go_version": "go version " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
-			"build_deps":         []any{map[string]any{"path": "github.com/cosmos/cosmos-sdk", "version": "v0.53.5", "sum": ""}},
-			"cosmos_sdk_version": "v0.53.5",
+			"build_deps":         []any{map[string]any{"path": "github.com/cosmos/cosmos-sdk", "version": sdkVersion, "sum": ""}},
+			"cosmos_sdk_version": sdkVersion,
 		},
 	})
 }
@@ -269,14 +323,18 @@ func (c *Chain) info(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.mu.Lock()
-	pay := c.paymentOf(&l)
+	pay, reclamation := c.paymentOf(&l), c.knowsReclamation()
 	c.mu.Unlock()
-	writeJSON(w, http.StatusOK, leaseResponse(l, pay))
+	writeJSON(w, http.StatusOK, leaseResponse(l, pay, reclamation))
 }
 
 // leaseResponse is a QueryLeaseResponse in the node's JSON: the lease and
-// its escrow payment.
-func leaseResponse(l chain.Lease, pay paymentView) map[string]any {
+// its escrow payment. A node with reclamation (2.1) writes every lease's
+// reclamation, null for a lease bid without a window
+// (02_list_provider_active_with_reclamation of node-2.1.0-rc12); a 2.0.1
+// node has no such field. A closed lease keeps the reclamation it had
+// (19_info_closed_keeps_reclamation).
+func leaseResponse(l chain.Lease, pay paymentView, reclamation bool) map[string]any {
 	reason := l.Reason
 	if reason == "" {
 		reason = "lease_closed_invalid"
@@ -289,6 +347,9 @@ func leaseResponse(l chain.Lease, pay paymentView) map[string]any {
 		"created_at": strconv.FormatInt(l.CreatedAt, 10),
 		"closed_on":  strconv.FormatInt(l.ClosedOn, 10),
 		"reason":     reason,
+	}
+	if reclamation {
+		lease["reclamation"] = nil
 	}
 	if r := l.Reclamation; r != nil {
 		lease["reclamation"] = map[string]any{"window": fmt.Sprintf("%.0fs", r.Window.Seconds()),

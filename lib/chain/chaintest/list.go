@@ -353,7 +353,7 @@ func (c *Chain) list(w http.ResponseWriter, r *http.Request) {
 			next = encodePageKey(states, s, leaseKey(l), lq.walk)
 			break
 		}
-		page = append(page, leaseResponse(*l, c.paymentOf(l)))
+		page = append(page, leaseResponse(*l, c.paymentOf(l), c.knowsReclamation()))
 	}
 	if loop && len(page) > 0 {
 		first := order[0]

@@ -269,7 +269,7 @@ func (c *Chain) blockTime(h int64) time.Time {
 	if interval <= 0 {
 		interval = DefaultBlockInterval
 	}
-	return time.Now().UTC().Add(-time.Duration(c.Height-h) * interval)
+	return c.now().Add(-time.Duration(c.Height-h) * interval)
 }
 
 // block answers one block in CometBFT's shape: hashes are zeros, the time
@@ -308,12 +308,22 @@ func (c *Chain) block(w http.ResponseWriter, h int64) {
 // Gas as the recorded node charges it (shared/akash-node, 2.0.1): one
 // MsgCloseBid 241,314 with a fee, three 634,214; an authz MsgExec wrapping
 // one 257,876; a probe without a fee about 18,062 less (223,252). A
-// refusal stops the count where the node's did: the ante handler's
-// sequence check at 31,326, a close of a lease not active at 52,249, of a
-// bid that does not exist at 48,346; an authz MsgExec whose grant is
-// missing at 32,428. MsgLeaseStartReclaim, as node 2.1.0-rc12 charges it:
-// 77,974 with a fee, 59,856 without (about 1.30 times: the fee's 18,000
-// weigh more on a small message).
+// refusal stops the count where the node's did: a close of a lease not
+// active at 52,249 (2.1.0-rc12's codes 37 and 38 at 52,274 and 52,310),
+// of a bid that does not exist at 48,346; an authz MsgExec whose grant is
+// missing at 32,428 (both versions). MsgLeaseStartReclaim, as node
+// 2.1.0-rc12 charges it: 77,974 with a fee, 59,856 without (about 1.30
+// times: the fee's 18,000 weigh more on a small message).
+//
+// The ante handler's sequence check counts what came before it (cosmos-sdk
+// x/auth/ante: ConsumeTxSizeGasDecorator, DeductFeeDecorator, ...): the
+// transaction's size at 10 a byte (x/auth's TxSizeCostPerByte), 11,316 of
+// reads, and 16,830 more to deduct a fee. Recorded: 31,326 for 318 bytes
+// with a fee (v2.0.1 04e_simulate_wrongseq, 04p), 14,566 and 17,506 for
+// 325 and 619 without (v2.0.1-run2 12 and 08), 14,576 for 326 without
+// (v2.1.0-rc12 18). The other figures hold the size of the recorded
+// transactions (about 320 bytes): 10 a byte more or less is well inside
+// what the replay allows.
 const (
 	gasBase        = 44_864
 	gasPerClose    = 196_450
@@ -321,22 +331,35 @@ const (
 	gasNoGrant     = 32_428
 	gasExec        = 16_562
 	gasNoFee       = 18_062
-	gasSequence    = 31_326
+	gasPerTxByte   = 10
+	gasSequence    = 11_316
+	gasDeductFee   = 16_830
 	gasNotActive   = 52_249
 	gasUnknownBid  = 48_346
 	gasMaxSimulate = "18446744073709551615"
-	// Where the node's errors come from, as its messages say.
-	atSequence = " [github.com/cosmos/cosmos-sdk@v0.53.5/x/auth/ante/sigverify.go:364]"
-	atExecute  = " [github.com/cosmos/cosmos-sdk@v0.53.5/baseapp/baseapp.go:1052]"
-	atGrant    = " [github.com/cosmos/cosmos-sdk@v0.53.5/x/authz/keeper/keeper.go:129]"
+	// Where in the cosmos-sdk the node's errors come from, as its messages
+	// say (Chain.where adds the build's source and version).
+	atSequence = "x/auth/ante/sigverify.go:364"
+	atExecute  = "baseapp/baseapp.go:1052"
+	atGrant    = "x/authz/keeper/keeper.go:129"
 )
+
+// gasAtSequence is what the ante handler has counted when it refuses the
+// sequence.
+func gasAtSequence(d chaintx.Decoded) uint64 {
+	gas := uint64(gasSequence + gasPerTxByte*len(d.Raw()))
+	if !d.Fee.IsZero() {
+		gas += gasDeductFee
+	}
+	return gas
+}
 
 // refusal is a transaction the ante handler or the messages refused.
 type refusal struct {
 	codespace string
 	code      uint32
 	log       string
-	at        string // where in the node (simulate's message names it)
+	at        string // where in the cosmos-sdk (simulate's message names it: Chain.where)
 	gas       uint64
 }
 
@@ -392,7 +415,7 @@ func (c *Chain) ante(d chaintx.Decoded, checkTx bool) (*account, string, *refusa
 		return nil, "", &refusal{codespace: "sdk", code: 8, log: fmt.Sprintf("pubKey does not match signer address %s with signer index: 0: invalid pubkey", signer)}
 	}
 	if want := a.checkSequence(); d.Sequence != want {
-		return nil, "", &refusal{codespace: "sdk", code: 32, log: c.mismatchText(want, d.Sequence), at: atSequence, gas: gasSequence}
+		return nil, "", &refusal{codespace: "sdk", code: 32, log: c.mismatchText(want, d.Sequence), at: atSequence, gas: gasAtSequence(d)}
 	}
 	if checkTx && !d.VerifySignature(c.ChainID, a.number) {
 		return nil, "", &refusal{codespace: "sdk", code: 4, log: fmt.Sprintf("signature verification failed; please verify account number (%d) and chain-id (%s): (unable to verify single signer signature): unauthorized", a.number, c.ChainID)}
@@ -429,7 +452,7 @@ func (c *Chain) simulate(txBytes []byte) (int, map[string]any) {
 	defer c.mu.Unlock()
 	refuse := func(r *refusal) (int, map[string]any) {
 		return http.StatusInternalServerError, map[string]any{"code": 2, "details": []any{},
-			"message": fmt.Sprintf("%s%s with gas used: '%d'", r.log, r.at, r.gas)}
+			"message": fmt.Sprintf("%s%s with gas used: '%d'", r.log, c.where(r.at), r.gas)}
 	}
 	_, signer, rf := c.ante(d, false)
 	if rf != nil {
@@ -493,7 +516,7 @@ func (c *Chain) broadcast(txBytes []byte) map[string]any {
 	a.pending++ // in the mempool until the block
 	a.pubKey = d.PubKey
 	c.commitBlock()
-	applied := Applied{Hash: hash, Height: c.Height, Signer: signer, Fee: d.Fee.String(), Gas: d.GasLimit, Time: time.Now().UTC(), tx: d}
+	applied := Applied{Hash: hash, Height: c.Height, Signer: signer, Fee: d.Fee.String(), Gas: d.GasLimit, Time: c.now(), tx: d}
 	res := c.execute(signer, d.Msgs)
 	switch gas := gasFor(d, res); {
 	case res.refusal != nil:
@@ -611,7 +634,7 @@ func (c *Chain) execute(signer string, msgs []chaintx.Msg) result {
 			}
 		}
 	}
-	now := time.Now()
+	now := c.now()
 	for _, w := range wanted {
 		if w.grant && !c.grants[grantKey{w.msg.ID.Provider, signer, w.typ}] {
 			// cosmos-sdk x/authz/keeper/keeper.go DispatchActions: the grant
@@ -728,7 +751,10 @@ func (c *Chain) events(d chaintx.Decoded, signer string, res result) []any {
 		out = append(out, ev("akash.market.v1.EventLeaseClosed", "id", leaseIDJSON(cl.id), "reason", strconv.Quote(cl.reason)))
 	}
 	for _, st := range res.starts {
-		out = append(out, ev("akash.market.v1.EventLeaseReclaimStarted", "id", leaseIDJSON(st.id), "reason", strconv.Quote(st.reason)))
+		// The deadline is the block's time and the window (simulate's: the
+		// check state's, v2.1.0-rc12 06_simulate_start_reclaim).
+		deadline := strconv.Quote(strconv.FormatInt(c.now().Add(st.lease.Reclamation.Window).Unix(), 10))
+		out = append(out, ev("akash.market.v1.EventLeaseReclaimStarted", "deadline", deadline, "id", leaseIDJSON(st.id), "reason", strconv.Quote(st.reason)))
 	}
 	return out
 }
