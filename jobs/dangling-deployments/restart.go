@@ -188,7 +188,7 @@ func planRestart(in restartInput) (a *actuator.Action, f *finding, note *gapSeen
 		firstSinceRestart := in.lastRestart != nil && (in.gap == nil || in.gap.At.Before(in.lastRestart.At))
 		note.Ineffective = before > 0 && ((in.gap != nil && in.gap.Ineffective) || firstSinceRestart)
 		act.Message = fmt.Sprintf("the provider counts %s (%d reservations: %d active, %d pending) but the cluster holds %d Manifests: "+
-			"it keeps the capacity of %s that are gone (ended on chain and torn down) until it restarts; deleting its pod so it starts again "+
+			"it keeps the capacity of %s no longer here (ended on chain and torn down) until it restarts; deleting its pod so it starts again "+
 			"from the Manifests (running workloads are not touched)", leases(in.status.Leases), in.status.Reservations(), in.status.Active, in.status.Pending,
 			in.manifests, leases(stale))
 		switch {

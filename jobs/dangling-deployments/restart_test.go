@@ -38,7 +38,7 @@ func TestPlanRestart(t *testing.T) {
 			in:     with(func(in *restartInput) { in.status, in.manifests, in.manifestsGone = status(5, 5, 0), 3, 2 }),
 			reason: "ProviderHoldsEndedLeases", keep: true, note: &gapSeen{At: planNow, Stale: 2},
 			message: "the provider counts 5 leases (5 reservations: 5 active, 0 pending) but the cluster holds 3 Manifests: it keeps the capacity of 2 leases " +
-				"that are gone (ended on chain and torn down) until it restarts; deleting its pod so it starts again from the Manifests (running workloads are not touched)"},
+				"no longer here (ended on chain and torn down) until it restarts; deleting its pod so it starts again from the Manifests (running workloads are not touched)"},
 		"a gap first seen now, not made by this run: confirmed first": {
 			in:     with(func(in *restartInput) { in.status, in.manifests = status(4, 3, 1), 3 }),
 			reason: "ProviderHoldsEndedLeases", keep: true, note: &gapSeen{At: planNow, Stale: 1},
