@@ -440,22 +440,47 @@ func TestRestoreCommandRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 		return err == nil && len(msgs) > 0
 	}, time.Minute, 200*time.Millisecond)
 
-	r := jobtest.Run(t, jobtest.Build(t, "../jobs/restore-command"), "--kubeconfig", kubeconfig, "--min-stuck=0s", "--backup-namespace=akash-services")
-	require.Equal(t, 0, r.Code, "observe, back up, patch and record with the chart's RBAC alone")
+	require.NoError(t, b.ProviderPod(ctx))
+	// The restart's record as the chart makes it, fresh: a run of another
+	// test may have restarted the provider within the hour.
+	_, err = c.Kube.CoreV1().ConfigMaps("akash-services").Update(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "akash-janitor-provider-restart", Namespace: "akash-services"}}, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	args := typed[batchv1.CronJob](t, objs["CronJob/akash-janitor-restore-command"]).Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args
+	r := jobtest.Run(t, jobtest.Build(t, "../jobs/restore-command"), append(withoutDryRun(args), "--kubeconfig", kubeconfig, "--min-stuck=0s")...)
+	require.Equal(t, 0, r.Code, "observe, back up, patch, restart and record with the chart's RBAC alone")
 	require.Len(t, r.Actions("restore-command"), 1)
 	assert.Equal(t, "done", r.Actions("restore-command")[0]["outcome"])
+	require.Len(t, r.Actions("backup-manifests"), 1)
+	assert.Equal(t, "done", r.Actions("backup-manifests")[0]["outcome"], "a Secret created")
+	require.Len(t, r.Actions("restart-provider"), 1)
+	assert.Equal(t, "done", r.Actions("restart-provider")[0]["outcome"])
 	assert.NotContains(t, r.Raw, "could not record the Kubernetes Event")
 
 	as := as(t, kubeconfig)
 	ensureSecret(t, c)
 	forbidden := map[string]error{
-		"delete a Manifest":            as.RESTClient().Delete().AbsPath("/apis/akash.network/v2beta2/namespaces/lease/manifests/" + id.Namespace()).Do(ctx).Error(),
-		"patch a Deployment":           get(as.AppsV1().Deployments(id.Namespace()).Patch(ctx, "app", types.MergePatchType, []byte(`{}`), metav1.PatchOptions{})),
-		"read a ConfigMap":             get(as.CoreV1().ConfigMaps("akash-services").List(ctx, metav1.ListOptions{})),
-		"read the provider key Secret": get(as.CoreV1().Secrets("akash-services").Get(ctx, "akash-provider-keys", metav1.GetOptions{})),
-		"delete a Pod":                 as.CoreV1().Pods(id.Namespace()).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}),
+		"delete a Manifest":             as.RESTClient().Delete().AbsPath("/apis/akash.network/v2beta2/namespaces/lease/manifests/" + id.Namespace()).Do(ctx).Error(),
+		"patch a Deployment":            get(as.AppsV1().Deployments(id.Namespace()).Patch(ctx, "app", types.MergePatchType, []byte(`{}`), metav1.PatchOptions{})),
+		"read a ConfigMap":              get(as.CoreV1().ConfigMaps("akash-services").List(ctx, metav1.ListOptions{})),
+		"read the provider key Secret":  get(as.CoreV1().Secrets("akash-services").Get(ctx, "akash-provider-keys", metav1.GetOptions{})),
+		"list the Secrets, backups too": get(as.CoreV1().Secrets("akash-services").List(ctx, metav1.ListOptions{})),
+		"delete a Pod":                  as.CoreV1().Pods(id.Namespace()).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}),
+		"delete another pod there":      as.CoreV1().Pods("akash-services").Delete(ctx, "akash-janitor-other", metav1.DeleteOptions{}),
+		"create a ConfigMap":            get(as.CoreV1().ConfigMaps("akash-services").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, metav1.CreateOptions{})),
 	}
 	assertForbidden(t, forbidden)
+}
+
+// withoutDryRun is a component's args without the chart's --dry-run, for a
+// test that runs it for real with the chart's other flags.
+func withoutDryRun(args []string) []string {
+	var out []string
+	for _, a := range args {
+		if !strings.HasPrefix(a, "--dry-run") {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func TestCertExpiryRunsWithItsOwnRBACAndNoMore(t *testing.T) {

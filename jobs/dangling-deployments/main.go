@@ -40,8 +40,8 @@ import (
 	"github.com/akash-janitor/akash-janitor/lib/chain"
 	"github.com/akash-janitor/akash-janitor/lib/closebudget"
 	"github.com/akash-janitor/akash-janitor/lib/job"
-	"github.com/akash-janitor/akash-janitor/lib/kube"
 	"github.com/akash-janitor/akash-janitor/lib/leaseclose"
+	"github.com/akash-janitor/akash-janitor/lib/providerrestart"
 	"github.com/akash-janitor/akash-janitor/lib/providerstatus"
 )
 
@@ -58,11 +58,9 @@ type options struct {
 	maxCount       int
 	reason         string
 
-	restart         string
-	restartPod      string
-	statusURL       string
-	restartCooldown time.Duration
-	restartRecord   string
+	restart      string
+	statusURL    string
+	restartFlags providerrestart.Flags
 }
 
 // The ways of --restart-provider.
@@ -93,10 +91,8 @@ func spec(o *options) job.Spec {
 			fs.IntVar(&o.maxCount, "max-count", 50, "do nothing when more than this many leases look dangling")
 			fs.StringVar(&o.reason, "reason", "lease_closed_reason_manifest_timeout", "close reason of --close-missing")
 			fs.StringVar(&o.restart, "restart-provider", restartWhenLeaked, "never, or when-leaked: restart the provider (delete its pod, --restart-pod) when it holds the capacity of leases the cluster no longer has, so it bids it again")
-			fs.StringVar(&o.restartPod, "restart-pod", job.DefaultProviderPod, "namespace/name of the provider's pod, which a restart deletes (its StatefulSet starts it again)")
 			fs.StringVar(&o.statusURL, "provider-status-url", providerstatus.DefaultURL, "the provider's status (its gateway's GET /status): how many leases it holds; empty: not read, and a restart follows only this run's teardowns")
-			fs.DurationVar(&o.restartCooldown, "restart-cooldown", time.Hour, "least time between two restarts of the provider, by any run")
-			fs.StringVar(&o.restartRecord, "restart-record-configmap", "akash-services/akash-janitor-provider-restart", "namespace/name of the ConfigMap that records the last restart (it must exist)")
+			o.restartFlags.Register(fs)
 		},
 		Validate: func() error {
 			var errs []error
@@ -120,16 +116,8 @@ func spec(o *options) job.Spec {
 					errs = append(errs, fmt.Errorf("--provider-status-url: %v", err))
 				}
 			}
-			if o.restartCooldown <= 0 {
-				errs = append(errs, fmt.Errorf("--restart-cooldown=%s: must be positive", o.restartCooldown))
-			}
-			if _, _, err := kube.SplitNamespaced(o.restartPod); err != nil {
-				errs = append(errs, fmt.Errorf("--restart-pod=%q: %v", o.restartPod, err))
-			}
-			if o.restart == restartWhenLeaked {
-				if _, _, err := kube.SplitNamespaced(o.restartRecord); err != nil {
-					errs = append(errs, fmt.Errorf("--restart-record-configmap=%q: %v", o.restartRecord, err))
-				}
+			if err := o.restartFlags.Validate(); err != nil {
+				errs = append(errs, err)
 			}
 			return errors.Join(errs...)
 		},

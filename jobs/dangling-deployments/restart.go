@@ -9,13 +9,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/akash-janitor/akash-janitor/lib/actuator"
 	"github.com/akash-janitor/akash-janitor/lib/cooldown"
 	"github.com/akash-janitor/akash-janitor/lib/job"
-	"github.com/akash-janitor/akash-janitor/lib/kube"
+	"github.com/akash-janitor/akash-janitor/lib/providerrestart"
 	"github.com/akash-janitor/akash-janitor/lib/providerstatus"
 )
 
@@ -29,15 +27,16 @@ import (
 // again without touching running workloads. This file plans and carries
 // out that restart.
 
-const verbRestart = "restart-provider"
+const verbRestart = providerrestart.Verb
 
 // restarter holds what the restart needs: where the provider's status is,
-// its pod, and the cool-down record.
+// and the provider's restarter (its pod, the cool-down record).
 type restarter struct {
 	mode     string
 	status   *providerstatus.Reader // nil: not read
-	pod      actuator.Ref
+	restarts *providerrestart.Restarter
 	record   *cooldown.Record // nil with mode never
+	pod      actuator.Ref
 	provider string
 }
 
@@ -50,18 +49,13 @@ func (o *options) restarter(env *job.Env) (*restarter, error) {
 		}
 		r.status = s
 	}
-	ns, name, err := kube.SplitNamespaced(o.restartPod)
-	if err != nil {
-		return nil, fmt.Errorf("--restart-pod=%q: %v", o.restartPod, err)
+	var err error
+	if r.restarts, err = o.restartFlags.New(env.Clients.Kube, "dangling-deployments", env.Now); err != nil {
+		return nil, err
 	}
-	r.pod = actuator.Ref{APIVersion: "v1", Kind: "Pod", Namespace: ns, Name: name}
+	r.pod = r.restarts.Pod
 	if o.restart == restartWhenLeaked {
-		rns, rname, err := kube.SplitNamespaced(o.restartRecord)
-		if err != nil {
-			return nil, fmt.Errorf("--restart-record-configmap=%q: %v", o.restartRecord, err)
-		}
-		r.record = &cooldown.Record{Client: env.Clients.Kube, Namespace: rns, Name: rname, Period: o.restartCooldown,
-			Flag: "--restart-cooldown", Job: "dangling-deployments", Now: env.Now}
+		r.record = r.restarts.Record
 	}
 	return r, nil
 }
@@ -176,7 +170,7 @@ func (in restartInput) unknownWhy() string {
 func planRestart(in restartInput) (a *actuator.Action, f *finding, note *gapSeen, keep bool) {
 	stale, known := in.stale()
 	act := actuator.Action{Verb: verbRestart, Target: in.pod, Reason: "ProviderHoldsEndedLeases",
-		OwnLimit: "at most one a run and one per --restart-cooldown", Payload: restartPlan{byStatus: known}}
+		OwnLimit: "at most one a run and one per --restart-cooldown", Payload: restartPlan{byStatus: known}} // as providerrestart.Restarter.Action
 	var hold string
 	if known {
 		keep = true
@@ -318,37 +312,7 @@ func (r *restarter) restart(ctx context.Context, env *job.Env, a actuator.Action
 			return actuator.Skip("on a second look just before restarting, the provider counts %d leases and the cluster holds %d Manifests: nothing to give back", s.Leases, m)
 		}
 	}
-	pods := env.Clients.Kube.CoreV1().Pods(r.pod.Namespace)
-	pod, err := pods.Get(ctx, r.pod.Name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return fmt.Errorf("pod %s/%s is not there: nothing to restart (--restart-pod)", r.pod.Namespace, r.pod.Name)
-	case err != nil:
-		return fmt.Errorf("read pod %s/%s (nothing done): %w", r.pod.Namespace, r.pod.Name, err)
-	case pod.DeletionTimestamp != nil:
-		return actuator.Skip("pod %s/%s is being deleted already", r.pod.Namespace, r.pod.Name)
-	}
-	if owner := metav1.GetControllerOf(pod); owner == nil {
-		return fmt.Errorf("pod %s/%s has no controller to start it again: deleting it would stop the provider for good; restart it by hand", r.pod.Namespace, r.pod.Name)
-	}
-	// Taken before the delete: a delete that then fails leaves the
-	// cool-down spent, erring on the side of fewer restarts.
-	if held, err := r.record.Take(ctx, fmt.Sprintf("restart %s/%s (%s)", r.pod.Namespace, r.pod.Name, a.Reason)); err != nil {
-		return err
-	} else if held != "" {
-		return actuator.Skip("%s", held)
-	}
-	uid := pod.UID
-	err = pods.Delete(ctx, r.pod.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
-	switch {
-	case apierrors.IsNotFound(err):
-		return actuator.Skip("pod %s/%s went away meanwhile", r.pod.Namespace, r.pod.Name)
-	case apierrors.IsConflict(err):
-		return actuator.Skip("pod %s/%s was replaced meanwhile", r.pod.Namespace, r.pod.Name)
-	case err != nil:
-		return fmt.Errorf("delete pod %s/%s: %w", r.pod.Namespace, r.pod.Name, err)
-	}
-	return nil
+	return r.restarts.Restart(ctx, a.Reason)
 }
 
 // providerMetrics are the provider's figures a run pushes.

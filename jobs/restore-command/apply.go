@@ -31,45 +31,50 @@ func patchManifest(ctx context.Context, env *job.Env, a actuator.Action) error {
 	return nil
 }
 
-// backupManifests reads each Manifest, whole as the API returns it, and
-// writes it where the action says: one new ConfigMap (<manifest>.json
-// each), or one log line each (field manifest).
+// backupManifests writes what the patches change, as the action says: one
+// new Secret (<manifest>.json, the record, and <manifest>.revert, the patch
+// that undoes it), or one log line per Manifest. It reads no Manifest:
+// what it keeps is the plan's, and nothing a tenant wrote but the commands
+// given back.
 func backupManifests(ctx context.Context, env *job.Env, a actuator.Action) error {
 	set, err := actuator.PayloadOf[backupSet](a)
 	if err != nil {
 		return err
 	}
-	cm := &corev1.ConfigMap{
+	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: a.Target.Name, Namespace: a.Target.Namespace,
 			Labels: map[string]string{"app.kubernetes.io/part-of": "akash-janitor", "app.kubernetes.io/component": "restore-command"}},
-		Data: map[string]string{},
+		Type: corev1.SecretTypeOpaque,
+		Data: map[string][]byte{},
 	}
-	for _, name := range set.manifests {
-		u, err := env.Clients.Dynamic.Resource(akash.ManifestsResource).Namespace(akash.LeaseNamespace).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return fmt.Errorf("read Manifest %s: %w", name, err)
-		}
-		if set.mode == "log" {
-			b, err := json.Marshal(u.Object)
-			if err != nil {
-				return err
-			}
-			env.Log.Info().Str("object", "Manifest/"+akash.LeaseNamespace+"/"+name).RawJSON("manifest", b).Msg("Manifest before the patch (backup)")
-			continue
-		}
-		b, err := json.MarshalIndent(u.Object, "", "  ")
+	for _, rec := range set.records {
+		record, err := json.MarshalIndent(rec, "", "  ")
 		if err != nil {
 			return err
 		}
-		cm.Data[name+".json"] = string(b)
+		revert, err := json.Marshal(rec.Revert)
+		if err != nil {
+			return err
+		}
+		if set.mode == "log" {
+			line, err := json.Marshal(rec) // one line of the log
+			if err != nil {
+				return err
+			}
+			env.Log.Info().Str("object", "Manifest/"+akash.LeaseNamespace+"/"+rec.Manifest).RawJSON("backup", line).
+				Msg("what the patch changes in this Manifest, and the patch that undoes it (backup)")
+			continue
+		}
+		secret.Data[rec.Manifest+".json"] = record
+		secret.Data[rec.Manifest+".revert"] = revert
 	}
 	if set.mode == "log" {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if _, err := env.Clients.Kube.CoreV1().ConfigMaps(cm.Namespace).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create ConfigMap %s/%s: %w", cm.Namespace, cm.Name, err)
+	if _, err := env.Clients.Kube.CoreV1().Secrets(secret.Namespace).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create Secret %s/%s: %w", secret.Namespace, secret.Name, err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
 	"github.com/akash-janitor/akash-janitor/lib/job/jobtest"
 	"github.com/akash-janitor/akash-janitor/lib/kube/kubetest"
+	"github.com/akash-janitor/akash-janitor/lib/providerrestart"
 )
 
 const pool = "janitor.test/pool"
@@ -70,9 +72,13 @@ func TestRestoreCommand(t *testing.T) {
 
 	// Lease 1: two services; "app" (1.5 CPU on a 2-CPU node, an older
 	// provider's surge-first Deployment) loses its command; "sidecar" keeps.
+	// Its Manifest holds the tenant's secrets, as any may: a private
+	// registry's password and a token in the environment.
+	const password, token = "hunter2-registry-password", "s3cr3t-api-token"
 	lost := akashtest.LeaseID(1)
 	require.NoError(t, b.Create(ctx, akashtest.Lease{ID: lost, Strategy: akashtest.SurgeStrategy(), Services: []akashtest.Service{
-		{Name: "app", Image: "tenant/app:1", Command: command, Args: []string{"exec ./serve"}, CPU: "1500m", NodeSelector: map[string]string{pool: "lost"}},
+		{Name: "app", Image: "tenant/app:1", Command: command, Args: []string{"exec ./serve"}, CPU: "1500m", NodeSelector: map[string]string{pool: "lost"},
+			Env: []string{"API_TOKEN=" + token}, Credentials: &akash.ServiceCredentials{Host: "registry.example.com", Username: "tenant", Password: password}},
 		{Name: "sidecar", Image: "tenant/sidecar:1", Command: []string{"/sidecar"}, CPU: "100m", NodeSelector: map[string]string{pool: "big"}},
 	}}))
 	// Lease 2: the tenant removed its command itself; the update rolled out.
@@ -90,14 +96,29 @@ func TestRestoreCommand(t *testing.T) {
 		return err == nil && len(msgs) > 0
 	}, time.Minute, 200*time.Millisecond, "the command-less revision of lease 1 is stuck")
 
-	bin := jobtest.Build(t, ".")
-	run := func(args ...string) jobtest.Result {
-		return jobtest.Run(t, bin, append([]string{"--kubeconfig", c.KubeconfigPath}, args...)...)
-	}
-	backups := func() int {
-		cms, err := c.Kube.CoreV1().ConfigMaps("akash-services").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=restore-command"})
+	// The provider, and the restart's record as the chart makes it.
+	require.NoError(t, b.ProviderPod(ctx))
+	_, err := c.Kube.CoreV1().ConfigMaps(akashtest.ProviderNamespace).Create(ctx,
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "restore-restart-record", Namespace: akashtest.ProviderNamespace}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	podUID := func() types.UID {
+		require.NoError(t, b.ProviderPod(ctx))
+		p, err := c.Kube.CoreV1().Pods(akashtest.ProviderNamespace).Get(ctx, akashtest.ProviderPod, metav1.GetOptions{})
 		require.NoError(t, err)
-		return len(cms.Items)
+		return p.UID
+	}
+
+	bin := jobtest.Build(t, ".")
+	var logs []string // every line every run wrote
+	run := func(args ...string) jobtest.Result {
+		r := jobtest.Run(t, bin, append([]string{"--kubeconfig", c.KubeconfigPath, "--restart-record-configmap", "akash-services/restore-restart-record"}, args...)...)
+		logs = append(logs, r.Raw)
+		return r
+	}
+	backups := func() []corev1.Secret {
+		list, err := c.Kube.CoreV1().Secrets("akash-services").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=restore-command"})
+		require.NoError(t, err)
+		return list.Items
 	}
 
 	// Too young: held.
@@ -117,7 +138,7 @@ func TestRestoreCommand(t *testing.T) {
 	assert.Contains(t, acts[0]["message"], `"op":"add","path":"/spec/group/services/0/command","value":["sh","-c"]`)
 	assert.Equal(t, lost.String(), acts[0]["lease"])
 	assert.Empty(t, manifestCommand(t, c, lost, "app"))
-	assert.Equal(t, 0, backups())
+	assert.Empty(t, backups())
 	require.Len(t, r.Actions(verbBackup), 1)
 	assert.Equal(t, "planned", r.Actions(verbBackup)[0]["outcome"], "the backup is an action too")
 
@@ -132,37 +153,50 @@ func TestRestoreCommand(t *testing.T) {
 		assert.Equal(t, "paused: --paused is set (the chart's global.pause)", a["detail"])
 	}
 	assert.Empty(t, manifestCommand(t, c, lost, "app"))
-	assert.Equal(t, 0, backups())
+	assert.Empty(t, backups())
+	require.Len(t, r.Actions(providerrestart.Verb), 1, "the restart the patch calls for, held too")
+	assert.Equal(t, "skipped", r.Actions(providerrestart.Verb)[0]["outcome"])
 
-	// For real: backed up, then patched; the tenant's own change is left.
+	// For real: backed up, then patched, then the provider restarted (it
+	// reads a Manifest only when it starts); the tenant's own change is
+	// left.
+	uid := podUID()
 	r = run("--min-stuck=0s")
-	require.Equal(t, 0, r.Code)
+	require.Equal(t, 0, r.Code, r.Raw)
 	acts = r.Actions(verbRestore)
 	require.Len(t, acts, 1)
 	assert.Equal(t, "done", acts[0]["outcome"])
 	assert.Equal(t, command, manifestCommand(t, c, lost, "app"))
 	assert.Equal(t, []string{"/sidecar"}, manifestCommand(t, c, lost, "sidecar"))
 	assert.Empty(t, manifestCommand(t, c, changed, "web"), "a tenant's own update is never undone")
-	require.Equal(t, 1, backups())
-	cms, err := c.Kube.CoreV1().ConfigMaps("akash-services").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=restore-command"})
-	require.NoError(t, err)
+	restarts := r.Actions(providerrestart.Verb)
+	require.Len(t, restarts, 1)
+	assert.Equal(t, "done", restarts[0]["outcome"])
+	assert.Equal(t, "ManifestPatched", restarts[0]["reason"])
+	assert.NotEqual(t, uid, podUID(), "the provider's pod deleted; its StatefulSet started it again")
+
+	// The backup: a Secret of what the patch changes, and the patch that
+	// undoes it; nothing else of the Manifest.
+	saved := backups()
+	require.Len(t, saved, 1)
 	backed := r.Actions(verbBackup)
 	require.Len(t, backed, 1)
 	assert.Equal(t, "done", backed[0]["outcome"])
-	assert.Equal(t, "ConfigMap/akash-services/"+cms.Items[0].Name, backed[0]["object"])
+	assert.Equal(t, "Secret/akash-services/"+saved[0].Name, backed[0]["object"])
+	var record manifestRecord
+	require.NoError(t, json.Unmarshal(saved[0].Data[lost.Namespace()+".json"], &record))
+	assert.Equal(t, lost.Namespace(), record.Manifest)
+	assert.NotEmpty(t, record.ResourceVersion)
+	assert.Equal(t, []serviceRecord{{Index: 0, Name: "app", Command: command}}, record.Services)
 	cmEvents, err := c.Kube.EventsV1().Events("akash-services").List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
 	onBackup := 0
 	for _, e := range cmEvents.Items {
-		if e.Reason == "BackupBeforePatch" && e.Regarding.Kind == "ConfigMap" && e.Regarding.Name == cms.Items[0].Name {
+		if e.Reason == "BackupBeforePatch" && e.Regarding.Kind == "Secret" && e.Regarding.Name == saved[0].Name {
 			onBackup++
 		}
 	}
-	assert.Equal(t, 1, onBackup, "an Event on the backup ConfigMap")
-	var saved map[string]any
-	require.NoError(t, json.Unmarshal([]byte(cms.Items[0].Data[lost.Namespace()+".json"]), &saved))
-	assert.Equal(t, lost.Namespace(), saved["metadata"].(map[string]any)["name"], "the Manifest as it was, whole")
-	assert.NotContains(t, cms.Items[0].Data[lost.Namespace()+".json"], `"sh"`, "backed up before the patch")
+	assert.Equal(t, 1, onBackup, "an Event on the backup Secret")
 
 	events, err := c.Kube.EventsV1().Events(lost.Namespace()).List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
@@ -174,21 +208,64 @@ func TestRestoreCommand(t *testing.T) {
 	}
 	assert.True(t, found, "an Event on the Deployment")
 
-	// The log backup: the Manifest, whole, in the run's log. (The
-	// Manifest loses its command again; the stuck revision is still there.)
+	// The backup undoes the patch.
 	_, err = c.Dynamic().Resource(akash.ManifestsResource).Namespace(akash.LeaseNamespace).Patch(ctx, lost.Namespace(), types.JSONPatchType,
-		[]byte(`[{"op":"remove","path":"/spec/group/services/0/command"}]`), metav1.PatchOptions{})
+		saved[0].Data[lost.Namespace()+".revert"], metav1.PatchOptions{})
 	require.NoError(t, err)
+	assert.Empty(t, manifestCommand(t, c, lost, "app"), "the revert patch takes the command out again")
+
+	// The log backup: what the patch changes, in the run's log; the
+	// restart is held by the cool-down every job shares.
+	uid = podUID()
 	r = run("--min-stuck=0s", "--backup=log")
-	require.Equal(t, 0, r.Code)
-	saved2 := r.Message("Manifest before the patch (backup)")
-	require.NotNil(t, saved2)
-	assert.Equal(t, lost.Namespace(), saved2["manifest"].(map[string]any)["metadata"].(map[string]any)["name"])
+	require.Equal(t, 0, r.Code, r.Raw)
+	line := r.Message("what the patch changes in this Manifest, and the patch that undoes it (backup)")
+	require.NotNil(t, line)
+	assert.Equal(t, lost.Namespace(), line["backup"].(map[string]any)["manifest"])
 	assert.Equal(t, command, manifestCommand(t, c, lost, "app"))
-	assert.Equal(t, 1, backups(), "no ConfigMap with --backup=log")
+	assert.Len(t, backups(), 1, "no Secret with --backup=log")
+	restarts = r.Actions(providerrestart.Verb)
+	require.Len(t, restarts, 1)
+	assert.Equal(t, "skipped", restarts[0]["outcome"])
+	assert.Contains(t, restarts[0]["detail"], "at most once per --restart-cooldown=1h0m0s")
+	assert.Equal(t, uid, podUID())
 
 	// Idempotent: nothing left to do.
 	r = run("--min-stuck=0s")
 	assert.Empty(t, r.Actions(verbRestore))
-	assert.Equal(t, 1, backups())
+	assert.Empty(t, r.Actions(providerrestart.Verb), "nothing patched, nothing to restart")
+	assert.Len(t, backups(), 1)
+
+	// The tenant's secrets went nowhere: not into the backup, any Event or
+	// any log line.
+	for _, sec := range backups() {
+		for k, v := range sec.Data {
+			assert.NotContains(t, string(v), password, "backup %s", k)
+			assert.NotContains(t, string(v), token, "backup %s", k)
+		}
+	}
+	all, err := c.Kube.EventsV1().Events("").List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	for _, e := range all.Items {
+		assert.NotContains(t, e.Note, password)
+		assert.NotContains(t, e.Note, token)
+	}
+	for _, l := range logs {
+		assert.NotContains(t, l, password)
+		assert.NotContains(t, l, token)
+	}
+
+	// --restart-provider=never says the patch waits for the next restart.
+	_, err = c.Dynamic().Resource(akash.ManifestsResource).Namespace(akash.LeaseNamespace).Patch(ctx, lost.Namespace(), types.JSONPatchType,
+		[]byte(`[{"op":"remove","path":"/spec/group/services/0/command"}]`), metav1.PatchOptions{})
+	require.NoError(t, err)
+	r = run("--min-stuck=0s", "--restart-provider=never")
+	require.Equal(t, 0, r.Code, r.Raw)
+	assert.Empty(t, r.Actions(providerrestart.Verb))
+	assert.NotEmpty(t, r.With("reason", "ManifestPatched"))
+	assert.Contains(t, r.Raw, "--restart-provider=never: it waits for the provider's next restart")
+
+	r = run("--backup=configmap")
+	assert.Equal(t, 2, r.Code)
+	assert.Contains(t, r.Raw, "a Manifest's services hold tenants' registry passwords")
 }

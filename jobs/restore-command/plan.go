@@ -9,6 +9,8 @@ import (
 
 	"github.com/akash-janitor/akash-janitor/lib/actuator"
 	"github.com/akash-janitor/akash-janitor/lib/akash"
+	"github.com/akash-janitor/akash-janitor/lib/cooldown"
+	"github.com/akash-janitor/akash-janitor/lib/providerrestart"
 )
 
 const verbRestore = "restore-command"
@@ -23,16 +25,40 @@ type patchOp struct {
 const verbBackup = "backup-manifests"
 
 // restore is one Manifest service to give its command back: the action,
-// whose payload is the JSON patch.
+// whose payload is the JSON patch, and what the backup keeps of it.
 type restore struct {
-	action   actuator.Action
-	manifest string
+	action          actuator.Action
+	manifest        string
+	resourceVersion string
+	record          serviceRecord
 }
 
-// backupSet is the backup action's payload: where, and which Manifests.
+// serviceRecord is what a patch changes in one Manifest service, and all
+// the backup keeps: never the Manifest, whose services hold tenants'
+// registry passwords and environment (provider
+// pkg/apis/akash.network/v2beta2/manifest.go).
+type serviceRecord struct {
+	Index   int      `json:"index"`
+	Name    string   `json:"name"`
+	Command []string `json:"command_added"`
+}
+
+// manifestRecord is the backup of one Manifest: which, at which
+// resourceVersion, the services the patch gives a command, and the JSON
+// patch that takes them out again.
+type manifestRecord struct {
+	Manifest        string          `json:"manifest"`
+	UID             string          `json:"uid"`
+	ResourceVersion string          `json:"resource_version"`
+	Services        []serviceRecord `json:"services"`
+	Revert          []patchOp       `json:"revert"`
+}
+
+// backupSet is the backup action's payload: where (secret or log), and
+// the records.
 type backupSet struct {
-	mode      string // configmap or log
-	manifests []string
+	mode    string
+	records []manifestRecord
 }
 
 // note is something seen and left alone, with why.
@@ -116,39 +142,77 @@ func plan(st state, now time.Time, minStuck time.Duration) planned {
 			if stuck < minStuck {
 				a.Hold = fmt.Sprintf("the command-less revision is %s old, less than --min-stuck=%s", stuck.Round(time.Second), minStuck)
 			}
-			p.restores = append(p.restores, restore{action: a, manifest: m.Name})
+			p.restores = append(p.restores, restore{action: a, manifest: m.Name, resourceVersion: m.ResourceVersion,
+				record: serviceRecord{Index: i, Name: svc.Name, Command: command}})
 		}
 	}
 	return p
 }
 
-// planBackup is the action that backs up, before any patch, every Manifest
-// a restore not held would patch: to a new ConfigMap named after now in
-// namespace (mode configmap), or whole in the run's log (mode log). None
-// when nothing is to be patched.
+// planBackup is the action that backs up, before any patch, what each
+// restore not held changes: per Manifest its resourceVersion, the
+// services given a command and the patch that takes them out again (never
+// the Manifest itself: its services hold tenants' registry passwords and
+// environment). To a new Secret named after now in namespace (mode
+// secret), or one log line per Manifest (mode log). None when nothing is
+// to be patched.
 func planBackup(restores []restore, now time.Time, mode, namespace string) (actuator.Action, bool) {
-	seen := map[string]bool{}
+	byName := map[string]*manifestRecord{}
 	var names []string
 	for _, r := range restores {
-		if r.action.Hold == "" && !seen[r.manifest] {
-			seen[r.manifest] = true
+		if r.action.Hold != "" {
+			continue
+		}
+		rec := byName[r.manifest]
+		if rec == nil {
+			rec = &manifestRecord{Manifest: r.manifest, UID: r.action.Target.UID, ResourceVersion: r.resourceVersion}
+			byName[r.manifest] = rec
 			names = append(names, r.manifest)
 		}
+		rec.Services = append(rec.Services, r.record)
+		rec.Revert = append(rec.Revert,
+			patchOp{Op: "test", Path: fmt.Sprintf("/spec/group/services/%d/name", r.record.Index), Value: r.record.Name},
+			patchOp{Op: "remove", Path: fmt.Sprintf("/spec/group/services/%d/command", r.record.Index)})
 	}
 	if len(names) == 0 {
 		return actuator.Action{}, false
 	}
 	sort.Strings(names)
-	a := actuator.Action{Verb: verbBackup, Reason: "BackupBeforePatch", Payload: backupSet{mode: mode, manifests: names}}
+	set := backupSet{mode: mode}
+	for _, n := range names {
+		set.records = append(set.records, *byName[n])
+	}
+	a := actuator.Action{Verb: verbBackup, Reason: "BackupBeforePatch", Payload: set}
 	switch mode {
 	case "log":
 		a.Target = actuator.Ref{APIVersion: "v1", Kind: "Namespace", Name: akash.LeaseNamespace}
-		a.Message = fmt.Sprintf("writing %d Manifests, whole, to the log before patching them: %s", len(names), strings.Join(names, ", "))
+		a.Message = fmt.Sprintf("writing to the log, before patching them, what the patches change in %d Manifests (each service's command, and the patch that takes it out again): %s",
+			len(names), strings.Join(names, ", "))
 	default:
 		name := "restore-command-backup-" + now.UTC().Format("20060102-150405")
-		a.Target = actuator.Ref{APIVersion: "v1", Kind: "ConfigMap", Namespace: namespace, Name: name}
-		a.Message = fmt.Sprintf("backing up %d Manifests to ConfigMap %s/%s before patching them (restore one with: kubectl -n %s get configmap %s -o jsonpath='{.data.<manifest>\\.json}' | kubectl replace -f -): %s",
-			len(names), namespace, name, namespace, name, strings.Join(names, ", "))
+		a.Target = actuator.Ref{APIVersion: "v1", Kind: "Secret", Namespace: namespace, Name: name}
+		a.Message = fmt.Sprintf("backing up what the patches change in %d Manifests to Secret %s/%s before patching them (undo one with: "+
+			"kubectl -n %s patch manifest <manifest> --type json -p \"$(kubectl -n %s get secret %s -o jsonpath='{.data.<manifest>\\.revert}' | base64 -d)\"): %s",
+			len(names), namespace, name, akash.LeaseNamespace, namespace, name, strings.Join(names, ", "))
 	}
 	return a, true
+}
+
+// planRestart is the provider's restart once Manifests are patched: the
+// provider reads a Manifest only when it starts and on a tenant's deploy
+// (provider cluster/service.go, cluster/kube/client.go: no watch), so a
+// patch changes nothing until it restarts. patched is how many Manifests
+// the run patched (or would, in a dry run or a pause). With the restart
+// turned off it says so, and how to do it by hand.
+func planRestart(patched int, mode string, r *providerrestart.Restarter, last *cooldown.Taken, now time.Time) (*actuator.Action, string) {
+	if patched == 0 {
+		return nil, ""
+	}
+	why := fmt.Sprintf("the provider reads a Manifest only when it starts or a tenant deploys: the %d patched Manifests take effect once it restarts", patched)
+	if mode == restartNever {
+		return nil, why + "; --restart-provider=never: it waits for the provider's next restart (or: " + r.Hand() + ")"
+	}
+	a := r.Action("ManifestPatched", why+"; deleting its pod so it starts again from the Manifests (running workloads are not touched)", nil)
+	a.Hold = r.Record.Held(last, now)
+	return &a, ""
 }

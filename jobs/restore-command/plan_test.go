@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -11,6 +12,8 @@ import (
 	"github.com/akash-janitor/akash-janitor/lib/actuator"
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
+	"github.com/akash-janitor/akash-janitor/lib/cooldown"
+	"github.com/akash-janitor/akash-janitor/lib/providerrestart"
 )
 
 func manifest(id akash.LeaseID, services ...akash.ManifestService) *akash.Manifest {
@@ -48,23 +51,51 @@ func TestPlan(t *testing.T) {
 	assert.Equal(t, "CommandAmbiguous", p.notes[0].reason)
 	assert.Contains(t, p.notes[0].message, `["bash"], ["sh"]`)
 
-	// One backup, before the patches, of every Manifest a patch not held
-	// would change; none when every patch is held.
-	b, ok := planBackup(p.restores, now, "configmap", "akash-services")
+	// One backup, before the patches, of what every patch not held would
+	// change: per Manifest its resourceVersion, the services given a
+	// command, the patch that undoes it; none when every patch is held.
+	b, ok := planBackup(p.restores, now, "secret", "akash-services")
 	require.True(t, ok)
 	assert.Equal(t, verbBackup, b.Verb)
-	assert.Equal(t, actuator.Ref{APIVersion: "v1", Kind: "ConfigMap", Namespace: "akash-services", Name: "restore-command-backup-" + now.UTC().Format("20060102-150405")}, b.Target)
-	assert.Equal(t, backupSet{mode: "configmap", manifests: []string{ns}}, b.Payload)
-	assert.Contains(t, b.Message, "backing up 1 Manifests to ConfigMap akash-services/restore-command-backup-")
+	assert.Equal(t, actuator.Ref{APIVersion: "v1", Kind: "Secret", Namespace: "akash-services", Name: "restore-command-backup-" + now.UTC().Format("20060102-150405")}, b.Target)
+	assert.Equal(t, backupSet{mode: "secret", records: []manifestRecord{{Manifest: ns, ResourceVersion: "42",
+		Services: []serviceRecord{{Index: 0, Name: "db", Command: []string{"postgres"}}, {Index: 1, Name: "app", Command: []string{"bash", "-c"}}},
+		Revert: []patchOp{
+			{Op: "test", Path: "/spec/group/services/0/name", Value: "db"}, {Op: "remove", Path: "/spec/group/services/0/command"},
+			{Op: "test", Path: "/spec/group/services/1/name", Value: "app"}, {Op: "remove", Path: "/spec/group/services/1/command"},
+		}}}}, b.Payload)
+	assert.Contains(t, b.Message, "backing up what the patches change in 1 Manifests to Secret akash-services/restore-command-backup-")
 	b, ok = planBackup(p.restores, now, "log", "akash-services")
 	require.True(t, ok)
 	assert.Equal(t, "Namespace", b.Target.Kind)
-	held := p.restores
+	held := slices.Clone(p.restores)
 	for i := range held {
 		held[i].action.Hold = "too young"
 	}
-	_, ok = planBackup(held, now, "configmap", "akash-services")
+	_, ok = planBackup(held, now, "secret", "akash-services")
 	assert.False(t, ok, "nothing to patch, nothing to back up")
+
+	// The provider reads a Manifest only when it starts: the restart
+	// follows the patches, cooled down, or is said to wait.
+	flags := providerrestart.Flags{Pod: "akash-services/akash-provider-0", Cooldown: time.Hour, Record: providerrestart.DefaultRecord}
+	r, err := flags.New(nil, "restore-command", func() time.Time { return now })
+	require.NoError(t, err)
+	a, said := planRestart(0, restartAfterPatch, r, nil, now)
+	assert.Nil(t, a, "nothing patched: no restart")
+	assert.Empty(t, said)
+	a, said = planRestart(1, restartAfterPatch, r, nil, now)
+	require.NotNil(t, a)
+	assert.Empty(t, said)
+	assert.Equal(t, providerrestart.Verb, a.Verb)
+	assert.Equal(t, "ManifestPatched", a.Reason)
+	assert.Equal(t, "akash-provider-0", a.Target.Name)
+	assert.Empty(t, a.Hold)
+	assert.Contains(t, a.Message, "the 1 patched Manifests take effect once it restarts")
+	a, _ = planRestart(1, restartAfterPatch, r, &cooldown.Taken{At: now.Add(-10 * time.Minute), Job: "dangling-deployments"}, now)
+	assert.Contains(t, a.Hold, "last done 10m0s ago", "the cool-down every job shares")
+	a, said = planRestart(2, restartNever, r, nil, now)
+	assert.Nil(t, a)
+	assert.Contains(t, said, "--restart-provider=never: it waits for the provider's next restart (or: kubectl -n akash-services delete pod akash-provider-0)")
 
 	// A rollout that completed, or old replicas without a command: nothing.
 	st.rollouts[serviceKey{ns, "app"}] = rollout{kind: "Deployment", name: "app", olderRevisions: map[string]bool{}}

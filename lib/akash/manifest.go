@@ -81,6 +81,22 @@ type ManifestService struct {
 	Resources ServiceResources  `json:"resources"`
 	Count     uint32            `json:"count,omitempty"`
 	Expose    []json.RawMessage `json:"expose,omitempty"`
+	// Params and SchedulerParams are kept as the provider wrote them
+	// (storage mounts, the GPU's and runtime's scheduling).
+	Params          json.RawMessage `json:"params,omitempty"`
+	SchedulerParams json.RawMessage `json:"scheduler_params,omitempty"`
+	// Credentials log the provider in to a private registry, in clear
+	// (provider pkg/apis/akash.network/v2beta2/manifest.go): a tenant's
+	// secret, never copied out of the Manifest.
+	Credentials *ServiceCredentials `json:"credentials,omitempty"`
+}
+
+// ServiceCredentials are a service's private registry login.
+type ServiceCredentials struct {
+	Host     string `json:"host"`
+	Email    string `json:"email,omitempty"`
+	Username string `json:"username"`
+	Password string `json:"password"`
 }
 
 // ServiceResources are a service's resources per replica.

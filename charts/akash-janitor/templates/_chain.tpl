@@ -131,6 +131,33 @@ that one pod by name and nothing else there.
 {{ include "akash-janitor.fullname" . }}-provider-restart
 {{- end -}}
 
+{{/* The restart's flags (provider.restart), as a YAML list: call with the root. */}}
+{{- define "akash-janitor.restartArgs" -}}
+- --restart-pod={{ .Values.provider.restart.pod }}
+- --restart-cooldown={{ .Values.provider.restart.cooldown }}
+- --restart-record-configmap={{ include "akash-janitor.namespace" . }}/{{ include "akash-janitor.providerRestartName" . }}
+{{- end -}}
+
+{{/*
+A job that restarts the provider (provider.restart) may read and delete
+that one pod, and read and update the restart's record, that one
+ConfigMap: call with the component's dict.
+*/}}
+{{- define "akash-janitor.restartRBAC" -}}
+{{- $pod := splitList "/" .root.Values.provider.restart.pod }}
+{{ include "akash-janitor.namedObjectRole" (dict "c" . "suffix" "-restart-provider" "namespace" (index $pod 0)
+  "resource" "pods" "name" (index $pod 1) "verbs" (list "get" "delete")
+  "comment" "The provider's restart (provider.restart): that one pod, read and deleted; its StatefulSet starts it again.") }}
+{{ include "akash-janitor.namedObjectRole" (dict "c" . "suffix" "-restart-record" "namespace" (include "akash-janitor.namespace" .root)
+  "resource" "configmaps" "name" (include "akash-janitor.providerRestartName" .root) "verbs" (list "get" "update")
+  "comment" "The restart's cool-down record, shared by the jobs that restart: that one ConfigMap, read and updated.") }}
+{{- end -}}
+
+{{/* Whether any job restarts the provider: the record is rendered then. */}}
+{{- define "akash-janitor.restarts" -}}
+{{- if or (and .Values.danglingDeployments.enabled (eq .Values.danglingDeployments.restartProvider.mode "when-leaked")) (and .Values.restoreCommand.enabled (eq .Values.restoreCommand.restartProvider "after-patch")) -}}true{{- end -}}
+{{- end -}}
+
 {{- define "akash-janitor.closeBudgetName" -}}
 {{ include "akash-janitor.fullname" . }}-close-budget
 {{- end -}}

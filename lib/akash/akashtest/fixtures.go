@@ -61,6 +61,8 @@ type Service struct {
 	Command []string
 	Args    []string
 	Env     []string
+	// Credentials are a private registry login, as a tenant writes one.
+	Credentials *akash.ServiceCredentials
 	// CPU and Memory are per replica ("500m", "512Mi"); GPU in whole GPUs.
 	CPU    string
 	Memory string
@@ -209,12 +211,13 @@ func (b *Builder) createManifest(ctx context.Context, l Lease) (*unstructured.Un
 	var services []akash.ManifestService
 	for _, s := range l.Services {
 		services = append(services, akash.ManifestService{
-			Name:    s.Name,
-			Image:   s.Image,
-			Command: s.Command,
-			Args:    s.Args,
-			Env:     s.Env,
-			Count:   uint32(max(s.Count, 1)),
+			Name:        s.Name,
+			Image:       s.Image,
+			Command:     s.Command,
+			Args:        s.Args,
+			Env:         s.Env,
+			Credentials: s.Credentials,
+			Count:       uint32(max(s.Count, 1)),
 			Resources: akash.ServiceResources{
 				ID:     1,
 				CPU:    akash.CPUResource{Units: uint32(quantity(s.CPU, "100m").MilliValue())},
