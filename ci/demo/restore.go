@@ -62,12 +62,17 @@ func (d *demo) restoreCommand() error {
 		return err
 	}
 	// --min-stuck=0s: the rollout got stuck seconds ago (default 15m).
-	say("restore-command, dry run (shows the patch), then for real (backs the Manifest up first):")
-	if err := d.runJob("restore-command", "--dry-run", "--min-stuck=0s"); err != nil {
+	// --restart-provider=never: the dangling-deployments scene below
+	// restarts the provider, which restarts at most once an hour.
+	say("restore-command, dry run (shows the patch), then for real (first backs up what it changes, to a\n" +
+		"Secret: never the Manifest, which holds the tenant's registry password and environment):")
+	if err := d.runJob("restore-command", "--dry-run", "--min-stuck=0s", "--restart-provider=never"); err != nil {
 		return err
 	}
-	if err := d.runJob("restore-command", "--min-stuck=0s"); err != nil {
+	if err := d.runJob("restore-command", "--min-stuck=0s", "--restart-provider=never"); err != nil {
 		return err
 	}
+	fmt.Println("   The provider reads a Manifest only when it starts: by default the run ends by restarting it\n" +
+		"   (restoreCommand.restartProvider); here it waits for the restart the dangling-deployments scene makes.")
 	return show()
 }

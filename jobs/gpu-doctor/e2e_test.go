@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
 	"github.com/akash-janitor/akash-janitor/lib/job/jobtest"
@@ -26,13 +27,24 @@ func TestMain(m *testing.M) {
 		kubetest.Node{Name: "gpu-unallocatable", CPU: "32", Memory: "128Gi", Labels: map[string]string{model + "t4": "2"}},
 		kubetest.Node{Name: "gpu-lost-one", CPU: "32", Memory: "128Gi", GPU: 7, Labels: map[string]string{model + "h100": "8", model + "h100.interface.sxm5": "8"}},
 		kubetest.Node{Name: "cpu-only", CPU: "32", Memory: "128Gi"},
+		// Its device plugin from the NVIDIA GPU Operator.
+		kubetest.Node{Name: "gpu-operator", CPU: "32", Memory: "128Gi", GPU: 2, Labels: map[string]string{model + "l40s": "2"}},
+		// AMD's GPUs, with AMD's device plugin.
+		kubetest.Node{Name: "gpu-amd", CPU: "64", Memory: "256Gi", AMDGPU: 8, Labels: map[string]string{"akash.network/capabilities.gpu.vendor.amd.model.mi300x": "8"}},
+		// Cordoned: the inventory operator took its labels off.
+		kubetest.Node{Name: "gpu-cordoned", CPU: "32", Memory: "128Gi", GPU: 4},
 	))
 }
 
-func devicePlugin(t *testing.T, c *kubetest.Cluster, node string) {
+// devicePlugin runs a device plugin pod on node, labelled as its install
+// labels it (label key=value).
+func devicePlugin(t *testing.T, c *kubetest.Cluster, node string, label ...string) {
 	t.Helper()
+	if len(label) == 0 {
+		label = []string{"app.kubernetes.io/name", "nvidia-device-plugin"} // NVIDIA's standalone chart
+	}
 	_, err := c.Kube.CoreV1().Pods("kube-system").Create(context.Background(), &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "nvidia-device-plugin-" + node, Labels: map[string]string{"app.kubernetes.io/name": "nvidia-device-plugin"}},
+		ObjectMeta: metav1.ObjectMeta{Name: "device-plugin-" + node, Labels: map[string]string{label[0]: label[1]}},
 		Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "plugin", Image: "nvcr.io/nvidia/k8s-device-plugin:v0.17.0"}},
 			Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}}},
 	}, metav1.CreateOptions{})
@@ -44,16 +56,21 @@ func TestGPUDoctorFindsWhatTheRunbookChecks(t *testing.T) {
 	ctx := context.Background()
 	devicePlugin(t, c, "gpu-ok")
 	devicePlugin(t, c, "gpu-lost-one")
+	devicePlugin(t, c, "gpu-operator", "app", "nvidia-device-plugin-daemonset")
+	devicePlugin(t, c, "gpu-amd", "name", "amdgpu-dp-ds")
+	devicePlugin(t, c, "gpu-cordoned")
+	_, err := c.Kube.CoreV1().Nodes().Patch(ctx, "gpu-cordoned", types.MergePatchType, []byte(`{"spec":{"unschedulable":true}}`), metav1.PatchOptions{})
+	require.NoError(t, err)
 	// A tenant asks for more GPUs than any node has.
-	_, err := c.Kube.CoreV1().Pods("default").Create(ctx, &corev1.Pod{
+	_, err = c.Kube.CoreV1().Pods("default").Create(ctx, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "llm-training"},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "train", Image: "train:1", Resources: corev1.ResourceRequirements{
 			Limits: corev1.ResourceList{GPUResource: resource.MustParse("16")}}}}},
 	}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		pods, err := c.Kube.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=nvidia-device-plugin"})
-		if err != nil || len(pods.Items) != 2 {
+		pods, err := c.Kube.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{})
+		if err != nil || len(pods.Items) != 5 {
 			return false
 		}
 		for _, p := range pods.Items {
@@ -80,16 +97,18 @@ func TestGPUDoctorFindsWhatTheRunbookChecks(t *testing.T) {
 		"Node/gpu-unallocatable gpu-device-plugin-missing",
 		"Node/gpu-lost-one gpu-count-mismatch",
 		"Pod/default/llm-training gpu-pod-pending",
+		"Node/gpu-cordoned gpu-node-unavailable",
 	}
 	for _, w := range want {
 		assert.Contains(t, found, w)
 	}
-	assert.Len(t, found, len(want), "nothing about gpu-ok or cpu-only: %v", found)
+	assert.Len(t, found, len(want), "nothing about gpu-ok, cpu-only, the GPU Operator's node or the AMD node: %v", found)
+	assert.Contains(t, found["Node/gpu-cordoned gpu-node-unavailable"], "GPU node gpu-cordoned is cordoned: the inventory operator offers none of its GPUs")
 	assert.Contains(t, found["Node/gpu-unallocatable gpu-not-allocatable"], "labelled with 2 GPUs (nvidia/t4) but has no allocatable nvidia.com/gpu")
 	assert.Contains(t, found["Node/gpu-unallocatable gpu-not-allocatable"], "nvidia-smi")
 	assert.Contains(t, found["Node/gpu-lost-one gpu-count-mismatch"], "labelled with 8 GPUs (nvidia/h100) but only 7 are allocatable")
 	assert.Contains(t, found["Pod/default/llm-training gpu-pod-pending"], "Insufficient nvidia.com/gpu")
-	assert.EqualValues(t, 6, r.Summary()["findings"])
+	assert.EqualValues(t, 7, r.Summary()["findings"])
 
 	// Each finding is a Warning Event on its object.
 	events, err := c.Kube.EventsV1().Events("default").List(ctx, metav1.ListOptions{})

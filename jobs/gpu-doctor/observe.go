@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -14,24 +15,48 @@ import (
 	"github.com/akash-janitor/akash-janitor/lib/kube"
 )
 
+// The GPU vendors the provider schedules (provider
+// cluster/kube/builder/workload.go: ResourceGPUNvidia, ResourceGPUAMD):
+// each with its device plugin's extended resource; the inventory
+// operator's labels name the vendor (nvidia, amd).
+var vendorResources = map[string]corev1.ResourceName{"nvidia": "nvidia.com/gpu", "amd": "amd.com/gpu"}
+
+// vendors in the order findings name them.
+var vendors = []string{"nvidia", "amd"}
+
 // GPUResource is the NVIDIA device plugin's extended resource.
 const GPUResource corev1.ResourceName = "nvidia.com/gpu"
 
 // node is what gpu-doctor needs of a node.
 type node struct {
-	name, uid   string
-	allocatable int64
-	// labelled is the GPU count the inventory labels give (the sum of the
-	// model labels' values); models are their keys.
-	labelled int64
-	models   []string
-	ready    bool
+	name, uid string
+	// allocatable and labelled are per vendor: the device plugin's count,
+	// and the inventory labels' (the sum of the model labels' values);
+	// models are those labels' vendor/model.
+	allocatable, labelled map[string]int64
+	models                map[string][]string
+	ready                 bool
+	// notReady says since when and why the node is not Ready.
+	notReady string
+	cordoned bool
+}
+
+// gpus tells whether the node has or claims GPUs of any vendor.
+func (n node) gpus() bool {
+	for _, v := range vendors {
+		if n.allocatable[v] > 0 || n.labelled[v] > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 type plugin struct {
 	node  string
 	name  string
 	ready bool
+	// vendor is the plugin's GPUs (from its selector), "" when unknown.
+	vendor string
 }
 
 type pendingPod struct {
@@ -50,16 +75,16 @@ type state struct {
 func (s state) gpuNodes() int {
 	n := 0
 	for _, nd := range s.nodes {
-		if nd.allocatable > 0 || nd.labelled > 0 {
+		if nd.gpus() {
 			n++
 		}
 	}
 	return n
 }
 
-// observe reads nodes, the device plugin's pods and Pending pods: three
-// LISTs, whatever the cluster's size.
-func observe(ctx context.Context, env *job.Env, pluginSelector string) (state, error) {
+// observe reads nodes, the device plugins' pods (a LIST per selector) and
+// Pending pods, whatever the cluster's size.
+func observe(ctx context.Context, env *job.Env, pluginSelectors []string) (state, error) {
 	var st state
 	pageSize := env.Common.PageSize
 	nodes, err := kube.ListAll[corev1.Node](ctx, pageSize, metav1.ListOptions{}, env.Clients.Kube.CoreV1().Nodes().List)
@@ -67,27 +92,37 @@ func observe(ctx context.Context, env *job.Env, pluginSelector string) (state, e
 		return st, err
 	}
 	for _, n := range nodes {
-		nd := node{name: n.Name, uid: string(n.UID)}
-		if q, ok := n.Status.Allocatable[GPUResource]; ok {
-			nd.allocatable = q.Value()
+		nd := node{name: n.Name, uid: string(n.UID), allocatable: map[string]int64{}, labelled: map[string]int64{}, models: map[string][]string{},
+			cordoned: n.Spec.Unschedulable}
+		for v, res := range vendorResources {
+			if q, ok := n.Status.Allocatable[res]; ok {
+				nd.allocatable[v] = q.Value()
+			}
 		}
 		for _, g := range akash.NodeGPUs(n.Name, n.Labels) {
-			nd.models = append(nd.models, g.Vendor+"/"+g.Model)
-			nd.labelled += g.Count
+			nd.models[g.Vendor] = append(nd.models[g.Vendor], g.Vendor+"/"+g.Model)
+			nd.labelled[g.Vendor] += g.Count
 		}
+		nd.notReady = "no Ready condition"
 		for _, c := range n.Status.Conditions {
 			if c.Type == corev1.NodeReady {
 				nd.ready = c.Status == corev1.ConditionTrue
+				nd.notReady = fmt.Sprintf("Ready %s since %s", c.Status, c.LastTransitionTime.UTC().Format(time.RFC3339))
+				if c.Reason != "" {
+					nd.notReady += " (" + c.Reason + ")"
+				}
 			}
 		}
 		st.nodes = append(st.nodes, nd)
 	}
-	plugins, err := kube.ListAll[corev1.Pod](ctx, pageSize, metav1.ListOptions{LabelSelector: pluginSelector}, env.Clients.Kube.CoreV1().Pods("").List)
-	if err != nil {
-		return st, err
-	}
-	for _, p := range plugins {
-		st.plugins = append(st.plugins, plugin{node: p.Spec.NodeName, name: p.Namespace + "/" + p.Name, ready: podReady(&p)})
+	for _, sel := range pluginSelectors {
+		plugins, err := kube.ListAll[corev1.Pod](ctx, pageSize, metav1.ListOptions{LabelSelector: sel}, env.Clients.Kube.CoreV1().Pods("").List)
+		if err != nil {
+			return st, err
+		}
+		for _, p := range plugins {
+			st.plugins = append(st.plugins, plugin{node: p.Spec.NodeName, name: p.Namespace + "/" + p.Name, ready: podReady(&p), vendor: selectorVendor(sel)})
+		}
 	}
 	pending, err := kube.ListAll[corev1.Pod](ctx, pageSize,
 		metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("status.phase", string(corev1.PodPending)).String()},
@@ -98,10 +133,12 @@ func observe(ctx context.Context, env *job.Env, pluginSelector string) (state, e
 	for _, p := range pending {
 		gpus := int64(0)
 		for _, c := range p.Spec.Containers {
-			if q, ok := c.Resources.Requests[GPUResource]; ok {
-				gpus += q.Value()
-			} else if q, ok := c.Resources.Limits[GPUResource]; ok {
-				gpus += q.Value()
+			for _, res := range vendorResources {
+				if q, ok := c.Resources.Requests[res]; ok {
+					gpus += q.Value()
+				} else if q, ok := c.Resources.Limits[res]; ok {
+					gpus += q.Value()
+				}
 			}
 		}
 		if gpus == 0 {
@@ -125,4 +162,27 @@ func podReady(p *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// The device plugins' pods by default: NVIDIA's standalone chart, the
+// NVIDIA GPU Operator (the Akash docs install it), AMD's manifest and
+// AMD's chart (ROCm/k8s-device-plugin k8s-ds-amdgpu-dp.yaml,
+// helm/amd-gpu).
+var defaultPluginSelectors = []string{
+	"app.kubernetes.io/name=nvidia-device-plugin",
+	"app=nvidia-device-plugin-daemonset",
+	"name=amdgpu-dp-ds",
+	"name=amd-gpu-dp-ds",
+}
+
+// selectorVendor is the GPUs a plugin found by sel serves, "" when its
+// selector does not say.
+func selectorVendor(sel string) string {
+	switch {
+	case strings.Contains(sel, "nvidia"):
+		return "nvidia"
+	case strings.Contains(sel, "amd"):
+		return "amd"
+	}
+	return ""
 }

@@ -44,6 +44,7 @@ type Node struct {
 	CPU    string // allocatable, e.g. "2"
 	Memory string // allocatable, e.g. "8Gi"
 	GPU    int64  // allocatable nvidia.com/gpu
+	AMDGPU int64  // allocatable amd.com/gpu
 	Pods   int64  // allocatable pods; 0 means 110
 	Labels map[string]string
 }
@@ -316,6 +317,9 @@ func fakeNode(n Node) *corev1.Node {
 	}
 	if n.GPU > 0 {
 		alloc[GPUResource] = *resource.NewQuantity(n.GPU, resource.DecimalSI)
+	}
+	if n.AMDGPU > 0 {
+		alloc["amd.com/gpu"] = *resource.NewQuantity(n.AMDGPU, resource.DecimalSI)
 	}
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
