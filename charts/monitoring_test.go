@@ -227,6 +227,20 @@ load 1m
 `, 120*time.Minute), "nothing pushed: nothing fires")
 }
 
+// The provider gives its price script 10 s (provider
+// cmd/provider-services/cmd/flags.go --bid-price-script-process-timeout):
+// the alert fires at 80% of that, not of the runbook's 5 s.
+func TestRuleBidPriceSlowIsTheProvidersLimit(t *testing.T) {
+	for _, r := range charttest.Rules(t, charttest.MonitoringValues()) {
+		if r.Alert == "AkashJanitorBidPriceSlow" {
+			assert.Contains(t, r.Expr, "> 10 * 0.8")
+			assert.Contains(t, r.Annotations["description"], "the provider's limit of 10 s")
+			return
+		}
+	}
+	t.Fatal("no AkashJanitorBidPriceSlow")
+}
+
 func TestRuleNoRecentSuccess(t *testing.T) {
 	r := rule(t, "AkashJanitorNoRecentSuccess", func(r charttest.Rule) bool { return strings.Contains(r.Expr, `"force-replicasets"`) })
 	// The last success at 0 s; by 25 minutes, 15 have passed and the 5 of

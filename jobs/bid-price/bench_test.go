@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,6 +56,39 @@ func BenchmarkBidPrice(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "quotes/s")
 	})
+	b.Run("http-32-at-once", func(b *testing.B) {
+		// The chart's script for the provider posts each order to the
+		// service: 32 at once, the 99th percentile of the answers.
+		s := &server{log: zerolog.Nop(), metrics: newServerMetrics(), loaded: make(chan struct{}, 1)}
+		s.cfg.Store(cfg)
+		srv := httptest.NewServer(s.handler())
+		defer srv.Close()
+		client := srv.Client()
+		var lat []time.Duration
+		var mu sync.Mutex
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			var wg sync.WaitGroup
+			for j := 0; j < providerScriptLimit; j++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					t0 := time.Now()
+					resp, err := client.Post(srv.URL+"/v1/price", "application/json", bytes.NewReader(benchOrder))
+					if err != nil || resp.StatusCode != http.StatusOK {
+						b.Errorf("POST: %v %v", err, resp)
+						return
+					}
+					resp.Body.Close()
+					mu.Lock()
+					lat = append(lat, time.Since(t0))
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+		}
+		b.ReportMetric(float64(percentile(lat, 99).Microseconds())/1000, "p99-ms")
+	})
 	b.Run("http", func(b *testing.B) {
 		s := &server{log: zerolog.Nop(), metrics: newServerMetrics(), loaded: make(chan struct{}, 1)}
 		s.cfg.Store(cfg)
@@ -98,6 +133,34 @@ func BenchmarkBidPrice(b *testing.B) {
 	}
 	small := jobtest.Build(b, "./bid-price-script")
 	quote("cli", func() *exec.Cmd { return exec.Command(small) }, "")
+	// As the provider runs it: up to 32 scripts at once
+	// (--bid-price-script-process-limit), each within 10 s
+	// (--bid-price-script-process-timeout; provider
+	// cmd/provider-services/cmd/flags.go). The 99th percentile of the
+	// drop-in's wall time, 32 quotes at a time, on this machine's cores.
+	b.Run("cli-32-at-once", func(b *testing.B) {
+		var lat []time.Duration
+		var mu sync.Mutex
+		for i := 0; i < b.N; i++ {
+			var wg sync.WaitGroup
+			for j := 0; j < providerScriptLimit; j++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					d := timeRun(b, exec.Command(small), "", want)
+					mu.Lock()
+					lat = append(lat, d)
+					mu.Unlock()
+				}()
+			}
+			wg.Wait()
+		}
+		p50, p99 := percentile(lat, 50), percentile(lat, 99)
+		b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+		b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
+		fmt.Printf("bid-price: bid-price-script, %d at once: p50 %.1f ms, p99 %.1f ms over %d quotes (the provider's limit: 10 s)\n",
+			providerScriptLimit, float64(p50.Microseconds())/1000, float64(p99.Microseconds())/1000, len(lat))
+	})
 	full := jobtest.Build(b, ".")
 	quote("cli-bid-price", func() *exec.Cmd { return exec.Command(full) }, "")
 	script := os.Getenv("BENCH_PRICE_SCRIPT")
@@ -135,4 +198,19 @@ func timeRun(b *testing.B, cmd *exec.Cmd, scriptCache, want string) time.Duratio
 		b.Fatalf("%v priced %q, want %q", cmd.Args, out, want)
 	}
 	return wall
+}
+
+// providerScriptLimit is how many price scripts the provider runs at once
+// (--bid-price-script-process-limit, provider cmd/provider-services/cmd/flags.go).
+const providerScriptLimit = 32
+
+// percentile is the p-th percentile of the durations (nearest rank).
+func percentile(d []time.Duration, p int) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := (len(s)*p+99)/100 - 1
+	return s[max(i, 0)]
 }
