@@ -96,7 +96,7 @@ func TestDefaultsRenderForceReplicasets(t *testing.T) {
 	require.Contains(t, objs, "ClusterRoleBinding/"+name)
 
 	cj := typed[batchv1.CronJob](t, objs["CronJob/"+name])
-	assert.Equal(t, "*/5 * * * *", cj.Spec.Schedule)
+	assert.Equal(t, "* * * * *", cj.Spec.Schedule)
 	assert.Equal(t, batchv1.ForbidConcurrent, cj.Spec.ConcurrencyPolicy)
 	assert.EqualValues(t, 0, *cj.Spec.JobTemplate.Spec.BackoffLimit)
 	assert.EqualValues(t, 300, *cj.Spec.StartingDeadlineSeconds)
@@ -107,7 +107,7 @@ func TestDefaultsRenderForceReplicasets(t *testing.T) {
 	require.Len(t, pod.Containers, 1)
 	c := pod.Containers[0]
 	assert.Equal(t, "ghcr.io/akash-janitor/force-replicasets:0.1.0", c.Image)
-	assert.Equal(t, []string{"--dry-run=false", "--max-actions=10", "--log-level=info", "--log-format=json", "--min-stuck=5m"}, c.Args)
+	assert.Equal(t, []string{"--dry-run=false", "--max-actions=10", "--log-level=info", "--log-format=json", "--min-stuck=90s"}, c.Args)
 	assert.Equal(t, "cronjob", strings.ToLower(cj.Kind))
 	assert.Equal(t, "force-replicasets", cj.Labels["app.kubernetes.io/component"])
 

@@ -34,8 +34,13 @@ func spec(o *options) job.Spec {
 		Pausable:          true,
 		NeedsProvider:     true,
 		Flags: func(fs *flag.FlagSet) {
-			fs.DurationVar(&o.minStuck, "min-stuck", 5*time.Minute,
-				"how long the new pod must have been unschedulable before acting, so a rollout that is merely slow is left alone")
+			// The provider's deployment monitor closes a lease as unstable
+			// after 40 failed checks 4-19 s apart (provider cluster/config.go,
+			// cluster/monitor.go): about 3 minutes at the soonest. 90 s, run
+			// every minute, acts before that, and after the 30 s an old pod
+			// is given to terminate.
+			fs.DurationVar(&o.minStuck, "min-stuck", 90*time.Second,
+				"how long the new pod must have been unschedulable before acting, so a rollout that is merely slow is left alone; the provider closes a stuck lease itself after about 3 to 13 minutes")
 		},
 		Validate: func() error {
 			if o.minStuck < 0 {
