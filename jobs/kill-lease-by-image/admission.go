@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -127,7 +128,16 @@ func observeRefusals(ctx context.Context, kube kubernetes.Interface, actions []a
 
 // withRefusals adds to each close's reason that the lease's pods are
 // refused at admission too, naming the workloads that say so.
+//
+// The leases refused at admission go first: their pods never start, so
+// the provider's deployment monitor closes them itself as unstable
+// within minutes (provider cluster/monitor.go), and the janitor's close,
+// whose reason is the true one, must come before, whatever the run's
+// budget leaves for the rest.
 func withRefusals(actions []actuator.Action, refused map[string][]string) {
+	sort.SliceStable(actions, func(i, j int) bool {
+		return len(refused[actions[i].Target.Name]) > 0 && len(refused[actions[j].Target.Name]) == 0
+	})
 	for i, a := range actions {
 		switch w := refused[a.Target.Name]; len(w) {
 		case 0:
