@@ -715,3 +715,19 @@ func containerArgs(t *testing.T, objs map[string]*unstructured.Unstructured, com
 	}
 	return out
 }
+
+// provider.manifestNamespace, the provider's --k8s-manifest-ns: the jobs
+// that read its CRs are told it, and their Roles are made there.
+func TestManifestNamespace(t *testing.T) {
+	objs, _, err := render(t, map[string]any{"provider": map[string]any{"manifestNamespace": "akash-crs"},
+		"restoreCommand": map[string]any{"enabled": true}})
+	require.NoError(t, err)
+	for _, component := range []string{"kill-lease-by-image", "dangling-deployments", "restore-command"} {
+		assert.Contains(t, containerArgs(t, objs, component), "--manifest-namespace=akash-crs", component)
+		role := objs["Role/akash-janitor-"+component]
+		require.NotNil(t, role, component)
+		assert.Equal(t, "akash-crs", role.GetNamespace(), component)
+	}
+	_, _, err = render(t, map[string]any{"provider": map[string]any{"manifestNamespace": "Not A Namespace"}})
+	assert.ErrorContains(t, err, "manifestNamespace")
+}

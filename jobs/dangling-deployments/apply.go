@@ -21,7 +21,7 @@ import (
 // reads the lease by ID again: one that is not ended after all is skipped.
 // What is already gone is fine, so an interrupted run is completed by the
 // next.
-func teardown(ctx context.Context, env *job.Env, client *chain.Client, a actuator.Action) error {
+func teardown(ctx context.Context, env *job.Env, client *chain.Client, manifestNS string, a actuator.Action) error {
 	id, err := actuator.PayloadOf[akash.LeaseID](a)
 	if err != nil {
 		return err
@@ -41,16 +41,16 @@ func teardown(ctx context.Context, env *job.Env, client *chain.Client, a actuato
 	if err := env.Clients.Kube.CoreV1().Namespaces().Delete(ctx, ns, del); err != nil && !apierrors.IsNotFound(err) {
 		errs = append(errs, fmt.Errorf("delete namespace %s: %w", ns, err))
 	}
-	if err := env.Clients.Dynamic.Resource(akash.ManifestsResource).Namespace(akash.LeaseNamespace).Delete(ctx, ns, del); err != nil && !apierrors.IsNotFound(err) {
+	if err := env.Clients.Dynamic.Resource(akash.ManifestsResource).Namespace(manifestNS).Delete(ctx, ns, del); err != nil && !apierrors.IsNotFound(err) {
 		errs = append(errs, fmt.Errorf("delete Manifest %s: %w", ns, err))
 	}
 	leaseLabels := id.Labels()
 	delete(leaseLabels, akash.LabelNamespace)
 	sel := metav1.ListOptions{LabelSelector: labels.SelectorFromSet(leaseLabels).String()}
-	if err := env.Clients.Dynamic.Resource(akash.ProviderHostsResource).Namespace(akash.LeaseNamespace).DeleteCollection(ctx, del, sel); err != nil && !apierrors.IsNotFound(err) {
+	if err := env.Clients.Dynamic.Resource(akash.ProviderHostsResource).Namespace(manifestNS).DeleteCollection(ctx, del, sel); err != nil && !apierrors.IsNotFound(err) {
 		errs = append(errs, fmt.Errorf("delete the lease's ProviderHosts: %w", err))
 	}
-	if err := env.Clients.Dynamic.Resource(akash.ProviderLeasedIPsResource).Namespace(akash.LeaseNamespace).DeleteCollection(ctx, del, sel); err != nil && !apierrors.IsNotFound(err) {
+	if err := env.Clients.Dynamic.Resource(akash.ProviderLeasedIPsResource).Namespace(manifestNS).DeleteCollection(ctx, del, sel); err != nil && !apierrors.IsNotFound(err) {
 		errs = append(errs, fmt.Errorf("delete the lease's ProviderLeasedIPs: %w", err))
 	}
 	return errors.Join(errs...)

@@ -632,3 +632,30 @@ func TestDanglingAgesInTheChainsTime(t *testing.T) {
 	}
 	assert.Equal(t, "1s", r.Message("observed")["block_time"], "the pace measured on the chain")
 }
+
+// A provider run with another --k8s-manifest-ns keeps its Manifests,
+// ProviderHosts and ProviderLeasedIPs there: --manifest-namespace finds and
+// tears them down there.
+func TestDanglingInTheProvidersManifestNamespace(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	w.b = &akashtest.Builder{Kube: w.b.Kube, Dynamic: w.b.Dynamic, ManifestNamespace: "akash-crs"}
+	require.NoError(t, w.b.EnsureProviderNamespaces(ctx))
+	ended := w.lease(t, true, chain.StateActive, 5000)
+	w.closeOnChain(ended, 1000)
+	for i := 0; i < 8; i++ {
+		w.lease(t, true, chain.StateActive, 5000)
+	}
+	r := w.run(t, "--manifest-namespace=akash-crs", "--restart-provider=never")
+	require.Equal(t, 0, r.Code, r.Raw)
+	acts := r.Actions(verbTeardown)
+	require.Len(t, acts, 1)
+	assert.Equal(t, "done", acts[0]["outcome"])
+	assert.Contains(t, acts[0]["message"], "Manifest true, 1 hosts, 1 leased IPs")
+	_, err := w.c.Dynamic().Resource(akash.ManifestsResource).Namespace("akash-crs").Get(ctx, ended.Namespace(), metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "its Manifest is gone from the provider's namespace")
+	hosts, err := w.c.Dynamic().Resource(akash.ProviderHostsResource).Namespace("akash-crs").List(ctx,
+		metav1.ListOptions{LabelSelector: akash.LabelLeaseDSeq + "=" + fmt.Sprint(ended.DSeq)})
+	require.NoError(t, err)
+	assert.Empty(t, hosts.Items)
+}

@@ -61,6 +61,7 @@ type options struct {
 	restart      string
 	statusURL    string
 	restartFlags providerrestart.Flags
+	manifestNS   string
 }
 
 // The ways of --restart-provider.
@@ -93,6 +94,7 @@ func spec(o *options) job.Spec {
 			fs.StringVar(&o.restart, "restart-provider", restartWhenLeaked, "never, or when-leaked: restart the provider (delete its pod, --restart-pod) when it holds the capacity of leases the cluster no longer has, so it bids it again")
 			fs.StringVar(&o.statusURL, "provider-status-url", providerstatus.DefaultURL, "the provider's status (its gateway's GET /status): how many leases it holds; empty: not read, and a restart follows only this run's teardowns")
 			o.restartFlags.Register(fs)
+			akash.RegisterManifestNamespace(fs, &o.manifestNS)
 		},
 		Validate: func() error {
 			var errs []error
@@ -127,7 +129,7 @@ func spec(o *options) job.Spec {
 
 func (o *options) plan() planOptions {
 	return planOptions{teardown: o.teardown, closeMissing: o.closeMissing, closeNoWork: o.closeNoWork, closeReclaimed: o.closeReclaimed,
-		grace: o.grace, manifestGrace: o.manifestGrace, maxShare: o.maxShare, maxCount: o.maxCount}
+		grace: o.grace, manifestGrace: o.manifestGrace, maxShare: o.maxShare, maxCount: o.maxCount, manifestNS: o.manifestNS}
 }
 
 // closes tells whether the run may close leases on chain (and so needs
@@ -199,7 +201,7 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	}
 
 	outcomes, errTeardown := env.Actuator.ApplyOutcomes(ctx, d.teardowns, func(ctx context.Context, a actuator.Action) error {
-		return teardown(ctx, env, client, a)
+		return teardown(ctx, env, client, o.manifestNS, a)
 	})
 	var errStart, errClose, errReclaimed error
 	if closer != nil {

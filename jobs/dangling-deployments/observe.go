@@ -62,7 +62,7 @@ type lookup struct {
 func observe(ctx context.Context, env *job.Env, client *chain.Client, provider string, o planOptions, r *restarter) (observed, error) {
 	var obs observed
 	var err error
-	if obs.cluster, err = observeCluster(ctx, env, provider); err != nil {
+	if obs.cluster, err = observeCluster(ctx, env, provider, o.manifestNS); err != nil {
 		return obs, fmt.Errorf("observe the cluster (nothing was done): %w", err)
 	}
 	if obs.chain, err = observeChain(ctx, client, provider, env.Log); err != nil {
@@ -118,7 +118,7 @@ func (cs clusterState) manifests() int {
 // observeCluster reads, with metadata-only LISTs, the namespaces, Manifests,
 // ProviderHosts and ProviderLeasedIPs that carry lease labels, of this
 // provider.
-func observeCluster(ctx context.Context, env *job.Env, provider string) (clusterState, error) {
+func observeCluster(ctx context.Context, env *job.Env, provider, manifestNS string) (clusterState, error) {
 	st := clusterState{leases: map[akash.LeaseID]*inCluster{}}
 	sel := metav1.ListOptions{LabelSelector: akash.LabelLeaseProvider + "=" + provider}
 	page := env.Common.PageSize
@@ -149,13 +149,13 @@ func observeCluster(ctx context.Context, env *job.Env, provider string) (cluster
 	if err := each("Namespace", corev1.SchemeGroupVersion.WithResource("namespaces"), "", func(l *inCluster) { l.namespace = true }); err != nil {
 		return st, err
 	}
-	if err := each("Manifest", akash.ManifestsResource, akash.LeaseNamespace, func(l *inCluster) { l.manifest = true }); err != nil {
+	if err := each("Manifest", akash.ManifestsResource, manifestNS, func(l *inCluster) { l.manifest = true }); err != nil {
 		return st, err
 	}
-	if err := each("ProviderHost", akash.ProviderHostsResource, akash.LeaseNamespace, func(l *inCluster) { l.hosts++ }); err != nil {
+	if err := each("ProviderHost", akash.ProviderHostsResource, manifestNS, func(l *inCluster) { l.hosts++ }); err != nil {
 		return st, err
 	}
-	if err := each("ProviderLeasedIP", akash.ProviderLeasedIPsResource, akash.LeaseNamespace, func(l *inCluster) { l.ips++ }); err != nil {
+	if err := each("ProviderLeasedIP", akash.ProviderLeasedIPsResource, manifestNS, func(l *inCluster) { l.ips++ }); err != nil {
 		return st, err
 	}
 	return st, nil

@@ -25,6 +25,8 @@ type planOptions struct {
 	grace, manifestGrace                                time.Duration
 	maxShare                                            float64
 	maxCount                                            int
+	// manifestNS is where the provider keeps its Manifests.
+	manifestNS string
 }
 
 // finding is a lease reported, not acted on.
@@ -112,7 +114,7 @@ func plan(obs observed, now time.Time, o planOptions) (decision, error) {
 				d.findings = append(d.findings, finding{id, "ReclaimDeadlinePassed", started + ", deadline " + chain.WindowText(deadline) + " passed: nobody closes it (enable --close-reclaimed)"})
 				continue
 			}
-			d.reclaimed = append(d.reclaimed, actuator.Action{Verb: verbClose, Target: target(id, inc), Lease: id.String(), Reason: "ReclaimDeadlinePassed", Payload: l,
+			d.reclaimed = append(d.reclaimed, actuator.Action{Verb: verbClose, Target: target(id, inc, o.manifestNS), Lease: id.String(), Reason: "ReclaimDeadlinePassed", Payload: l,
 				Message: started + ", its deadline " + chain.WindowText(deadline) + " passed: closing the bid, as neither the chain nor the provider does"})
 			continue
 		}
@@ -132,7 +134,7 @@ func plan(obs observed, now time.Time, o planOptions) (decision, error) {
 		if inc != nil {
 			what = "a Manifest but no namespace"
 		}
-		a := actuator.Action{Verb: verbClose, Target: target(id, inc), Lease: id.String(), Reason: "LeaseWithoutWorkload", Payload: l,
+		a := actuator.Action{Verb: verbClose, Target: target(id, inc, o.manifestNS), Lease: id.String(), Reason: "LeaseWithoutWorkload", Payload: l,
 			Message: fmt.Sprintf("%s on chain for %s with %s: closing the bid", l.State, leased.Round(time.Second), what)}
 		switch {
 		case l.ReclamationUnstarted():
@@ -156,7 +158,7 @@ func plan(obs observed, now time.Time, o planOptions) (decision, error) {
 			d.findings = append(d.findings, finding{id, "LeaseNotLiveOnChain", "in the cluster but not live on chain (enable --teardown to remove it)"})
 			continue
 		}
-		a := actuator.Action{Verb: verbTeardown, Target: target(id, lc), Lease: id.String(), Payload: id}
+		a := actuator.Action{Verb: verbTeardown, Target: target(id, lc, o.manifestNS), Lease: id.String(), Payload: id}
 		look, read := obs.looked[id]
 		here := fmt.Sprintf("(namespace %v, Manifest %v, %d hosts, %d leased IPs)", lc.namespace, lc.manifest, lc.hosts, lc.ips)
 		switch {
@@ -248,9 +250,9 @@ func byCloseReason(actions []actuator.Action) []reasonGroup {
 
 // target is what a lease's Event is recorded on: its namespace, or its
 // Manifest when the cluster holds one but no namespace.
-func target(id akash.LeaseID, lc *inCluster) actuator.Ref {
+func target(id akash.LeaseID, lc *inCluster, manifestNS string) actuator.Ref {
 	if lc != nil && !lc.namespace {
-		return actuator.Ref{APIVersion: akash.GroupVersion.String(), Kind: "Manifest", Namespace: akash.LeaseNamespace, Name: id.Namespace()}
+		return actuator.Ref{APIVersion: akash.GroupVersion.String(), Kind: "Manifest", Namespace: manifestNS, Name: id.Namespace()}
 	}
 	return actuator.Ref{APIVersion: "v1", Kind: "Namespace", Name: id.Namespace()}
 }

@@ -68,7 +68,8 @@ func byLease(actions []actuator.Action) map[string]actuator.Action {
 	return out
 }
 
-var allOn = planOptions{teardown: true, closeMissing: true, closeNoWork: true, closeReclaimed: true, grace: 10 * time.Minute, manifestGrace: time.Hour, maxShare: 1, maxCount: 50}
+var allOn = planOptions{teardown: true, closeMissing: true, closeNoWork: true, closeReclaimed: true, grace: 10 * time.Minute, manifestGrace: time.Hour, maxShare: 1, maxCount: 50,
+	manifestNS: "lease"}
 
 func TestPlanTeardown(t *testing.T) {
 	w := newPlanWorld()
@@ -112,7 +113,8 @@ func TestPlanTeardown(t *testing.T) {
 	assert.Equal(t, "the chain does not know this lease: tearing down what the cluster holds of it (namespace true, Manifest true, 1 hosts, 0 leased IPs)",
 		got[unknownOld.String()].Message)
 	assert.Equal(t, "its objects are 2m0s old, less than --grace=10m0s", got[unknownYoung.String()].Hold)
-	assert.Equal(t, "Manifest", got[unknownYoung.String()].Target.Kind, "no namespace: the Event goes on the Manifest")
+	assert.Equal(t, actuator.Ref{APIVersion: "akash.network/v2beta2", Kind: "Manifest", Namespace: "lease", Name: unknownYoung.Namespace()},
+		got[unknownYoung.String()].Target, "no namespace: the Event goes on the Manifest, in the provider's --k8s-manifest-ns")
 	assert.Equal(t, "the chain says active when read by ID: left alone", got[liveAfterAll.String()].Hold)
 	var order []string
 	for _, a := range d.teardowns[:3] {

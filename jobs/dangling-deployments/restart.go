@@ -32,16 +32,17 @@ const verbRestart = providerrestart.Verb
 // restarter holds what the restart needs: where the provider's status is,
 // and the provider's restarter (its pod, the cool-down record).
 type restarter struct {
-	mode     string
-	status   *providerstatus.Reader // nil: not read
-	restarts *providerrestart.Restarter
-	record   *cooldown.Record // nil with mode never
-	pod      actuator.Ref
-	provider string
+	mode       string
+	status     *providerstatus.Reader // nil: not read
+	restarts   *providerrestart.Restarter
+	record     *cooldown.Record // nil with mode never
+	pod        actuator.Ref
+	provider   string
+	manifestNS string
 }
 
 func (o *options) restarter(env *job.Env) (*restarter, error) {
-	r := &restarter{mode: o.restart, provider: o.provider}
+	r := &restarter{mode: o.restart, provider: o.provider, manifestNS: o.manifestNS}
 	if o.statusURL != "" {
 		s, err := providerstatus.NewReader(o.statusURL, 10*time.Second)
 		if err != nil {
@@ -304,7 +305,7 @@ func (r *restarter) restart(ctx context.Context, env *job.Env, a actuator.Action
 		if err != nil {
 			return actuator.Skip("the provider's status cannot be read on a second look just before restarting: %v", err)
 		}
-		cs, err := observeCluster(ctx, env, r.provider)
+		cs, err := observeCluster(ctx, env, r.provider, r.manifestNS)
 		if err != nil {
 			return fmt.Errorf("count the Manifests again just before restarting (nothing done): %w", err)
 		}

@@ -27,6 +27,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/chain"
 	"github.com/akash-janitor/akash-janitor/lib/closebudget"
 	"github.com/akash-janitor/akash-janitor/lib/imagematch"
@@ -55,6 +56,7 @@ type options struct {
 	admissionNamespace, admissionName string
 	// admissionParamsOnly: write them and stop (the chart's install hook).
 	admissionParamsOnly bool
+	manifestNS          string
 }
 
 func main() { job.Main(spec(&options{})) }
@@ -72,6 +74,7 @@ func spec(o *options) job.Spec {
 			fs.StringVar(&o.denyFile, "deny-file", "", "a file of denylist entries, one per line (# comments)")
 			fs.StringVar(&o.allowFile, "allow-file", "", "a file of allowlist entries, one per line")
 			o.chain.Register(fs)
+			akash.RegisterManifestNamespace(fs, &o.manifestNS)
 			fs.IntVar(&o.batchSize, "batch-size", 10, "leases closed per transaction")
 			fs.StringVar(&o.reason, "reason", "lease_closed_reason_unspecified", "close reason: 10000-10003 or its name")
 			fs.StringVar(&o.provider, "provider", "", "the provider's address; the key must be its (empty: the key's)")
@@ -164,7 +167,7 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	if err := o.chain.CheckNode(ctx, client, env.Log, closer); err != nil {
 		return errors.Join(job.BadInput("%w", err), admissionErr)
 	}
-	obs, err := observe(ctx, env.Clients, client, o.provider, env.Log)
+	obs, err := observe(ctx, env.Clients, client, o.provider, o.manifestNS, env.Log)
 	if err != nil {
 		return errors.Join(err, admissionErr)
 	}

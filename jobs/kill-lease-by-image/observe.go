@@ -22,11 +22,13 @@ type observed struct {
 	invalid []error
 	// chain is the provider's active and reclaiming leases as listed.
 	chain map[akash.LeaseID]chain.Lease
+	// manifestNS is where the Manifests were read (--manifest-namespace).
+	manifestNS string
 }
 
 // observe reads the cluster, then the provider's live leases on chain.
-func observe(ctx context.Context, c *kube.Clients, client *chain.Client, provider string, log zerolog.Logger) (observed, error) {
-	o, err := observeCluster(ctx, c)
+func observe(ctx context.Context, c *kube.Clients, client *chain.Client, provider, manifestNS string, log zerolog.Logger) (observed, error) {
+	o, err := observeCluster(ctx, c, manifestNS)
 	if err != nil {
 		return o, err
 	}
@@ -65,10 +67,10 @@ type runningImage struct {
 
 // observeCluster reads every Manifest, then every tenant pod, in two
 // paginated LISTs whatever the lease count.
-func observeCluster(ctx context.Context, c *kube.Clients) (observed, error) {
-	var o observed
+func observeCluster(ctx context.Context, c *kube.Clients, manifestNS string) (observed, error) {
+	o := observed{manifestNS: manifestNS}
 	byNamespace := map[string]int{}
-	err := akash.EachManifest(ctx, c, akash.LeaseNamespace, metav1.ListOptions{}, func(m *akash.Manifest) error {
+	err := akash.EachManifest(ctx, c, manifestNS, metav1.ListOptions{}, func(m *akash.Manifest) error {
 		id, err := m.Spec.LeaseID.LeaseID()
 		services := make([]serviceImage, 0, len(m.Spec.Group.Services))
 		for _, svc := range m.Spec.Group.Services {

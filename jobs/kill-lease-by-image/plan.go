@@ -113,7 +113,7 @@ func deny(o observed, lists imagematch.Lists, provider string) ([]denial, []note
 	var notes []note
 	for _, l := range o.leases {
 		if l.idErr != nil {
-			notes = append(notes, note{object: "Manifest/" + akash.LeaseNamespace + "/" + l.name, err: l.idErr,
+			notes = append(notes, note{object: "Manifest/" + o.manifestNS + "/" + l.name, err: l.idErr,
 				msg: "Manifest without a valid lease ID is skipped"})
 			continue
 		}

@@ -23,7 +23,7 @@ func patchManifest(ctx context.Context, env *job.Env, a actuator.Action) error {
 	if err != nil {
 		return err
 	}
-	_, err = env.Clients.Dynamic.Resource(akash.ManifestsResource).Namespace(akash.LeaseNamespace).
+	_, err = env.Clients.Dynamic.Resource(akash.ManifestsResource).Namespace(a.Target.Namespace).
 		Patch(ctx, a.Target.Name, types.JSONPatchType, patch, metav1.PatchOptions{})
 	if err != nil {
 		return fmt.Errorf("patch Manifest %s (it changed since it was read, or is gone?): %w", a.Target.Name, err)
@@ -36,7 +36,7 @@ func patchManifest(ctx context.Context, env *job.Env, a actuator.Action) error {
 // that undoes it), or one log line per Manifest. It reads no Manifest:
 // what it keeps is the plan's, and nothing a tenant wrote but the commands
 // given back.
-func backupManifests(ctx context.Context, env *job.Env, a actuator.Action) error {
+func backupManifests(ctx context.Context, env *job.Env, manifestNS string, a actuator.Action) error {
 	set, err := actuator.PayloadOf[backupSet](a)
 	if err != nil {
 		return err
@@ -61,7 +61,7 @@ func backupManifests(ctx context.Context, env *job.Env, a actuator.Action) error
 			if err != nil {
 				return err
 			}
-			env.Log.Info().Str("object", "Manifest/"+akash.LeaseNamespace+"/"+rec.Manifest).RawJSON("backup", line).
+			env.Log.Info().Str("object", "Manifest/"+manifestNS+"/"+rec.Manifest).RawJSON("backup", line).
 				Msg("what the patch changes in this Manifest, and the patch that undoes it (backup)")
 			continue
 		}

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/akash-janitor/akash-janitor/lib/actuator"
+	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/cooldown"
 	"github.com/akash-janitor/akash-janitor/lib/job"
 	"github.com/akash-janitor/akash-janitor/lib/providerrestart"
@@ -38,6 +39,7 @@ type options struct {
 	backupNamespace string
 	restart         string
 	restartFlags    providerrestart.Flags
+	manifestNS      string
 }
 
 // The ways of --restart-provider.
@@ -64,6 +66,7 @@ func spec(o *options) job.Spec {
 			fs.StringVar(&o.restart, "restart-provider", restartAfterPatch,
 				"after-patch: restart the provider once Manifests are patched (it reads them only when it starts), cooled down; never: say that the patch waits for its next restart")
 			o.restartFlags.Register(fs)
+			akash.RegisterManifestNamespace(fs, &o.manifestNS)
 		},
 		Validate: func() error {
 			if o.minStuck < 0 {
@@ -95,11 +98,11 @@ func run(ctx context.Context, env *job.Env, o options) error {
 	if err != nil {
 		return job.BadInput("%w", err)
 	}
-	st, err := observe(ctx, env)
+	st, err := observe(ctx, env, o.manifestNS)
 	if err != nil {
 		return fmt.Errorf("observe the cluster (nothing was changed): %w", err)
 	}
-	p := plan(st, env.Now(), o.minStuck)
+	p := plan(st, env.Now(), o.minStuck, o.manifestNS)
 	env.Log.Info().Int("manifests", len(st.manifests)).Int("workloads", len(st.rollouts)).Int("to_restore", len(p.restores)).Msg("observed")
 	for _, err := range st.invalid {
 		env.Log.Warn().Err(err).Msg("a Manifest that does not parse is skipped")
@@ -115,11 +118,11 @@ func run(ctx context.Context, env *job.Env, o options) error {
 	for _, r := range p.restores {
 		actions = append(actions, r.action)
 	}
-	if backup, ok := planBackup(p.restores, env.Now(), o.backup, o.backupNamespace); ok {
+	if backup, ok := planBackup(p.restores, env.Now(), o.backup, o.backupNamespace, o.manifestNS); ok {
 		made := func() int { s := env.Actuator.Summary(); return s.Done + s.Planned }
 		before := made()
 		if err := env.Actuator.Apply(ctx, []actuator.Action{backup}, func(ctx context.Context, a actuator.Action) error {
-			return backupManifests(ctx, env, a)
+			return backupManifests(ctx, env, o.manifestNS, a)
 		}); err != nil {
 			return fmt.Errorf("back up what the patches change (nothing was patched): %w", err)
 		}

@@ -42,9 +42,9 @@ type state struct {
 	pods      map[serviceKey][]runningPod
 }
 
-func observe(ctx context.Context, env *job.Env) (state, error) {
+func observe(ctx context.Context, env *job.Env, manifestNS string) (state, error) {
 	st := state{rollouts: map[serviceKey]rollout{}, pods: map[serviceKey][]runningPod{}}
-	ml, err := akash.ListManifests(ctx, env.Clients, akash.LeaseNamespace, metav1.ListOptions{})
+	ml, err := akash.ListManifests(ctx, env.Clients, manifestNS, metav1.ListOptions{})
 	if err != nil {
 		return st, err
 	}

@@ -72,7 +72,7 @@ type planned struct {
 }
 
 // plan decides from the observed state. Pure: no I/O.
-func plan(st state, now time.Time, minStuck time.Duration) planned {
+func plan(st state, now time.Time, minStuck time.Duration, manifestNS string) planned {
 	var p planned
 	for _, m := range st.manifests {
 		id, idErr := m.Spec.LeaseID.LeaseID()
@@ -99,7 +99,7 @@ func plan(st state, now time.Time, minStuck time.Duration) planned {
 			if len(seen) == 0 {
 				continue // the old replicas ran without a command too: not this bug
 			}
-			object := fmt.Sprintf("Manifest/%s/%s service %s", akash.LeaseNamespace, m.Name, svc.Name)
+			object := fmt.Sprintf("Manifest/%s/%s service %s", manifestNS, m.Name, svc.Name)
 			if idErr != nil {
 				p.notes = append(p.notes, note{object, "", "LeaseIDInvalid", fmt.Sprintf("%s: %v; left alone", object, idErr)})
 				continue
@@ -130,7 +130,7 @@ func plan(st state, now time.Time, minStuck time.Duration) planned {
 			a := actuator.Action{
 				Payload:   patch,
 				Verb:      verbRestore,
-				Target:    actuator.Ref{APIVersion: akash.GroupVersion.String(), Kind: "Manifest", Namespace: akash.LeaseNamespace, Name: m.Name, UID: string(m.UID)},
+				Target:    actuator.Ref{APIVersion: akash.GroupVersion.String(), Kind: "Manifest", Namespace: manifestNS, Name: m.Name, UID: string(m.UID)},
 				Regarding: &actuator.Ref{APIVersion: "apps/v1", Kind: r.kind, Namespace: m.Name, Name: r.name, UID: r.uid},
 				Subject:   "service " + svc.Name,
 				Lease:     lease,
@@ -156,7 +156,7 @@ func plan(st state, now time.Time, minStuck time.Duration) planned {
 // environment). To a new Secret named after now in namespace (mode
 // secret), or one log line per Manifest (mode log). None when nothing is
 // to be patched.
-func planBackup(restores []restore, now time.Time, mode, namespace string) (actuator.Action, bool) {
+func planBackup(restores []restore, now time.Time, mode, namespace, manifestNS string) (actuator.Action, bool) {
 	byName := map[string]*manifestRecord{}
 	var names []string
 	for _, r := range restores {
@@ -185,7 +185,7 @@ func planBackup(restores []restore, now time.Time, mode, namespace string) (actu
 	a := actuator.Action{Verb: verbBackup, Reason: "BackupBeforePatch", Payload: set}
 	switch mode {
 	case "log":
-		a.Target = actuator.Ref{APIVersion: "v1", Kind: "Namespace", Name: akash.LeaseNamespace}
+		a.Target = actuator.Ref{APIVersion: "v1", Kind: "Namespace", Name: manifestNS}
 		a.Message = fmt.Sprintf("writing to the log, before patching them, what the patches change in %d Manifests (each service's command, and the patch that takes it out again): %s",
 			len(names), strings.Join(names, ", "))
 	default:
@@ -193,7 +193,7 @@ func planBackup(restores []restore, now time.Time, mode, namespace string) (actu
 		a.Target = actuator.Ref{APIVersion: "v1", Kind: "Secret", Namespace: namespace, Name: name}
 		a.Message = fmt.Sprintf("backing up what the patches change in %d Manifests to Secret %s/%s before patching them (undo one with: "+
 			"kubectl -n %s patch manifest <manifest> --type json -p \"$(kubectl -n %s get secret %s -o jsonpath='{.data.<manifest>\\.revert}' | base64 -d)\"): %s",
-			len(names), namespace, name, akash.LeaseNamespace, namespace, name, strings.Join(names, ", "))
+			len(names), namespace, name, manifestNS, namespace, name, strings.Join(names, ", "))
 	}
 	return a, true
 }

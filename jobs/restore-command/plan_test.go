@@ -40,7 +40,7 @@ func TestPlan(t *testing.T) {
 			{ns, "db"}:     {{name: "db-0", revision: "db-abc", command: []string{"postgres"}}},
 		},
 	}
-	p := plan(st, now, 15*time.Minute)
+	p := plan(st, now, 15*time.Minute, "lease")
 	require.Len(t, p.restores, 2)
 	assert.Equal(t, `[{"op":"test","path":"/metadata/resourceVersion","value":"42"},{"op":"test","path":"/spec/group/services/0/name","value":"db"},{"op":"add","path":"/spec/group/services/0/command","value":["postgres"]}]`,
 		string(p.restores[0].action.Payload.([]byte)), "the executor gets the patch itself")
@@ -54,7 +54,7 @@ func TestPlan(t *testing.T) {
 	// One backup, before the patches, of what every patch not held would
 	// change: per Manifest its resourceVersion, the services given a
 	// command, the patch that undoes it; none when every patch is held.
-	b, ok := planBackup(p.restores, now, "secret", "akash-services")
+	b, ok := planBackup(p.restores, now, "secret", "akash-services", "lease")
 	require.True(t, ok)
 	assert.Equal(t, verbBackup, b.Verb)
 	assert.Equal(t, actuator.Ref{APIVersion: "v1", Kind: "Secret", Namespace: "akash-services", Name: "restore-command-backup-" + now.UTC().Format("20060102-150405")}, b.Target)
@@ -65,14 +65,14 @@ func TestPlan(t *testing.T) {
 			{Op: "test", Path: "/spec/group/services/1/name", Value: "app"}, {Op: "remove", Path: "/spec/group/services/1/command"},
 		}}}}, b.Payload)
 	assert.Contains(t, b.Message, "backing up what the patches change in 1 Manifests to Secret akash-services/restore-command-backup-")
-	b, ok = planBackup(p.restores, now, "log", "akash-services")
+	b, ok = planBackup(p.restores, now, "log", "akash-services", "lease")
 	require.True(t, ok)
 	assert.Equal(t, "Namespace", b.Target.Kind)
 	held := slices.Clone(p.restores)
 	for i := range held {
 		held[i].action.Hold = "too young"
 	}
-	_, ok = planBackup(held, now, "secret", "akash-services")
+	_, ok = planBackup(held, now, "secret", "akash-services", "lease")
 	assert.False(t, ok, "nothing to patch, nothing to back up")
 
 	// The provider reads a Manifest only when it starts: the restart
@@ -100,5 +100,5 @@ func TestPlan(t *testing.T) {
 	// A rollout that completed, or old replicas without a command: nothing.
 	st.rollouts[serviceKey{ns, "app"}] = rollout{kind: "Deployment", name: "app", olderRevisions: map[string]bool{}}
 	st.pods[serviceKey{ns, "db"}] = []runningPod{{name: "db-0", revision: "db-abc"}}
-	assert.Empty(t, plan(st, now, 15*time.Minute).restores)
+	assert.Empty(t, plan(st, now, 15*time.Minute, "lease").restores)
 }

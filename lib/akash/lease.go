@@ -4,6 +4,7 @@
 package akash
 
 import (
+	"flag"
 	"crypto/sha256"
 	"encoding/base32"
 	"errors"
@@ -31,8 +32,16 @@ const (
 	LabelLeaseProvider = "akash.network/lease.id.provider"
 )
 
-// LeaseNamespace is the namespace that holds the provider's Manifest CRs.
+// LeaseNamespace is the namespace that holds the provider's Manifest CRs,
+// ProviderHosts and ProviderLeasedIPs by default: the provider's
+// --k8s-manifest-ns (provider cmd/provider-services/cmd/run.go).
 const LeaseNamespace = "lease"
+
+// RegisterManifestNamespace adds --manifest-namespace, the provider's
+// --k8s-manifest-ns, to a job that reads the provider's CRs.
+func RegisterManifestNamespace(fs *flag.FlagSet, p *string) {
+	fs.StringVar(p, "manifest-namespace", LeaseNamespace, "the namespace of the provider's Manifests, ProviderHosts and ProviderLeasedIPs: its --k8s-manifest-ns")
+}
 
 // LeaseID identifies a lease on chain: the tenant's deployment (owner, dseq),
 // the group and order within it, and the provider that won the bid.

@@ -24,7 +24,8 @@ chain flags only: no key, no CLI, no exec rights.
   (printf "--market-api=%s" $p.chain.marketAPI)
   (printf "--gas-prices=%s" $p.chain.gasPrices)
   (printf "--gas-adjustment=%v" $p.chain.gasAdjustment)
-  (printf "--provider=%s" $p.address)) -}}
+  (printf "--provider=%s" $p.address)
+  (printf "--manifest-namespace=%s" $p.manifestNamespace)) -}}
 {{- $volumes := .volumes | default "" -}}
 {{- $mounts := .volumeMounts | default "" -}}
 {{- $closer := include "akash-janitor.closer" . -}}

@@ -123,12 +123,23 @@ func ProviderStrategy() *appsv1.DeploymentStrategy {
 type Builder struct {
 	Kube    kubernetes.Interface
 	Dynamic dynamic.Interface
+	// ManifestNamespace is the provider's --k8s-manifest-ns, where the
+	// Manifests, ProviderHosts and ProviderLeasedIPs go (lease if empty).
+	ManifestNamespace string
+}
+
+// manifestNS is where the provider keeps its CRs.
+func (b *Builder) manifestNS() string {
+	if b.ManifestNamespace != "" {
+		return b.ManifestNamespace
+	}
+	return akash.LeaseNamespace
 }
 
 // EnsureProviderNamespaces creates the `lease` and `akash-services`
 // namespaces the provider's install has.
 func (b *Builder) EnsureProviderNamespaces(ctx context.Context) error {
-	for _, name := range []string{akash.LeaseNamespace, "akash-services"} {
+	for _, name := range []string{b.manifestNS(), "akash-services"} {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{akash.LabelAkash: "true"}}}
 		if _, err := b.Kube.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create namespace %s: %w", name, err)
@@ -230,7 +241,7 @@ func (b *Builder) createManifest(ctx context.Context, l Lease) (*unstructured.Un
 		TypeMeta: metav1.TypeMeta{APIVersion: akash.GroupVersion.String(), Kind: "Manifest"},
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      l.ID.Namespace(),
-			Namespace: akash.LeaseNamespace,
+			Namespace: b.manifestNS(),
 			Labels:    l.ID.Labels(),
 		},
 		Spec: akash.ManifestSpec{
@@ -242,7 +253,7 @@ func (b *Builder) createManifest(ctx context.Context, l Lease) (*unstructured.Un
 	if err != nil {
 		return nil, err
 	}
-	out, err := b.Dynamic.Resource(akash.ManifestsResource).Namespace(akash.LeaseNamespace).Create(ctx, u, metav1.CreateOptions{})
+	out, err := b.Dynamic.Resource(akash.ManifestsResource).Namespace(b.manifestNS()).Create(ctx, u, metav1.CreateOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("create manifest for lease %s: %w", l.ID, err)
 	}
@@ -349,7 +360,7 @@ func (b *Builder) createHostsAndIPs(ctx context.Context, l Lease) error {
 			"kind":       "ProviderHost",
 			"metadata": map[string]any{
 				"name":        host,
-				"namespace":   akash.LeaseNamespace,
+				"namespace":   b.manifestNS(),
 				"labels":      toAnyMap(leaseLabels),
 				"annotations": map[string]any{"akash.network/lease.updated_at": time.Now().UTC().Format(time.RFC3339)},
 			},
@@ -359,7 +370,7 @@ func (b *Builder) createHostsAndIPs(ctx context.Context, l Lease) error {
 				"service_name": svc, "external_port": int64(80),
 			},
 		}}
-		if _, err := b.Dynamic.Resource(akash.ProviderHostsResource).Namespace(akash.LeaseNamespace).Create(ctx, u, metav1.CreateOptions{}); err != nil {
+		if _, err := b.Dynamic.Resource(akash.ProviderHostsResource).Namespace(b.manifestNS()).Create(ctx, u, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("create providerhost %s: %w", host, err)
 		}
 	}
@@ -374,7 +385,7 @@ func (b *Builder) createHostsAndIPs(ctx context.Context, l Lease) error {
 			"kind":       "ProviderLeasedIP",
 			"metadata": map[string]any{
 				"name":      fmt.Sprintf("%s-tcp-%d", key, port),
-				"namespace": akash.LeaseNamespace,
+				"namespace": b.manifestNS(),
 				"labels":    labels,
 			},
 			"spec": map[string]any{
@@ -386,7 +397,7 @@ func (b *Builder) createHostsAndIPs(ctx context.Context, l Lease) error {
 				"protocol": "TCP", "sharing_key": key,
 			},
 		}}
-		if _, err := b.Dynamic.Resource(akash.ProviderLeasedIPsResource).Namespace(akash.LeaseNamespace).Create(ctx, u, metav1.CreateOptions{}); err != nil {
+		if _, err := b.Dynamic.Resource(akash.ProviderLeasedIPsResource).Namespace(b.manifestNS()).Create(ctx, u, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("create providerleasedip for lease %s port %d: %w", l.ID, port, err)
 		}
 	}
