@@ -59,41 +59,23 @@ func BenchmarkBidPrice(b *testing.B) {
 	b.Run("http-32-at-once", func(b *testing.B) {
 		// The chart's script for the provider posts each order to the
 		// service: 32 at once, the 99th percentile of the answers.
-		s := &server{log: zerolog.Nop(), metrics: newServerMetrics(), loaded: make(chan struct{}, 1)}
-		s.cfg.Store(cfg)
-		srv := httptest.NewServer(s.handler())
-		defer srv.Close()
+		srv := benchServer(b, cfg)
 		client := srv.Client()
-		var lat []time.Duration
-		var mu sync.Mutex
 		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			var wg sync.WaitGroup
-			for j := 0; j < providerScriptLimit; j++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					t0 := time.Now()
-					resp, err := client.Post(srv.URL+"/v1/price", "application/json", bytes.NewReader(benchOrder))
-					if err != nil || resp.StatusCode != http.StatusOK {
-						b.Errorf("POST: %v %v", err, resp)
-						return
-					}
-					resp.Body.Close()
-					mu.Lock()
-					lat = append(lat, time.Since(t0))
-					mu.Unlock()
-				}()
+		lat := atOnce(b, func() time.Duration {
+			t0 := time.Now()
+			resp, err := client.Post(srv.URL+"/v1/price", "application/json", bytes.NewReader(benchOrder))
+			if err != nil || resp.StatusCode != http.StatusOK {
+				b.Errorf("POST: %v %v", err, resp)
+				return 0
 			}
-			wg.Wait()
-		}
+			resp.Body.Close()
+			return time.Since(t0)
+		})
 		b.ReportMetric(float64(percentile(lat, 99).Microseconds())/1000, "p99-ms")
 	})
 	b.Run("http", func(b *testing.B) {
-		s := &server{log: zerolog.Nop(), metrics: newServerMetrics(), loaded: make(chan struct{}, 1)}
-		s.cfg.Store(cfg)
-		srv := httptest.NewServer(s.handler())
-		defer srv.Close()
+		srv := benchServer(b, cfg)
 		client := srv.Client()
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
@@ -139,22 +121,7 @@ func BenchmarkBidPrice(b *testing.B) {
 	// cmd/provider-services/cmd/flags.go). The 99th percentile of the
 	// drop-in's wall time, 32 quotes at a time, on this machine's cores.
 	b.Run("cli-32-at-once", func(b *testing.B) {
-		var lat []time.Duration
-		var mu sync.Mutex
-		for i := 0; i < b.N; i++ {
-			var wg sync.WaitGroup
-			for j := 0; j < providerScriptLimit; j++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					d := timeRun(b, exec.Command(small), "", want)
-					mu.Lock()
-					lat = append(lat, d)
-					mu.Unlock()
-				}()
-			}
-			wg.Wait()
-		}
+		lat := atOnce(b, func() time.Duration { return timeRun(b, exec.Command(small), "", want) })
 		p50, p99 := percentile(lat, 50), percentile(lat, 99)
 		b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
 		b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
@@ -213,4 +180,35 @@ func percentile(d []time.Duration, p int) time.Duration {
 	slices.Sort(s)
 	i := (len(s)*p+99)/100 - 1
 	return s[max(i, 0)]
+}
+
+// benchServer serves bid-price's handler with cfg until the benchmark ends.
+func benchServer(b *testing.B, cfg *pricing.Config) *httptest.Server {
+	s := &server{log: zerolog.Nop(), metrics: newServerMetrics(), loaded: make(chan struct{}, 1)}
+	s.cfg.Store(cfg)
+	srv := httptest.NewServer(s.handler())
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+// atOnce runs quote providerScriptLimit times at once, b.N times over, as
+// the provider runs its price scripts, and returns each one's time.
+func atOnce(b *testing.B, quote func() time.Duration) []time.Duration {
+	var lat []time.Duration
+	var mu sync.Mutex
+	for i := 0; i < b.N; i++ {
+		var wg sync.WaitGroup
+		for j := 0; j < providerScriptLimit; j++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d := quote()
+				mu.Lock()
+				lat = append(lat, d)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+	}
+	return lat
 }

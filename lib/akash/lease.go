@@ -4,10 +4,10 @@
 package akash
 
 import (
-	"flag"
 	"crypto/sha256"
 	"encoding/base32"
 	"errors"
+	"flag"
 	"fmt"
 	"strconv"
 	"strings"

@@ -30,6 +30,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
+
+	"github.com/akash-janitor/akash-janitor/lib/kube"
 )
 
 // Key is the record's data key.
@@ -225,13 +227,7 @@ func (b *Budget) write(ctx context.Context, cm *corev1.ConfigMap, closes []Close
 	if err != nil {
 		return err
 	}
-	cm = cm.DeepCopy()
-	if cm.Data == nil {
-		cm.Data = map[string]string{}
-	}
-	cm.Data[Key] = string(raw)
 	// cm carries the resourceVersion it was read at: the API server
 	// refuses the update (409 Conflict) if anyone wrote since.
-	_, err = b.Client.CoreV1().ConfigMaps(b.Namespace).Update(ctx, cm, metav1.UpdateOptions{FieldManager: "akash-janitor/" + b.Job})
-	return err
+	return kube.WriteKey(ctx, b.Client, cm, Key, string(raw), "akash-janitor/"+b.Job)
 }

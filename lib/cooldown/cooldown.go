@@ -20,6 +20,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
+
+	"github.com/akash-janitor/akash-janitor/lib/kube"
 )
 
 // Key is the record's data key.
@@ -97,17 +99,7 @@ func (r *Record) Note(ctx context.Context, key, value string) error {
 		if cm.Data[key] == value {
 			return nil
 		}
-		cm = cm.DeepCopy()
-		if cm.Data == nil {
-			cm.Data = map[string]string{}
-		}
-		if value == "" {
-			delete(cm.Data, key)
-		} else {
-			cm.Data[key] = value
-		}
-		_, err = r.Client.CoreV1().ConfigMaps(r.Namespace).Update(ctx, cm, metav1.UpdateOptions{FieldManager: "akash-janitor/" + r.Job})
-		return err
+		return kube.WriteKey(ctx, r.Client, cm, key, value, "akash-janitor/"+r.Job)
 	})
 	if err != nil && !errors.Is(err, ErrRecord) {
 		return fmt.Errorf("%w %s: the note %q cannot be written: %v", ErrRecord, r.ref(), key, err)
@@ -146,16 +138,10 @@ func (r *Record) Take(ctx context.Context, what string) (held string, err error)
 		if err != nil {
 			return err
 		}
-		cm = cm.DeepCopy()
-		if cm.Data == nil {
-			cm.Data = map[string]string{}
-		}
-		cm.Data[Key] = string(raw)
-		// cm carries the resourceVersion it was read at: if another run
-		// took the action since, the update is refused (409) and the
-		// record read again, which then holds.
-		_, err = r.Client.CoreV1().ConfigMaps(r.Namespace).Update(ctx, cm, metav1.UpdateOptions{FieldManager: "akash-janitor/" + r.Job})
-		return err
+		// If another run took the action since this one read the record,
+		// the update is refused (409) and the record read again, which
+		// then holds.
+		return kube.WriteKey(ctx, r.Client, cm, Key, string(raw), "akash-janitor/"+r.Job)
 	})
 	if err != nil && !errors.Is(err, ErrRecord) {
 		return "", fmt.Errorf("%w %s cannot be written, so nothing is done: %v", ErrRecord, r.ref(), err)
