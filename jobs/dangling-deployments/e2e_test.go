@@ -70,7 +70,7 @@ func (w *world) lease(t *testing.T, inCluster bool, state string, createdAgo int
 		// after them.
 		svc := fmt.Sprintf("app%d-%s", w.nextDSeq, w.key.Address[7:13])
 		require.NoError(t, w.b.Create(context.Background(), akashtest.Lease{ID: id, Hostnames: []string{fmt.Sprintf("%s.%s.example.com", svc, w.key.Address[7:15])},
-			LeasedIPs: []int32{8080}, Services: []akashtest.Service{{Name: svc, Image: "app:1", CPU: "10m", Memory: "16Mi"}}}))
+			LeasedIPs: []int32{8080}, IPEndpoint: svc, Services: []akashtest.Service{{Name: svc, Image: "app:1", CPU: "10m", Memory: "16Mi"}}}))
 	}
 	if state != "" {
 		l := chain.Lease{ID: id, State: state, CreatedAt: w.chain.Height - createdAgo}

@@ -222,7 +222,7 @@ func TestStuckRolloutCompletes(t *testing.T) {
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: akashtest.ProviderPod, Namespace: akashtest.ProviderNamespace},
 			Spec: corev1.PodSpec{NodeSelector: map[string]string{poolLabel: "count"},
-				Containers: []corev1.Container{{Name: akashtest.ProviderContainer, Image: "ghcr.io/akash-network/provider:0.10.0"}}},
+				Containers: []corev1.Container{{Name: akashtest.ProviderContainer, Image: akashtest.ProviderImage}}},
 		}
 		_, err := c.Kube.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 		require.NoError(t, err)

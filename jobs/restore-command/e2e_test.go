@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/akash-janitor/akash-janitor/lib/akash"
@@ -76,8 +77,8 @@ func TestRestoreCommand(t *testing.T) {
 	// registry's password and a token in the environment.
 	const password, token = "hunter2-registry-password", "s3cr3t-api-token"
 	lost := akashtest.LeaseID(1)
-	require.NoError(t, b.Create(ctx, akashtest.Lease{ID: lost, Strategy: akashtest.SurgeStrategy(), Services: []akashtest.Service{
-		{Name: "app", Image: "tenant/app:1", Command: command, Args: []string{"exec ./serve"}, CPU: "1500m", NodeSelector: map[string]string{pool: "lost"},
+	require.NoError(t, b.Create(ctx, akashtest.Lease{ID: lost, Strategy: akashtest.SurgeStrategy(), Hostnames: []string{"app.example.com"}, Services: []akashtest.Service{
+		{Name: "app", Image: "tenant/app:1", Command: command, Args: []string{"exec ./serve"}, CPU: "1500m", NodeSelector: map[string]string{pool: "lost"}, Port: 8080,
 			Env: []string{"API_TOKEN=" + token}, Credentials: &akash.ServiceCredentials{Host: "registry.example.com", Username: "tenant", Password: password}},
 		{Name: "sidecar", Image: "tenant/sidecar:1", Command: []string{"/sidecar"}, CPU: "100m", NodeSelector: map[string]string{pool: "big"}},
 	}}))
@@ -161,12 +162,23 @@ func TestRestoreCommand(t *testing.T) {
 	// reads a Manifest only when it starts); the tenant's own change is
 	// left.
 	uid := podUID()
+	manifests := c.Dynamic().Resource(akash.ManifestsResource).Namespace(akash.LeaseNamespace)
+	before, err := manifests.Get(ctx, lost.Namespace(), metav1.GetOptions{})
+	require.NoError(t, err)
 	r = run("--min-stuck=0s")
 	require.Equal(t, 0, r.Code, r.Raw)
 	acts = r.Actions(verbRestore)
 	require.Len(t, acts, 1)
 	assert.Equal(t, "done", acts[0]["outcome"])
 	assert.Equal(t, command, manifestCommand(t, c, lost, "app"))
+	// Nothing but the command changed: the exposes, storage, credentials
+	// and whatever fields a newer provider adds are kept as written.
+	after, err := manifests.Get(ctx, lost.Namespace(), metav1.GetOptions{})
+	require.NoError(t, err)
+	services, _, _ := unstructured.NestedSlice(after.Object, "spec", "group", "services")
+	delete(services[0].(map[string]any), "command")
+	require.NoError(t, unstructured.SetNestedSlice(after.Object, services, "spec", "group", "services"))
+	assert.Equal(t, before.Object["spec"], after.Object["spec"], "the patch changes the command alone")
 	assert.Equal(t, []string{"/sidecar"}, manifestCommand(t, c, lost, "sidecar"))
 	assert.Empty(t, manifestCommand(t, c, changed, "web"), "a tenant's own update is never undone")
 	restarts := r.Actions(providerrestart.Verb)

@@ -12,13 +12,23 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-//go:embed crds/*.yaml
+//go:embed crds/*.yaml gatewaycrds/*.yaml
 var crdFiles embed.FS
 
 // CRDs are the provider's custom resource definitions: manifests,
 // providerhosts and providerleasedips in akash.network/v2beta2.
 func CRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
-	names, err := fs.Glob(crdFiles, "crds/*.yaml")
+	return readCRDs("crds/*.yaml")
+}
+
+// GatewayCRDs stand in for the Gateway API's, whose HTTPRoutes the provider
+// writes in gateway-api mode.
+func GatewayCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	return readCRDs("gatewaycrds/*.yaml")
+}
+
+func readCRDs(pattern string) ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	names, err := fs.Glob(crdFiles, pattern)
 	if err != nil {
 		return nil, err
 	}

@@ -5,10 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/cosmos/cosmos-sdk/types/bech32"
 	appsv1 "k8s.io/api/apps/v1"
@@ -61,21 +59,65 @@ type Service struct {
 	Command []string
 	Args    []string
 	Env     []string
-	// Credentials are a private registry login, as a tenant writes one.
+	// Credentials are a private registry login, as a tenant writes one: the
+	// provider keeps them in the Manifest and in the Secret
+	// docker-creds-<service> it pulls the image with.
 	Credentials *akash.ServiceCredentials
-	// CPU and Memory are per replica ("500m", "512Mi"); GPU in whole GPUs.
-	CPU    string
-	Memory string
-	GPU    int64
-	Count  int32
-	// Persistent services run as StatefulSets, as the provider does for
-	// persistent storage.
+	// CPU and Memory are per replica ("500m", "512Mi"); GPU in whole GPUs,
+	// of GPUVendor ("nvidia" if empty, or "amd") and GPUModel ("rtx4090" if
+	// empty), asked for in scheduler_params as the provider requires.
+	CPU       string
+	Memory    string
+	GPU       int64
+	GPUVendor string
+	GPUModel  string
+	Count     int32
+	// Persistent services run as StatefulSets with a volume claim template
+	// <service>-data of storage class beta2, as the provider does for
+	// persistent storage; the fixture binds each claim to a volume it makes.
 	Persistent bool
-	// Port, if set, gets a ClusterIP Service named like the service.
+	// Port, if set, is an HTTP port exposed globally as 80: the ClusterIP
+	// Service <service> and, with the lease's Hostnames, its Ingress.
 	Port int32
-	// NodeSelector pins the pods to nodes, as the provider's GPU and storage
-	// class affinities do; tests use it to give each scenario its own nodes.
+	// Expose lists further ports as the SDL's expose section gives them.
+	Expose []Expose
+	// NodeSelector pins the pods to nodes, on top of the provider's node
+	// affinity; tests use it to give each scenario its own nodes.
 	NodeSelector map[string]string
+}
+
+// Expose is one port of a service, as the Manifest's expose entry holds it.
+type Expose struct {
+	// Port is the container's port; ExternalPort the "as" port (Port if 0).
+	Port         int32
+	ExternalPort int32
+	UDP          bool
+	// Global is "to: global": reachable from outside the lease.
+	Global bool
+	// Hosts are the accepted hostnames of an HTTP port.
+	Hosts []string
+	// IP names the lease's IP endpoint the port is offered on.
+	IP string
+}
+
+func (e Expose) external() int32 {
+	if e.ExternalPort != 0 {
+		return e.ExternalPort
+	}
+	return e.Port
+}
+
+func (e Expose) proto() string {
+	if e.UDP {
+		return "UDP"
+	}
+	return "TCP"
+}
+
+// ingress is the provider's rule for a port it serves through the ingress
+// (go/manifest/v2beta3 ServiceExpose.IsIngress): TCP, global, as 80.
+func (e Expose) ingress() bool {
+	return !e.UDP && e.Global && e.external() == 80
 }
 
 // Lease is one lease's provider-side state.
@@ -86,14 +128,73 @@ type Lease struct {
 	// maxUnavailable 1). Older providers left Kubernetes' default, which
 	// surges a new pod before stopping an old one: the case that gets stuck.
 	Strategy *appsv1.DeploymentStrategy
-	// Hostnames become ProviderHosts, one per name, for the first service.
+	// Hostnames are accepted by the first service's HTTP port (80 if it has
+	// none): a ProviderHost each, and an Ingress (or an HTTPRoute with the
+	// builder's IngressMode gateway-api) in the lease namespace.
 	Hostnames []string
-	// LeasedIPs become ProviderLeasedIPs (external ports) for the first service.
-	LeasedIPs []int32
+	// LeasedIPs are external TCP ports of the first service on the lease's
+	// IP endpoint IPEndpoint (ip<dseq> if empty): a ProviderLeasedIP each,
+	// and the IP operator's LoadBalancer Service. An endpoint is the
+	// owner's, shared by its leases that name it: the provider declares it
+	// once (cluster/manager.go), so distinct leases need distinct names.
+	LeasedIPs  []int32
+	IPEndpoint string
 	// NoWorkloads leaves out the Deployments, StatefulSets and Services:
 	// the Manifest, namespace, hosts and IPs only (what the chain-side jobs
 	// read), for benchmarks of many leases.
 	NoWorkloads bool
+}
+
+// exposes is every expose entry of the lease's services, the lease's
+// hostnames and leased IPs added to its first service.
+func (l Lease) exposes() [][]Expose {
+	out := make([][]Expose, len(l.Services))
+	for i, s := range l.Services {
+		if s.Port > 0 {
+			out[i] = append(out[i], Expose{Port: s.Port, ExternalPort: 80, Global: true})
+		}
+		out[i] = append(out[i], s.Expose...)
+	}
+	if len(l.Services) == 0 {
+		return out
+	}
+	if len(l.Hostnames) > 0 {
+		found := false
+		for j := range out[0] {
+			if out[0][j].ingress() {
+				out[0][j].Hosts = append(out[0][j].Hosts, l.Hostnames...)
+				found = true
+				break
+			}
+		}
+		if !found {
+			out[0] = append(out[0], Expose{Port: 80, ExternalPort: 80, Global: true, Hosts: l.Hostnames})
+		}
+	}
+	for _, port := range l.LeasedIPs {
+		out[0] = append(out[0], Expose{Port: port, ExternalPort: port, Global: true, IP: l.ipEndpoint()})
+	}
+	return out
+}
+
+func (l Lease) ipEndpoint() string {
+	if l.IPEndpoint != "" {
+		return l.IPEndpoint
+	}
+	return fmt.Sprintf("ip%d", l.ID.DSeq)
+}
+
+// IPSharingKey is the key the provider gives a lease's IP endpoint
+// (provider cluster/util/ip_sharing_key.go; fixture endpoint names are
+// always of the plain form, never hashed).
+func IPSharingKey(id akash.LeaseID, endpoint string) string {
+	return fmt.Sprintf("%s-ip-%s", id.Owner, endpoint)
+}
+
+// LeasedIPName is the name of a ProviderLeasedIP (provider
+// cluster/kube/cluster_ip_connections.go, DeclareIP).
+func LeasedIPName(id akash.LeaseID, endpoint, proto string, externalPort int32) string {
+	return strings.ToLower(fmt.Sprintf("%s-%s-%d", IPSharingKey(id, endpoint), proto, externalPort))
 }
 
 // SurgeStrategy is Kubernetes' default rolling update (25% surge, rounded up
@@ -126,7 +227,17 @@ type Builder struct {
 	// ManifestNamespace is the provider's --k8s-manifest-ns, where the
 	// Manifests, ProviderHosts and ProviderLeasedIPs go (lease if empty).
 	ManifestNamespace string
+	// IngressMode is the provider's --ingress-mode: "ingress" (if empty)
+	// makes an Ingress per hostname, "gateway-api" (provider 0.12 and
+	// later) an HTTPRoute of the Gateway akash-gateway/akash-gateway.
+	IngressMode string
 }
+
+// The provider's --ingress-mode values (provider cluster/kube/builder/settings.go).
+const (
+	IngressModeIngress = "ingress"
+	IngressModeGateway = "gateway-api"
+)
 
 // manifestNS is where the provider keeps its CRs.
 func (b *Builder) manifestNS() string {
@@ -149,16 +260,21 @@ func (b *Builder) EnsureProviderNamespaces(ctx context.Context) error {
 }
 
 // Create writes a lease as the provider does when it deploys a manifest: the
-// Manifest CR, the tenant namespace, a Deployment (or StatefulSet) and
-// Service per service, and the lease's hosts and IPs.
+// Manifest CR, the tenant namespace with its network policy, per service a
+// Deployment (or StatefulSet), its Services and registry Secret, and the
+// lease's hosts (ProviderHosts and Ingresses or HTTPRoutes) and IPs
+// (ProviderLeasedIPs and the IP operator's LoadBalancer Services).
 func (b *Builder) Create(ctx context.Context, l Lease) error {
 	ns := l.ID.Namespace()
-	m, err := b.createManifest(ctx, l)
+	exposes := l.exposes()
+	m, err := b.createManifest(ctx, l, exposes)
 	if err != nil {
 		return err
 	}
 	rv := m.GetResourceVersion()
 
+	// provider cluster/kube/builder/namespace.go: the builder's labels and
+	// the lease's.
 	nsLabels := l.ID.Labels()
 	nsLabels[LabelResourceVersion] = rv
 	if _, err := b.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{
@@ -166,12 +282,14 @@ func (b *Builder) Create(ctx context.Context, l Lease) error {
 	}, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create namespace %s: %w", ns, err)
 	}
-	for _, svc := range l.Services {
-		if l.NoWorkloads {
-			break
-		}
-		if err := b.createWorkload(ctx, l, svc, rv); err != nil {
+	if !l.NoWorkloads {
+		if err := b.createNetworkPolicy(ctx, l.ID, rv); err != nil {
 			return err
+		}
+		for i, svc := range l.Services {
+			if err := b.createWorkload(ctx, l, svc, exposes[i], rv); err != nil {
+				return err
+			}
 		}
 	}
 	if len(l.Services) > 0 {
@@ -216,192 +334,6 @@ func WorkloadLabels(id akash.LeaseID, service string) map[string]string {
 		akash.LabelNamespace:       id.Namespace(),
 		akash.LabelManifestService: service,
 	}
-}
-
-func (b *Builder) createManifest(ctx context.Context, l Lease) (*unstructured.Unstructured, error) {
-	var services []akash.ManifestService
-	for _, s := range l.Services {
-		services = append(services, akash.ManifestService{
-			Name:        s.Name,
-			Image:       s.Image,
-			Command:     s.Command,
-			Args:        s.Args,
-			Env:         s.Env,
-			Credentials: s.Credentials,
-			Count:       uint32(max(s.Count, 1)),
-			Resources: akash.ServiceResources{
-				ID:     1,
-				CPU:    akash.CPUResource{Units: uint32(quantity(s.CPU, "100m").MilliValue())},
-				GPU:    akash.GPUResource{Units: uint32(s.GPU)},
-				Memory: akash.SizeResource{Size: strconv.FormatInt(quantity(s.Memory, "128Mi").Value(), 10)},
-			},
-		})
-	}
-	m := akash.Manifest{
-		TypeMeta: metav1.TypeMeta{APIVersion: akash.GroupVersion.String(), Kind: "Manifest"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      l.ID.Namespace(),
-			Namespace: b.manifestNS(),
-			Labels:    l.ID.Labels(),
-		},
-		Spec: akash.ManifestSpec{
-			LeaseID: akash.ManifestLeaseIDOf(l.ID),
-			Group:   akash.ManifestGroup{Name: "akash", Services: services},
-		},
-	}
-	u, err := toUnstructured(m)
-	if err != nil {
-		return nil, err
-	}
-	out, err := b.Dynamic.Resource(akash.ManifestsResource).Namespace(b.manifestNS()).Create(ctx, u, metav1.CreateOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("create manifest for lease %s: %w", l.ID, err)
-	}
-	return out, nil
-}
-
-func (b *Builder) createWorkload(ctx context.Context, l Lease, s Service, rv string) error {
-	ns := l.ID.Namespace()
-	selector := WorkloadLabels(l.ID, s.Name)
-	labels := WorkloadLabels(l.ID, s.Name)
-	labels[LabelResourceVersion] = rv
-
-	requests := corev1.ResourceList{
-		corev1.ResourceCPU:    resource.MustParse(orDefault(s.CPU, "100m")),
-		corev1.ResourceMemory: resource.MustParse(orDefault(s.Memory, "128Mi")),
-	}
-	if s.GPU > 0 {
-		requests["nvidia.com/gpu"] = *resource.NewQuantity(s.GPU, resource.DecimalSI)
-	}
-	template := corev1.PodTemplateSpec{
-		ObjectMeta: metav1.ObjectMeta{Labels: labels},
-		Spec: corev1.PodSpec{
-			AutomountServiceAccountToken: ptr.To(false),
-			NodeSelector:                 s.NodeSelector,
-			Containers: []corev1.Container{{
-				Name:            s.Name,
-				Image:           s.Image,
-				Command:         s.Command,
-				Args:            s.Args,
-				Env:             envVars(s.Env),
-				ImagePullPolicy: corev1.PullIfNotPresent,
-				Resources:       corev1.ResourceRequirements{Requests: requests, Limits: requests.DeepCopy()},
-			}},
-		},
-	}
-	meta := metav1.ObjectMeta{Name: s.Name, Namespace: ns, Labels: labels}
-	replicas := ptr.To(max(s.Count, 1))
-	if s.Persistent {
-		_, err := b.Kube.AppsV1().StatefulSets(ns).Create(ctx, &appsv1.StatefulSet{
-			ObjectMeta: meta,
-			Spec: appsv1.StatefulSetSpec{
-				Replicas:             replicas,
-				Selector:             &metav1.LabelSelector{MatchLabels: selector},
-				Template:             template,
-				ServiceName:          s.Name,
-				RevisionHistoryLimit: ptr.To(int32(1)),
-				UpdateStrategy: appsv1.StatefulSetUpdateStrategy{
-					Type: appsv1.RollingUpdateStatefulSetStrategyType,
-					RollingUpdate: &appsv1.RollingUpdateStatefulSetStrategy{
-						Partition: ptr.To(int32(0)),
-					},
-				},
-			},
-		}, metav1.CreateOptions{})
-		if err != nil {
-			return fmt.Errorf("create statefulset %s/%s: %w", ns, s.Name, err)
-		}
-	} else {
-		strategy := ProviderStrategy()
-		if l.Strategy != nil {
-			strategy = l.Strategy
-		}
-		_, err := b.Kube.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{
-			ObjectMeta: meta,
-			Spec: appsv1.DeploymentSpec{
-				Replicas:             replicas,
-				Selector:             &metav1.LabelSelector{MatchLabels: selector},
-				Template:             template,
-				Strategy:             *strategy,
-				RevisionHistoryLimit: ptr.To(int32(10)),
-			},
-		}, metav1.CreateOptions{})
-		if err != nil {
-			return fmt.Errorf("create deployment %s/%s: %w", ns, s.Name, err)
-		}
-	}
-	if s.Port > 0 {
-		_, err := b.Kube.CoreV1().Services(ns).Create(ctx, &corev1.Service{
-			ObjectMeta: meta,
-			Spec: corev1.ServiceSpec{
-				Selector: selector,
-				Ports: []corev1.ServicePort{{
-					Name:       fmt.Sprintf("0-%d", s.Port),
-					Port:       s.Port,
-					TargetPort: intstr.FromInt32(s.Port),
-					Protocol:   corev1.ProtocolTCP,
-				}},
-			},
-		}, metav1.CreateOptions{})
-		if err != nil {
-			return fmt.Errorf("create service %s/%s: %w", ns, s.Name, err)
-		}
-	}
-	return nil
-}
-
-func (b *Builder) createHostsAndIPs(ctx context.Context, l Lease) error {
-	svc := l.Services[0].Name
-	leaseLabels := l.ID.Labels()
-	delete(leaseLabels, akash.LabelNamespace)
-	for _, host := range l.Hostnames {
-		u := &unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": akash.GroupVersion.String(),
-			"kind":       "ProviderHost",
-			"metadata": map[string]any{
-				"name":        host,
-				"namespace":   b.manifestNS(),
-				"labels":      toAnyMap(leaseLabels),
-				"annotations": map[string]any{"akash.network/lease.updated_at": time.Now().UTC().Format(time.RFC3339)},
-			},
-			"spec": map[string]any{
-				"hostname": host, "owner": l.ID.Owner, "provider": l.ID.Provider,
-				"dseq": int64(l.ID.DSeq), "gseq": int64(l.ID.GSeq), "oseq": int64(l.ID.OSeq),
-				"service_name": svc, "external_port": int64(80),
-			},
-		}}
-		if _, err := b.Dynamic.Resource(akash.ProviderHostsResource).Namespace(b.manifestNS()).Create(ctx, u, metav1.CreateOptions{}); err != nil {
-			return fmt.Errorf("create providerhost %s: %w", host, err)
-		}
-	}
-	for _, port := range l.LeasedIPs {
-		key := fmt.Sprintf("%s-ip-%s", l.ID.Owner, svc)
-		labels := toAnyMap(leaseLabels)
-		labels["service-name"] = svc
-		labels["external-port"] = strconv.Itoa(int(port))
-		labels["proto"] = "TCP"
-		u := &unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": akash.GroupVersion.String(),
-			"kind":       "ProviderLeasedIP",
-			"metadata": map[string]any{
-				"name":      fmt.Sprintf("%s-tcp-%d", key, port),
-				"namespace": b.manifestNS(),
-				"labels":    labels,
-			},
-			"spec": map[string]any{
-				"lease_id": map[string]any{
-					"owner": l.ID.Owner, "dseq": strconv.FormatUint(l.ID.DSeq, 10),
-					"gseq": int64(l.ID.GSeq), "oseq": int64(l.ID.OSeq), "provider": l.ID.Provider,
-				},
-				"service_name": svc, "port": int64(port), "external_port": int64(port),
-				"protocol": "TCP", "sharing_key": key,
-			},
-		}}
-		if _, err := b.Dynamic.Resource(akash.ProviderLeasedIPsResource).Namespace(b.manifestNS()).Create(ctx, u, metav1.CreateOptions{}); err != nil {
-			return fmt.Errorf("create providerleasedip for lease %s port %d: %w", l.ID, port, err)
-		}
-	}
-	return nil
 }
 
 // SetImage changes a service's image as the provider does on a manifest

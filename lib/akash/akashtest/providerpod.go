@@ -19,6 +19,9 @@ const (
 	ProviderStatefulSet = "akash-provider"
 	ProviderPod         = "akash-provider-0"
 	ProviderContainer   = "provider"
+	// ProviderImage is the provider's newest release the fixtures were
+	// checked against (README, "Provider versions").
+	ProviderImage = "ghcr.io/akash-network/provider:0.14.0"
 )
 
 // ProviderPod creates the provider's StatefulSet (one replica, container
@@ -35,7 +38,7 @@ func (b *Builder) ProviderPod(ctx context.Context) error {
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{
-					Name: ProviderContainer, Image: "ghcr.io/akash-network/provider:0.10.0",
+					Name: ProviderContainer, Image: ProviderImage,
 					Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m")}},
 				}}},
 			},

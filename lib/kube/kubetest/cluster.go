@@ -46,7 +46,9 @@ type Node struct {
 	GPU    int64  // allocatable nvidia.com/gpu
 	AMDGPU int64  // allocatable amd.com/gpu
 	Pods   int64  // allocatable pods; 0 means 110
-	Labels map[string]string
+	// Storage is allocatable ephemeral-storage; empty means 500Gi.
+	Storage string
+	Labels  map[string]string
 }
 
 // Options configure a cluster.
@@ -144,6 +146,9 @@ func (c *Cluster) startAPIServer(tools string) error {
 	// The nodes' kubelet is kwok's server on 127.0.0.1: reach it by address
 	// (the Hostname address, the node's name, resolves nowhere).
 	apiserver.Configure().Set("kubelet-preferred-address-types", "InternalIP")
+	// envtest's /24 holds 254 Services; a provider-shaped lease has up to
+	// four (ClusterIP, NodePort, a LoadBalancer per leased port).
+	apiserver.Configure().Set("service-cluster-ip-range", "10.0.0.0/16")
 	etcd := &envtest.Etcd{DataDir: filepath.Join(c.Dir, "etcd"), Out: etcdLog, Err: etcdLog}
 	for _, d := range []string{apiserver.CertDir, etcd.DataDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -310,10 +315,15 @@ func fakeNode(n Node) *corev1.Node {
 	if pods == 0 {
 		pods = 110
 	}
+	storage := n.Storage
+	if storage == "" {
+		storage = "500Gi"
+	}
 	alloc := corev1.ResourceList{
-		corev1.ResourceCPU:    resource.MustParse(n.CPU),
-		corev1.ResourceMemory: resource.MustParse(n.Memory),
-		corev1.ResourcePods:   *resource.NewQuantity(pods, resource.DecimalSI),
+		corev1.ResourceCPU:              resource.MustParse(n.CPU),
+		corev1.ResourceMemory:           resource.MustParse(n.Memory),
+		corev1.ResourceEphemeralStorage: resource.MustParse(storage),
+		corev1.ResourcePods:             *resource.NewQuantity(pods, resource.DecimalSI),
 	}
 	if n.GPU > 0 {
 		alloc[GPUResource] = *resource.NewQuantity(n.GPU, resource.DecimalSI)
