@@ -731,3 +731,40 @@ func TestManifestNamespace(t *testing.T) {
 	_, _, err = render(t, map[string]any{"provider": map[string]any{"manifestNamespace": "Not A Namespace"}})
 	assert.ErrorContains(t, err, "manifestNamespace")
 }
+
+// global.part splits the components between two releases: whatever is
+// enabled, a node release renders only the two that read the node, a
+// cluster release everything else.
+func TestPartSplitsTheComponents(t *testing.T) {
+	allOn := func(part string) map[string]any {
+		v := map[string]any{"global": map[string]any{"part": part, "pauseNamespace": "akash-services"}}
+		for key := range components {
+			v[key] = map[string]any{"enabled": true}
+		}
+		return v
+	}
+	rendered := func(part string) map[string]bool {
+		objs, _, err := render(t, allOn(part))
+		require.NoError(t, err, part)
+		out := map[string]bool{}
+		for _, u := range objs {
+			if c := u.GetLabels()["app.kubernetes.io/component"]; c != "" && (u.GetKind() == "CronJob" || u.GetKind() == "DaemonSet" || u.GetKind() == "Deployment") {
+				out[c] = true
+			}
+		}
+		return out
+	}
+	assert.Equal(t, map[string]bool{"zombie-reaper": true, "cert-expiry": true}, rendered("node"))
+	cluster := rendered("cluster")
+	assert.NotContains(t, cluster, "zombie-reaper")
+	assert.NotContains(t, cluster, "cert-expiry")
+	for _, c := range []string{"force-replicasets", "gpu-doctor", "restore-command", "kill-lease-by-image", "dangling-deployments", "bid-price"} {
+		assert.Contains(t, cluster, c)
+	}
+	assert.Len(t, rendered("all"), len(components))
+
+	_, _, err := render(t, map[string]any{"global": map[string]any{"part": "node"}})
+	require.ErrorContains(t, err, "global.part=node needs global.pauseNamespace")
+	_, _, err = render(t, map[string]any{"global": map[string]any{"part": "half"}})
+	require.Error(t, err, "the schema knows the parts")
+}

@@ -2,6 +2,8 @@ package charts
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/cli"
+	"helm.sh/helm/v3/pkg/storage/driver"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
@@ -45,7 +48,18 @@ func install(t *testing.T, c *kubetest.Cluster, release, namespace, level string
 	rel, err := inst.Run(chrt, values)
 	require.NoError(t, err, "helm install %s into %s", release, namespace)
 	assert.Equal(t, "deployed", rel.Info.Status.String())
+	// One release of a provider closes leases: the next test's install of
+	// the chain jobs needs this one gone.
+	t.Cleanup(func() { uninstall(t, cfg, release) })
 	return cfg
+}
+
+// uninstall removes a release if it is still there.
+func uninstall(t *testing.T, cfg *action.Configuration, release string) {
+	t.Helper()
+	if _, err := action.NewUninstall(cfg).Run(release); err != nil && !errors.Is(err, driver.ErrReleaseNotFound) && !strings.Contains(err.Error(), "not found") {
+		t.Errorf("helm uninstall %s: %v", release, err)
+	}
 }
 
 // runCronJobNow does what `kubectl create job --from=cronjob/NAME` does.
@@ -99,7 +113,7 @@ func admitted(t *testing.T, c *kubetest.Cluster, namespace, selector, owner stri
 func TestInstallUnderPodSecurity(t *testing.T) {
 	c := kubetest.Shared(t)
 
-	install(t, c, "restricted", "janitor-restricted", "restricted", map[string]any{"bidPrice": map[string]any{"enabled": true}})
+	restricted := install(t, c, "restricted", "janitor-restricted", "restricted", map[string]any{"bidPrice": map[string]any{"enabled": true}})
 	job := runCronJobNow(t, c, "janitor-restricted", "restricted-akash-janitor-cert-expiry")
 	ok, why := admitted(t, c, "janitor-restricted", "job-name="+job, job)
 	assert.False(t, ok, "cert-expiry reads the node's files: not under restricted")
@@ -143,7 +157,9 @@ func TestInstallUnderPodSecurity(t *testing.T) {
 	assert.Equal(t, "node-akash-janitor-cert-expiry", cronJobs.Items[0].Name)
 
 	// The cli closer's pods (an init container copying the janitor into
-	// the provider's image) stay within restricted too.
+	// the provider's image) stay within restricted too; the first release,
+	// which ran the chain jobs, is gone first.
+	uninstall(t, restricted, "restricted")
 	install(t, c, "cli", "janitor-cli", "restricted", map[string]any{
 		"provider":            map[string]any{"closer": "cli", "cli": map[string]any{"image": "ghcr.io/akash-network/provider:0.10.0", "rpc": "https://rpc.akashnet.net:443"}},
 		"forceReplicasets":    map[string]any{"enabled": false},
@@ -161,9 +177,8 @@ func TestInstallUnderPodSecurity(t *testing.T) {
 
 // TestInstallWithAdmissionPolicy installs the chart with a denylist, as
 // helm install does: Helm installs the ImageDenylist type from crds/ before
-// the policy that names it, a second release in the same cluster installs
-// too (the type is one per cluster), and an uninstall leaves the type, for
-// the other release and for the next install.
+// the policy that names it, an uninstall leaves the type (one per cluster),
+// and the next install finds it there.
 func TestInstallWithAdmissionPolicy(t *testing.T) {
 	c := kubetest.Shared(t)
 	ctx := context.Background()
@@ -192,14 +207,14 @@ func TestInstallWithAdmissionPolicy(t *testing.T) {
 	}
 	assert.Equal(t, map[string]string{"Job/deny-a-akash-janitor-kill-lease-by-image-lists": "Succeeded"}, phases)
 
-	install(t, c, "deny-b", "janitor-deny-b", "restricted", values)
-	_, err = policies.Get(ctx, "deny-b-akash-janitor-denied-images", metav1.GetOptions{})
-	require.NoError(t, err, "a second release installs beside the first")
-
 	_, err = action.NewUninstall(first).Run("deny-a")
 	require.NoError(t, err)
 	_, err = policies.Get(ctx, "deny-a-akash-janitor-denied-images", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "uninstalled: %v", err)
 	_, err = crds.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, admissionparams.CRDName, metav1.GetOptions{})
-	assert.NoError(t, err, "the type stays for the other release")
+	assert.NoError(t, err, "the type stays for the next install")
+
+	install(t, c, "deny-b", "janitor-deny-b", "restricted", values)
+	_, err = policies.Get(ctx, "deny-b-akash-janitor-denied-images", metav1.GetOptions{})
+	require.NoError(t, err, "the next release installs with the type already there")
 }

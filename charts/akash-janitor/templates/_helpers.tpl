@@ -17,6 +17,51 @@
 {{- end -}}
 {{- end -}}
 
+{{/*
+global.part: the components a release may run. Every template file
+includes this first; it turns off (enabled: false) what the part leaves to
+the other release, so every file sees the same set whatever the order
+Helm renders them in. A node release must say where the pause switch is.
+*/}}
+{{- define "akash-janitor.applyPart" -}}
+{{- $part := .Values.global.part | default "all" -}}
+{{- $node := list "zombieReaper" "certExpiry" -}}
+{{- range $key := list "forceReplicasets" "zombieReaper" "bidPrice" "gpuDoctor" "restoreCommand" "certExpiry" "killLeaseByImage" "danglingDeployments" -}}
+{{- $c := get $.Values $key -}}
+{{- if or (and (eq $part "node") (not (has $key $node))) (and (eq $part "cluster") (has $key $node)) -}}
+{{- $_ := set $c "enabled" false -}}
+{{- end -}}
+{{- end -}}
+{{- if and (eq $part "node") (not .Values.global.pauseNamespace) -}}
+{{- fail "global.part=node needs global.pauseNamespace: the namespace of the release that runs the other components (akash-services), so that its pause switch holds this release's zombie-reaper too" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The namespace of the pause switch, shared by the provider's releases. */}}
+{{- define "akash-janitor.pauseNamespace" -}}
+{{- .Values.global.pauseNamespace | default (include "akash-janitor.namespace" .) -}}
+{{- end -}}
+
+{{/*
+One release of a provider closes leases: another release's lease-closing
+CronJob anywhere in the cluster fails the install, naming it (lookup finds
+nothing under helm template, which renders as usual). Call with the root
+and the component's name.
+*/}}
+{{- define "akash-janitor.soleCloser" -}}
+{{- $root := index . 0 -}}
+{{- $component := index . 1 -}}
+{{- $found := lookup "batch/v1" "CronJob" "" "" -}}
+{{- range $cj := ($found.items | default list) -}}
+{{- $l := $cj.metadata.labels | default dict -}}
+{{- if and (eq (get $l "app.kubernetes.io/part-of") "akash-janitor") (eq (get $l "app.kubernetes.io/component") $component) -}}
+{{- if not (and (eq (get $l "app.kubernetes.io/instance") $root.Release.Name) (eq $cj.metadata.namespace (include "akash-janitor.namespace" $root))) -}}
+{{- fail (printf "release %s in namespace %s already runs %s (CronJob %s): one release of a provider closes leases. Install this one with global.part=node (zombie-reaper and cert-expiry only), or turn %s off in one of them" (get $l "app.kubernetes.io/instance") $cj.metadata.namespace $component $cj.metadata.name $component) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* The namespace the release's objects go to. */}}
 {{- define "akash-janitor.namespace" -}}
 {{- .Values.namespaceOverride | default .Release.Namespace -}}
@@ -130,7 +175,7 @@ subjects:
     name: {{ include "akash-janitor.componentName" . }}
     namespace: {{ include "akash-janitor.namespace" .root }}
 {{- if .pausable }}
-{{ include "akash-janitor.namedObjectRole" (dict "c" . "suffix" "-pause" "namespace" (include "akash-janitor.namespace" .root)
+{{ include "akash-janitor.namedObjectRole" (dict "c" . "suffix" "-pause" "namespace" (include "akash-janitor.pauseNamespace" .root)
   "resource" "configmaps" "name" .root.Values.global.pauseConfigMap "verbs" (list "get")
   "comment" "The pause switch (global.pauseConfigMap): that one ConfigMap, read only.") }}
 {{- end }}
@@ -232,9 +277,13 @@ imagePullSecrets:
 {{- include "akash-janitor.gomemlimit" . }}
 {{- if .pausable }}
 - name: JANITOR_PAUSE_NAMESPACE
+{{- if .root.Values.global.pauseNamespace }}
+  value: {{ .root.Values.global.pauseNamespace | quote }}
+{{- else }}
   valueFrom:
     fieldRef:
       fieldPath: metadata.namespace
+{{- end }}
 - name: JANITOR_PAUSE_CONFIGMAP
   value: {{ .root.Values.global.pauseConfigMap | quote }}
 {{- if .root.Values.global.pause }}
