@@ -27,7 +27,7 @@ import (
 var everyAlert = []string{"AkashJanitorRunFailed", "AkashJanitorNoRecentSuccess", "AkashJanitorCertificateExpiring",
 	"AkashJanitorCertificateCritical", "AkashJanitorZombieEscalationFailed", "AkashJanitorGPUUnmapped",
 	"AkashJanitorAKTPriceStale", "AkashJanitorBidPriceErrors", "AkashJanitorBidPriceSlow", "AkashJanitorDanglingLeasesReported", "AkashJanitorCloseBudgetExhausted",
-	"AkashJanitorProviderHoldsEndedLeases"}
+	"AkashJanitorProviderHoldsEndedLeases", "AkashJanitorNotMonitored"}
 
 // Every alert parses, waits, has a severity, and says what to do.
 func TestAlertsParseAndSayWhatToDo(t *testing.T) {
@@ -80,6 +80,13 @@ func TestAlertOverrides(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "kps", objs["PrometheusRule/akash-janitor"].GetLabels()["release"])
 
+	// Every alert the chart renders can be overridden.
+	for _, name := range everyAlert {
+		v["monitoring"].(map[string]any)["prometheusRule"] = map[string]any{"enabled": true,
+			"alerts": map[string]any{name: map[string]any{"severity": "info"}}}
+		_, _, err := charttest.Render(v)
+		assert.NoError(t, err, "an override of %s", name)
+	}
 	for name, alerts := range map[string]map[string]any{
 		"an unknown alert": {"AkashJanitorNoSuchAlert": map[string]any{"enabled": false}},
 		"a bad for":        {"AkashJanitorRunFailed": map[string]any{"for": "ten minutes"}},
@@ -123,10 +130,22 @@ func TestDashboard(t *testing.T) {
 	assert.Equal(t, "1", objs["ConfigMap/akash-janitor-dashboard"].GetLabels()["grafana_dashboard"], "the Grafana sidecar's label")
 }
 
+// kube-state-metrics' series the run alerts read, with their labels: all
+// STABLE in kube-state-metrics (internal/store/job.go, cronjob.go;
+// docs/metrics/workload/job-metrics.md, cronjob-metrics.md).
+var kubeStateMetrics = map[string][]string{
+	"kube_job_owner":                           {"namespace", "job_name", "owner_kind", "owner_name", "owner_is_controller"},
+	"kube_job_status_start_time":               {"namespace", "job_name"},
+	"kube_job_failed":                          {"namespace", "job_name", "condition"},
+	"kube_cronjob_created":                     {"namespace", "cronjob"},
+	"kube_cronjob_status_last_successful_time": {"namespace", "cronjob"},
+}
+
 // Every metric the alerts and the dashboard use belongs to a component
 // whose own test holds it to what the component registers
 // (charttest.RequireEmitted in lib/job, bid-price, zombie-reaper,
-// cert-expiry, dangling-deployments).
+// cert-expiry, dangling-deployments), or is kube-state-metrics', selected
+// by labels it has.
 func TestMetricsUsedBelongToAComponent(t *testing.T) {
 	owners := []string{"akash_janitor_run_", "akash_janitor_cert_expiry_", "akash_janitor_bid_price_",
 		"akash_janitor_zombie_reaper_", "akash_janitor_dangling_deployments_", "akash_janitor_close_budget_", "akash_janitor_provider_"}
@@ -135,7 +154,24 @@ func TestMetricsUsedBelongToAComponent(t *testing.T) {
 		for _, o := range owners {
 			owned = owned || strings.HasPrefix(name, o)
 		}
-		assert.True(t, owned, "%s is no component's metric", name)
+		_, ksm := kubeStateMetrics[name]
+		assert.True(t, owned || ksm, "%s is no component's metric, nor kube-state-metrics'", name)
+	}
+	for _, r := range charttest.Rules(t, charttest.MonitoringValues()) {
+		expr, err := parser.ParseExpr(r.Expr)
+		require.NoError(t, err)
+		parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
+			vs, ok := n.(*parser.VectorSelector)
+			if !ok || !strings.HasPrefix(vs.Name, "kube_") {
+				return nil
+			}
+			for _, m := range vs.LabelMatchers {
+				if m.Name != labels.MetricName {
+					assert.Contains(t, kubeStateMetrics[vs.Name], m.Name, "%s: %s has no label %s", r.Alert, vs.Name, m.Name)
+				}
+			}
+			return nil
+		})
 	}
 }
 
@@ -177,18 +213,65 @@ func firing(t *testing.T, r *rules.AlertingRule, series string, until time.Durat
 	return out
 }
 
+// jobSeries are kube-state-metrics' series for a Job of a CronJob in
+// akash-services: started at start (seconds), failed or not.
+func jobSeries(cronJob, job string, start int, failed bool) string {
+	f := "0"
+	if failed {
+		f = "1"
+	}
+	return fmt.Sprintf(`
+  kube_job_owner{namespace="akash-services",job_name=%[2]q,owner_kind="CronJob",owner_name=%[1]q,owner_is_controller="true"} 1x20
+  kube_job_status_start_time{namespace="akash-services",job_name=%[2]q} %[3]dx20
+  kube_job_failed{namespace="akash-services",job_name=%[2]q,condition="true"} %[4]sx20
+  kube_job_failed{namespace="akash-services",job_name=%[2]q,condition="false"} %[5]sx20`,
+		cronJob, job, start, f, map[string]string{"0": "1", "1": "0"}[f])
+}
+
+// The newest Job of a CronJob failed: it fires, named after the
+// component; a failure followed by a success does not, nor a Job of
+// another CronJob.
 func TestRuleFailedRun(t *testing.T) {
 	r := rule(t, "AkashJanitorRunFailed", nil)
-	got := firing(t, r, `
-load 1m
-  akash_janitor_run_success{job="force-replicasets"} 1x10
-  akash_janitor_run_success{job="kill-lease-by-image"} 1 1 1 0x7
-`, 10*time.Minute)
-	require.Len(t, got, 1, "the job whose last run failed, after for: 1m")
-	assert.Equal(t, "kill-lease-by-image", got[0].Labels.Get("job"))
+	got := firing(t, r, "load 1m"+
+		jobSeries("akash-janitor-force-replicasets", "akash-janitor-force-replicasets-100", 60, true)+
+		jobSeries("akash-janitor-force-replicasets", "akash-janitor-force-replicasets-101", 120, false)+
+		jobSeries("akash-janitor-kill-lease-by-image", "akash-janitor-kill-lease-by-image-100", 60, false)+
+		jobSeries("akash-janitor-kill-lease-by-image", "akash-janitor-kill-lease-by-image-101", 120, true)+
+		jobSeries("other-release-kill-lease-by-image", "other-release-kill-lease-by-image-101", 120, true)+
+		jobSeries("backup", "backup-101", 120, true)+"\n", 10*time.Minute)
+	require.Len(t, got, 1, "the CronJob whose newest run failed, after for: 1m")
+	assert.Equal(t, "kill-lease-by-image", got[0].Labels.Get("component"))
+	assert.Equal(t, "akash-janitor-kill-lease-by-image", got[0].Labels.Get("owner_name"))
 	assert.Equal(t, "warning", got[0].Labels.Get("severity"))
 	assert.Equal(t, "akash-janitor kill-lease-by-image: the last run failed", got[0].Annotations.Get("summary"))
 	assert.Contains(t, got[0].Annotations.Get("description"), "app.kubernetes.io/component=kill-lease-by-image --tail=200")
+
+	assert.Empty(t, firing(t, r, "load 1m"+
+		jobSeries("akash-janitor-gpu-doctor", "akash-janitor-gpu-doctor-100", 60, true)+
+		jobSeries("akash-janitor-gpu-doctor", "akash-janitor-gpu-doctor-101", 120, false)+"\n", 10*time.Minute),
+		"a later run succeeded")
+}
+
+// A Prometheus without kube-state-metrics' series of these CronJobs says
+// so once, and the run alerts stay quiet rather than fire on nothing.
+func TestRuleNotMonitored(t *testing.T) {
+	r := rule(t, "AkashJanitorNotMonitored", nil)
+	got := firing(t, r, `
+load 1m
+  kube_cronjob_created{namespace="kube-system",cronjob="etcd-backup"} 0x40
+`, 40*time.Minute)
+	require.Len(t, got, 1)
+	assert.Equal(t, "info", got[0].Labels.Get("severity"))
+	assert.Contains(t, got[0].Annotations.Get("description"), "kube-state-metrics")
+	assert.Empty(t, firing(t, rule(t, "AkashJanitorNotMonitored", nil), `
+load 1m
+  kube_cronjob_created{namespace="akash-services",cronjob="akash-janitor-force-replicasets"} 0x40
+`, 40*time.Minute))
+	assert.Empty(t, firing(t, rule(t, "AkashJanitorRunFailed", nil), `
+load 1m
+  kube_cronjob_created{namespace="kube-system",cronjob="etcd-backup"} 0x40
+`, 40*time.Minute))
 }
 
 func TestRuleCloseBudgetExhausted(t *testing.T) {
@@ -242,21 +325,87 @@ func TestRuleBidPriceSlowIsTheProvidersLimit(t *testing.T) {
 }
 
 func TestRuleNoRecentSuccess(t *testing.T) {
-	r := rule(t, "AkashJanitorNoRecentSuccess", func(r charttest.Rule) bool { return strings.Contains(r.Expr, `"force-replicasets"`) })
+	forceReplicasets := func(r charttest.Rule) bool { return strings.Contains(r.Expr, `"akash-janitor-force-replicasets"`) }
+	r := rule(t, "AkashJanitorNoRecentSuccess", forceReplicasets)
 	// The last success at 0 s; by 25 minutes, 15 have passed and the 5 of
 	// for too.
 	got := firing(t, r, `
 load 1m
-  akash_janitor_run_last_success_timestamp_seconds{job="force-replicasets"} 0x30
+  kube_cronjob_created{namespace="akash-services",cronjob="akash-janitor-force-replicasets"} 0x30
+  kube_cronjob_status_last_successful_time{namespace="akash-services",cronjob="akash-janitor-force-replicasets"} 0x30
 `, 25*time.Minute)
 	require.Len(t, got, 1)
 	assert.Equal(t, "akash-janitor force-replicasets: no successful run for 15 minutes", got[0].Annotations.Get("summary"))
 	// A job that keeps succeeding.
-	r = rule(t, "AkashJanitorNoRecentSuccess", func(r charttest.Rule) bool { return strings.Contains(r.Expr, `"force-replicasets"`) })
+	r = rule(t, "AkashJanitorNoRecentSuccess", forceReplicasets)
 	assert.Empty(t, firing(t, r, `
 load 1m
-  akash_janitor_run_last_success_timestamp_seconds{job="force-replicasets"} 0+60x30
+  kube_cronjob_created{namespace="akash-services",cronjob="akash-janitor-force-replicasets"} 0x30
+  kube_cronjob_status_last_successful_time{namespace="akash-services",cronjob="akash-janitor-force-replicasets"} 0+60x30
 `, 25*time.Minute))
+	// Installed 25 minutes ago and never succeeded: kube-state-metrics has
+	// no last successful time at all.
+	r = rule(t, "AkashJanitorNoRecentSuccess", forceReplicasets)
+	got = firing(t, r, `
+load 1m
+  kube_cronjob_created{namespace="akash-services",cronjob="akash-janitor-force-replicasets"} 0x30
+`, 25*time.Minute)
+	require.Len(t, got, 1, "never succeeded since it was created")
+	// Another release's CronJob of the same component is not this one.
+	r = rule(t, "AkashJanitorNoRecentSuccess", forceReplicasets)
+	assert.Empty(t, firing(t, r, `
+load 1m
+  kube_cronjob_created{namespace="akash-services",cronjob="other-force-replicasets"} 0x30
+`, 25*time.Minute))
+}
+
+// An alert is rendered only where what it reads is wired: pushed figures
+// need global.pushgateway.url, scraped ones the component's PodMonitor.
+func TestRulesOnlyWhatIsWired(t *testing.T) {
+	names := func(v map[string]any) map[string]bool {
+		out := map[string]bool{}
+		for _, r := range charttest.Rules(t, v) {
+			out[r.Alert] = true
+		}
+		return out
+	}
+	v := charttest.MonitoringValues()
+	v["global"] = map[string]any{"pushgateway": map[string]any{"url": ""}}
+	got := names(v)
+	for _, pushed := range []string{"AkashJanitorCertificateExpiring", "AkashJanitorDanglingLeasesReported", "AkashJanitorCloseBudgetExhausted", "AkashJanitorProviderHoldsEndedLeases"} {
+		assert.NotContains(t, got, pushed, "no Pushgateway")
+	}
+	assert.Contains(t, got, "AkashJanitorRunFailed", "kube-state-metrics needs no Pushgateway")
+	assert.Contains(t, got, "AkashJanitorGPUUnmapped")
+
+	v = charttest.MonitoringValues()
+	v["bidPrice"] = map[string]any{"enabled": true}
+	v["zombieReaper"] = map[string]any{"enabled": false}
+	got = names(v)
+	for _, scraped := range []string{"AkashJanitorGPUUnmapped", "AkashJanitorBidPriceSlow", "AkashJanitorZombieEscalationFailed"} {
+		assert.NotContains(t, got, scraped, "not scraped")
+	}
+	assert.Contains(t, got, "AkashJanitorCertificateExpiring")
+
+	_, notes, err := charttest.Render(v)
+	require.NoError(t, err)
+	assert.Contains(t, notes, "Not rendered, nothing scrapes it: bid-price's alerts (set bidPrice.metrics.podMonitor.enabled=true)")
+	_, notes, err = charttest.Render(charttest.MonitoringValues())
+	require.NoError(t, err)
+	assert.NotContains(t, notes, "Not rendered", "everything wired")
+
+	// zombie-reaper alone, unscraped: no alert could fire, so no rule.
+	v = map[string]any{"monitoring": map[string]any{"prometheusRule": map[string]any{"enabled": true}}}
+	for _, c := range []string{"forceReplicasets", "gpuDoctor", "certExpiry", "killLeaseByImage", "danglingDeployments"} {
+		v[c] = map[string]any{"enabled": false}
+	}
+	objs, _, err := charttest.Render(v)
+	require.NoError(t, err)
+	assert.NotContains(t, objs, "PrometheusRule/akash-janitor", "nothing an alert could watch")
+	v["zombieReaper"] = map[string]any{"metrics": map[string]any{"podMonitor": map[string]any{"enabled": true}}}
+	objs, _, err = charttest.Render(v)
+	require.NoError(t, err)
+	assert.Contains(t, objs, "PrometheusRule/akash-janitor", "zombie-reaper scraped")
 }
 
 func TestRuleCertificates(t *testing.T) {

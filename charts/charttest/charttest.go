@@ -80,15 +80,17 @@ func RenderFor(kubeVersion string, values map[string]any) (map[string]*unstructu
 // MonitoringValues enable every component, the alerts and the dashboard.
 func MonitoringValues() map[string]any {
 	on := map[string]any{"enabled": true}
+	scraped := map[string]any{"enabled": true, "metrics": map[string]any{"podMonitor": on}}
 	return map[string]any{
+		"global":              map[string]any{"pushgateway": map[string]any{"url": "http://pushgateway.monitoring:9091"}},
 		"monitoring":          map[string]any{"prometheusRule": on, "dashboard": on},
 		"forceReplicasets":    on,
 		"killLeaseByImage":    on,
 		"danglingDeployments": on,
 		"gpuDoctor":           on,
 		"certExpiry":          on,
-		"bidPrice":            on,
-		"zombieReaper":        on,
+		"bidPrice":            scraped,
+		"zombieReaper":        scraped,
 	}
 }
 
