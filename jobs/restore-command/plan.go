@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -189,7 +190,11 @@ func planBackup(restores []restore, now time.Time, mode, namespace, manifestNS s
 		a.Message = fmt.Sprintf("writing to the log, before patching them, what the patches change in %d Manifests (each service's command, and the patch that takes it out again): %s",
 			len(names), strings.Join(names, ", "))
 	default:
-		name := "restore-command-backup-" + now.UTC().Format("20060102-150405")
+		// Named by the time and by what it holds: two runs in one second
+		// (a manual run beside the schedule) back up different patches
+		// (each tests the Manifest's resourceVersion) under two names.
+		sum := sha256.Sum256(fmt.Append(nil, set.records))
+		name := fmt.Sprintf("restore-command-backup-%s-%x", now.UTC().Format("20060102-150405"), sum[:4])
 		a.Target = actuator.Ref{APIVersion: "v1", Kind: "Secret", Namespace: namespace, Name: name}
 		a.Message = fmt.Sprintf("backing up what the patches change in %d Manifests to Secret %s/%s before patching them (undo one with: "+
 			"kubectl -n %s patch manifest <manifest> --type json -p \"$(kubectl -n %s get secret %s -o jsonpath='{.data.<manifest>\\.revert}' | base64 -d)\"): %s",

@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/akash-janitor/akash-janitor/lib/actuator"
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/akash/akashtest"
 	"github.com/akash-janitor/akash-janitor/lib/cooldown"
@@ -57,7 +56,9 @@ func TestPlan(t *testing.T) {
 	b, ok := planBackup(p.restores, now, "secret", "akash-services", "lease")
 	require.True(t, ok)
 	assert.Equal(t, verbBackup, b.Verb)
-	assert.Equal(t, actuator.Ref{APIVersion: "v1", Kind: "Secret", Namespace: "akash-services", Name: "restore-command-backup-" + now.UTC().Format("20060102-150405")}, b.Target)
+	assert.Equal(t, "Secret", b.Target.Kind)
+	assert.Equal(t, "akash-services", b.Target.Namespace)
+	assert.Regexp(t, "^restore-command-backup-"+now.UTC().Format("20060102-150405")+"-[0-9a-f]{8}$", b.Target.Name)
 	assert.Equal(t, backupSet{mode: "secret", records: []manifestRecord{{Manifest: ns, ResourceVersion: "42",
 		Services: []serviceRecord{{Index: 0, Name: "db", Command: []string{"postgres"}}, {Index: 1, Name: "app", Command: []string{"bash", "-c"}}},
 		Revert: []patchOp{
@@ -65,6 +66,12 @@ func TestPlan(t *testing.T) {
 			{Op: "test", Path: "/spec/group/services/1/name", Value: "app"}, {Op: "remove", Path: "/spec/group/services/1/command"},
 		}}}}, b.Payload)
 	assert.Contains(t, b.Message, "backing up what the patches change in 1 Manifests to Secret akash-services/restore-command-backup-")
+	// A backup of other patches in the same second is another Secret.
+	other := slices.Clone(p.restores)
+	other[0].resourceVersion = "43"
+	b2, ok := planBackup(other, now, "secret", "akash-services", "lease")
+	require.True(t, ok)
+	assert.NotEqual(t, b.Target.Name, b2.Target.Name, "two runs in one second do not collide")
 	b, ok = planBackup(p.restores, now, "log", "akash-services", "lease")
 	require.True(t, ok)
 	assert.Equal(t, "Namespace", b.Target.Kind)
