@@ -385,9 +385,36 @@ type wireLeaseResponse struct {
 
 type wireLeasesResponse struct {
 	Leases     *[]wireLeaseResponse `json:"leases"`
-	Pagination *struct {
-		NextKey *string `json:"next_key"`
-	} `json:"pagination"`
+	Pagination *wirePagination      `json:"pagination"`
+}
+
+// parseUint reads a JSON number (a string, for 64-bit integers) of at
+// most bits bits; empty is 0.
+func parseUint(field string, n json.Number, bits int) (uint64, error) {
+	if n == "" {
+		return 0, nil
+	}
+	v, err := strconv.ParseUint(string(n), 10, bits)
+	if err != nil {
+		return 0, fmt.Errorf("%s %q is not an unsigned integer", field, n)
+	}
+	return v, nil
+}
+
+// parse reads a lease's (or a bid's) ID and its bid sequence.
+func (id *wireLeaseID) parse() (akash.LeaseID, uint32, error) {
+	dseq, err1 := parseUint("dseq", id.DSeq, 64)
+	gseq, err2 := parseUint("gseq", id.GSeq, 32)
+	oseq, err3 := parseUint("oseq", id.OSeq, 32)
+	bseq, err4 := parseUint("bseq", id.BSeq, 32)
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		return akash.LeaseID{}, 0, fmt.Errorf("id: %w", err)
+	}
+	l := akash.LeaseID{Owner: id.Owner, DSeq: dseq, GSeq: uint32(gseq), OSeq: uint32(oseq), Provider: id.Provider}
+	if err := l.Validate(); err != nil {
+		return akash.LeaseID{}, 0, fmt.Errorf("lease id: %w", err)
+	}
+	return l, uint32(bseq), nil
 }
 
 func (w *wireLease) lease() (Lease, error) {
@@ -398,38 +425,17 @@ func (w *wireLease) lease() (Lease, error) {
 	if id == nil || w.State == nil {
 		return Lease{}, errors.New("lease without id or state")
 	}
-	num := func(field string, n json.Number, bits int) (uint64, error) {
-		if n == "" {
-			return 0, nil
-		}
-		v, err := strconv.ParseUint(string(n), 10, bits)
-		if err != nil {
-			return 0, fmt.Errorf("lease %s: %q is not an unsigned integer", field, n)
-		}
-		return v, nil
-	}
 	var l Lease
-	var errs []error
-	dseq, err := num("dseq", id.DSeq, 64)
-	errs = append(errs, err)
-	gseq, err := num("gseq", id.GSeq, 32)
-	errs = append(errs, err)
-	oseq, err := num("oseq", id.OSeq, 32)
-	errs = append(errs, err)
-	bseq, err := num("bseq", id.BSeq, 32)
-	errs = append(errs, err)
-	created, err := num("created_at", w.CreatedAt, 63)
-	errs = append(errs, err)
-	closed, err := num("closed_on", w.ClosedOn, 63)
-	errs = append(errs, err)
-	if err := errors.Join(errs...); err != nil {
+	var err error
+	if l.ID, l.BSeq, err = id.parse(); err != nil {
 		return Lease{}, err
 	}
-	l.ID = akash.LeaseID{Owner: id.Owner, DSeq: dseq, GSeq: uint32(gseq), OSeq: uint32(oseq), Provider: id.Provider}
-	if err := l.ID.Validate(); err != nil {
-		return Lease{}, fmt.Errorf("lease id: %w", err)
+	created, err1 := parseUint("created_at", w.CreatedAt, 63)
+	closed, err2 := parseUint("closed_on", w.ClosedOn, 63)
+	if err := errors.Join(err1, err2); err != nil {
+		return Lease{}, fmt.Errorf("lease %s: %w", l.ID, err)
 	}
-	l.BSeq, l.State, l.Reason = uint32(bseq), *w.State, w.Reason
+	l.State, l.Reason = *w.State, w.Reason
 	l.Price.Denom, l.Price.Amount = w.Price.Denom, w.Price.Amount
 	l.CreatedAt, l.ClosedOn = int64(created), int64(closed)
 	switch l.State {
@@ -442,8 +448,8 @@ func (w *wireLease) lease() (Lease, error) {
 		if err != nil {
 			return Lease{}, fmt.Errorf("lease %s: reclamation window %q: %v", l.ID, r.Window, err)
 		}
-		started, err1 := num("reclamation.started_at", r.StartedAt, 63)
-		deadline, err2 := num("reclamation.deadline", r.Deadline, 63)
+		started, err1 := parseUint("reclamation.started_at", r.StartedAt, 63)
+		deadline, err2 := parseUint("reclamation.deadline", r.Deadline, 63)
 		if err := errors.Join(err1, err2); err != nil {
 			return Lease{}, err
 		}
@@ -479,16 +485,7 @@ func (c *Client) Leases(ctx context.Context, provider, state string) ([]Lease, e
 		q.Set("filters.state", state)
 	}
 	var out []Lease
-	seen := map[string]bool{}
-	for page := 0; page < maxPages; page++ {
-		var resp wireLeasesResponse
-		if err := c.get(ctx, path, q, &resp); err != nil {
-			var e *Error
-			if page == 0 && state == StateReclaiming && errors.As(err, &e) && e.Status == http.StatusBadRequest && e.Code == 3 && strings.Contains(e.Message, "invalid state value") {
-				return nil, fmt.Errorf("list the %s leases of %s: %w (%s)", state, provider, ErrStateUnknown, e.Message)
-			}
-			return nil, fmt.Errorf("list the leases of %s (page %d): %w", provider, page+1, c.explain(err))
-		}
+	err := listPages(ctx, c, path, q, limit, "the leases of "+provider, func(page int, resp *wireLeasesResponse) (*wirePagination, error) {
 		if resp.Leases == nil {
 			return nil, fmt.Errorf("list the leases of %s (page %d): the answer has no \"leases\" field", provider, page+1)
 		}
@@ -502,19 +499,60 @@ func (c *Client) Leases(ctx context.Context, provider, state string) ([]Lease, e
 			}
 			out = append(out, l)
 		}
-		if resp.Pagination == nil || resp.Pagination.NextKey == nil || *resp.Pagination.NextKey == "" {
-			return out, nil
+		return resp.Pagination, nil
+	})
+	if err != nil {
+		var e *Error
+		var first firstPageError
+		if state == StateReclaiming && errors.As(err, &first) && errors.As(err, &e) && e.Status == http.StatusBadRequest && e.Code == 3 && strings.Contains(e.Message, "invalid state value") {
+			return nil, fmt.Errorf("list the %s leases of %s: %w (%s)", state, provider, ErrStateUnknown, e.Message)
 		}
-		key := *resp.Pagination.NextKey
+		return nil, err
+	}
+	return out, nil
+}
+
+type wirePagination struct {
+	NextKey *string `json:"next_key"`
+}
+
+// firstPageError marks a request error on a listing's first page.
+type firstPageError struct{ error }
+
+func (e firstPageError) Unwrap() error { return e.error }
+
+// listPages asks path page after page, each answer decoded as R and given
+// to take, which returns the page's pagination. The first request carries
+// q's filters; each next one the page key (and the page size) alone, as
+// the node expects: the key says where to go on, filters included, and
+// the node ignores filters given with a key. A key seen twice, or more
+// than maxPages pages, is an error: pagination that does not finish.
+func listPages[R any](ctx context.Context, c *Client, path string, q url.Values, limit int, what string, take func(page int, resp *R) (*wirePagination, error)) error {
+	seen := map[string]bool{}
+	for page := 0; page < maxPages; page++ {
+		var resp R
+		if err := c.get(ctx, path, q, &resp); err != nil {
+			err = fmt.Errorf("list %s (page %d): %w", what, page+1, c.explain(err))
+			if page == 0 {
+				return firstPageError{err}
+			}
+			return err
+		}
+		pg, err := take(page, &resp)
+		if err != nil {
+			return err
+		}
+		if pg == nil || pg.NextKey == nil || *pg.NextKey == "" {
+			return nil
+		}
+		key := *pg.NextKey
 		if seen[key] {
-			return nil, fmt.Errorf("list the leases of %s: the node returned page key %q twice: pagination does not finish", provider, key)
+			return fmt.Errorf("list %s: the node returned page key %q twice: pagination does not finish", what, key)
 		}
 		seen[key] = true
-		// The key alone says where to go on, filters included; the node
-		// ignores filters given with a key.
 		q = url.Values{"pagination.key": {key}, "pagination.limit": {strconv.Itoa(limit)}}
 	}
-	return nil, fmt.Errorf("list the leases of %s: more than %d pages: pagination does not finish", provider, maxPages)
+	return fmt.Errorf("list %s: more than %d pages: pagination does not finish", what, maxPages)
 }
 
 // LeasesByState lists the provider's leases in each of the states, by ID.

@@ -122,6 +122,12 @@ func (c *CommandCloser) Close(ctx context.Context, leases []chain.Lease, reason 
 	return c.each(ctx, "close", leases, reason, precheck)
 }
 
+// CloseBids closes open bids one by one with `tx market bid close`, the
+// command that closes a lease: MsgCloseBid is both.
+func (c *CommandCloser) CloseBids(ctx context.Context, bids []chain.BidID, reason int32) []Result {
+	return c.each(ctx, "close", bidsAsLeases(bids), reason, precheckBid)
+}
+
 // each runs `tx market bid <sub>` for each lease check allows.
 func (c *CommandCloser) each(ctx context.Context, sub string, leases []chain.Lease, reason int32, check func(chain.Lease, string) error) []Result {
 	results := make([]Result, len(leases))

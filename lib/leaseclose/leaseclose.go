@@ -40,6 +40,29 @@ type Closer interface {
 	// (MsgLeaseStartReclaim, node 2.1 on, AEP-82): they can be closed once
 	// its deadline has passed. One Result per lease, in order.
 	StartReclaim(ctx context.Context, leases []chain.Lease, reason int32) []Result
+	// CloseBids closes open bids (MsgCloseBid on an open bid gives its
+	// deposit back: node x/market/handler/server.go CloseBid). One Result
+	// per bid, in order, its Lease the bid's ID.
+	CloseBids(ctx context.Context, bids []chain.BidID, reason int32) []Result
+}
+
+// bidsAsLeases are bids in the form the closers address (the ID and the
+// bseq: MsgCloseBid's fields), open as far as the closers' own checks go:
+// the executor has just read each open.
+func bidsAsLeases(bids []chain.BidID) []chain.Lease {
+	out := make([]chain.Lease, len(bids))
+	for i, b := range bids {
+		out[i] = chain.Lease{ID: b.LeaseID(), BSeq: b.BSeq, State: chain.StateActive}
+	}
+	return out
+}
+
+// precheckBid refuses another provider's bid.
+func precheckBid(l chain.Lease, provider string) error {
+	if l.ID.Provider != provider {
+		return fmt.Errorf("bid %s belongs to provider %s, the closer acts for %s", chain.BidIDOf(l), l.ID.Provider, provider)
+	}
+	return nil
 }
 
 // ErrReclaiming is a lease inside its reclamation window: reported, not
@@ -121,6 +144,11 @@ func (t *TxCloser) Validate() error {
 // ErrReclamationNotStarted.
 func (t *TxCloser) Close(ctx context.Context, leases []chain.Lease, reason int32) []Result {
 	return t.send(ctx, chain.TypeURLMsgCloseBid, leases, reason, precheck)
+}
+
+// CloseBids closes open bids, a batch per transaction.
+func (t *TxCloser) CloseBids(ctx context.Context, bids []chain.BidID, reason int32) []Result {
+	return t.send(ctx, chain.TypeURLMsgCloseBid, bidsAsLeases(bids), reason, precheckBid)
 }
 
 // StartReclaim sends MsgLeaseStartReclaim for the leases, a batch per

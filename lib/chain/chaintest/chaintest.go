@@ -88,6 +88,12 @@ type Chain struct {
 	// payments by lease.
 	escrow   map[deploymentKey]*escrowAccount
 	payments map[akash.LeaseID]*payment
+
+	// Orders and bids (bids.go), and the bid deposits given back to each
+	// provider.
+	bids    map[chain.BidID]*simBid
+	orders  map[orderKey]string
+	refunds map[string]sdk.DecCoins
 }
 
 // DefaultBlockInterval is the simulated chain's block pace unless set: about
@@ -98,7 +104,8 @@ const DefaultBlockInterval = 6117 * time.Millisecond
 // as recorded in shared/akash-node; WithReclamation makes it the 2.1 node
 // recorded there (2.1.0-rc12).
 func New() *Chain {
-	return &Chain{leases: map[akash.LeaseID]*chain.Lease{}, Height: 1_000_000, Version: "2.0.1", ChainID: ChainID, MinGasPrice: 0.025}
+	return &Chain{leases: map[akash.LeaseID]*chain.Lease{}, Height: 1_000_000, Version: "2.0.1", ChainID: ChainID, MinGasPrice: 0.025,
+		bids: map[chain.BidID]*simBid{}, orders: map[orderKey]string{}, refunds: map[string]sdk.DecCoins{}}
 }
 
 // Start serves the chain until the test ends; the URL is the REST endpoint.
@@ -252,6 +259,10 @@ func (c *Chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.list(w, r)
 	case r.Method == http.MethodGet && r.URL.Path == "/akash/market/v1beta5/leases/info":
 		c.info(w, r)
+	case r.Method == http.MethodGet && r.URL.Path == "/akash/market/v1beta5/bids/list":
+		c.listBids(w, r)
+	case r.Method == http.MethodGet && r.URL.Path == "/akash/market/v1beta5/bids/info":
+		c.bidInfo(w, r)
 	default:
 		// grpc-gateway's answer to a route it does not have (v1beta4 on a
 		// 2.x node among them).

@@ -137,6 +137,9 @@ func base64Bytes(s string) ([]byte, error) {
 
 // listQuery is a listing request as the node reads it.
 type listQuery struct {
+	// numbers are the states of what is listed, by name, as the module
+	// numbers them: leases' or bids' (bidStateNumbers).
+	numbers         map[string]byte
 	owner, provider string
 	dseq            uint64
 	gseq, oseq      uint32
@@ -151,9 +154,11 @@ func badRequest(w http.ResponseWriter, msg string) {
 	writeJSON(w, http.StatusBadRequest, map[string]any{"code": 3, "message": msg, "details": []any{}})
 }
 
-// parseList reads the query, or answers the node's refusal and returns false.
-func (c *Chain) parseList(w http.ResponseWriter, q url.Values) (listQuery, bool) {
-	lq := listQuery{owner: q.Get("filters.owner"), provider: q.Get("filters.provider")}
+// parseList reads the query, or answers the node's refusal and returns
+// false: numbers are the listed kind's states, every the states walked
+// without a state filter.
+func (c *Chain) parseList(w http.ResponseWriter, q url.Values, numbers map[string]byte, every []byte) (listQuery, bool) {
+	lq := listQuery{owner: q.Get("filters.owner"), provider: q.Get("filters.provider"), numbers: numbers}
 	uintParam := func(name string, bits int) (uint64, bool) {
 		s := q.Get(name)
 		if s == "" {
@@ -222,17 +227,14 @@ func (c *Chain) parseList(w http.ResponseWriter, q url.Values) (listQuery, bool)
 		return lq, true
 	}
 	if s := q.Get("filters.state"); s != "" {
-		n, known := stateNumbers[s]
-		if !known || (s == chain.StateReclaiming && !c.knowsReclamation()) {
+		n, known := numbers[s]
+		if !known || !slices.Contains(every, n) {
 			badRequest(w, "invalid state value")
 			return lq, false
 		}
 		lq.states = []byte{n}
 	} else {
-		lq.states = []byte{1, 2, 3}
-		if c.knowsReclamation() {
-			lq.states = append(lq.states, 4)
-		}
+		lq.states = slices.Clone(every)
 	}
 	switch {
 	case lq.owner != "":
@@ -256,9 +258,17 @@ func (lq *listQuery) accepts(l *chain.Lease) bool {
 		(lq.provider == "" || l.ID.Provider == lq.provider)
 }
 
-// walkOrder is the leases in the order the walk visits them, each with the
-// index of its state in lq.states.
-func (c *Chain) walkOrder(lq *listQuery) (order []*chain.Lease, stateIdx []int) {
+// leaseStates are the lease states the node walks without a filter:
+// reclaiming from 2.1 on.
+func (c *Chain) leaseStates() []byte {
+	if c.knowsReclamation() {
+		return []byte{1, 2, 3, 4}
+	}
+	return []byte{1, 2, 3}
+}
+
+// leasesByPK is the leases in primary-key order.
+func (c *Chain) leasesByPK() []*chain.Lease {
 	if c.byPK == nil {
 		// Sorted once until a lease is put: a large chain is listed in
 		// hundreds of pages.
@@ -268,7 +278,13 @@ func (c *Chain) walkOrder(lq *listQuery) (order []*chain.Lease, stateIdx []int) 
 		}
 		slices.SortFunc(c.byPK, comparePK)
 	}
-	all := c.byPK
+	return c.byPK
+}
+
+// walkOrder is the entries (leases, or bids as their keys and states) in
+// the order the walk visits them, each with the index of its state in
+// lq.states.
+func walkOrder(lq *listQuery, all []*chain.Lease) (order []*chain.Lease, stateIdx []int) {
 	if lq.reverse {
 		all = slices.Clone(all)
 		slices.Reverse(all)
@@ -286,7 +302,7 @@ func (c *Chain) walkOrder(lq *listQuery) (order []*chain.Lease, stateIdx []int) 
 	if lq.walk == walkState {
 		for i, s := range lq.states {
 			for _, l := range all {
-				if stateNumbers[l.State] == s && (i > 0 || from(l)) {
+				if lq.numbers[l.State] == s && (i > 0 || from(l)) {
 					order, stateIdx = append(order, l), append(stateIdx, i)
 				}
 			}
@@ -294,7 +310,7 @@ func (c *Chain) walkOrder(lq *listQuery) (order []*chain.Lease, stateIdx []int) 
 		return order, stateIdx
 	}
 	for _, l := range all {
-		if !slices.Contains(lq.states, stateNumbers[l.State]) || !from(l) {
+		if !slices.Contains(lq.states, lq.numbers[l.State]) || !from(l) {
 			continue
 		}
 		if (lq.walk == walkOwner && l.ID.Owner == lq.owner) || (lq.walk == walkProvider && l.ID.Provider == lq.provider) {
@@ -305,19 +321,28 @@ func (c *Chain) walkOrder(lq *listQuery) (order []*chain.Lease, stateIdx []int) 
 }
 
 func (c *Chain) list(w http.ResponseWriter, r *http.Request) {
-	lq, ok := c.parseList(w, r.URL.Query())
+	lq, ok := c.parseList(w, r.URL.Query(), stateNumbers, c.leaseStates())
 	if !ok {
 		return
 	}
+	c.listPage(w, lq, "leases", c.leasesByPK, func(l *chain.Lease) any {
+		return leaseResponse(*l, c.paymentOf(l), c.knowsReclamation())
+	})
+}
+
+// listPage answers one page of the walk over all() (called with c.mu
+// held), each entry as respond writes it (c.mu held), under field.
+func (c *Chain) listPage(w http.ResponseWriter, lq listQuery, field string, all func() []*chain.Lease, respond func(*chain.Lease) any) {
 	c.mu.Lock()
 	failAfter, loop := c.failListAfter, c.loopPages
-	order, stateIdx := c.walkOrder(&lq)
-	before := 0 // leases the walk gave before this page
+	entries := all()
+	order, stateIdx := walkOrder(&lq, entries)
+	before := 0 // entries the walk gave before this page
 	if failAfter > 0 && lq.resume != nil && len(order) > 0 {
 		whole := lq
 		whole.resume = nil
-		all, _ := c.walkOrder(&whole)
-		for _, l := range all {
+		every, _ := walkOrder(&whole, entries)
+		for _, l := range every {
 			if l == order[0] {
 				break
 			}
@@ -353,12 +378,12 @@ func (c *Chain) list(w http.ResponseWriter, r *http.Request) {
 			next = encodePageKey(states, s, leaseKey(l), lq.walk)
 			break
 		}
-		page = append(page, leaseResponse(*l, c.paymentOf(l), c.knowsReclamation()))
+		page = append(page, respond(l))
 	}
 	if loop && len(page) > 0 {
 		first := order[0]
 		next = encodePageKey(lq.states, lq.states[0], leaseKey(first), lq.walk)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"leases": page,
+	writeJSON(w, http.StatusOK, map[string]any{field: page,
 		"pagination": map[string]any{"next_key": next, "total": strconv.Itoa(len(page))}})
 }

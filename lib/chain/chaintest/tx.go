@@ -72,9 +72,11 @@ type Applied struct {
 	// Closed are the leases its messages closed; Reclaiming those whose
 	// reclamation it started.
 	Closed, Reclaiming []chain.BidID
-	Code               uint32
-	Codespace          string
-	Log                string
+	// ClosedBids are the open bids its messages closed.
+	ClosedBids []chain.BidID
+	Code       uint32
+	Codespace  string
+	Log        string
 	// Fee and Gas are what the transaction offered; GasUsed what it used.
 	Fee     string
 	Gas     uint64
@@ -425,7 +427,8 @@ func (c *Chain) ante(d chaintx.Decoded, checkTx bool) (*account, string, *refusa
 
 // gasFor is what running the messages costs when they succeed.
 func gasFor(d chaintx.Decoded, r result) uint64 {
-	work := gasPerClose*len(r.closes) + gasPerStart*len(r.starts)
+	// A bid's close is charged as a lease's: no recording has one (derived).
+	work := gasPerClose*(len(r.closes)+len(r.bidCloses)) + gasPerStart*len(r.starts)
 	if work == 0 {
 		work = gasPerClose
 	}
@@ -529,7 +532,17 @@ func (c *Chain) broadcast(txBytes []byte) map[string]any {
 		for _, cl := range res.closes {
 			cl.lease.State, cl.lease.Reason, cl.lease.ClosedOn = chain.StateClosed, cl.reason, c.Height
 			c.closePayment(cl.lease.ID)
+			if b := c.bids[cl.id]; b != nil {
+				c.closeOpenBid(b) // the lease's bid closes with it (OnBidClosed)
+			}
+			if c.orders[orderOf(cl.id)] != "" {
+				c.orders[orderOf(cl.id)] = orderClosed
+			}
 			applied.Closed = append(applied.Closed, cl.id)
+		}
+		for _, b := range res.bidCloses {
+			c.closeOpenBid(b)
+			applied.ClosedBids = append(applied.ClosedBids, b.bid.ID)
 		}
 		for _, st := range res.starts {
 			st.lease.State = chain.StateReclaiming
@@ -588,8 +601,10 @@ type closing struct {
 // result is what the messages do, or the first refusal.
 type result struct {
 	closes, starts []closing
-	exec           bool
-	refusal        *refusal
+	// bidCloses are open bids closed (MsgCloseBid on an open bid).
+	bidCloses []*simBid
+	exec      bool
+	refusal   *refusal
 }
 
 // execute runs the messages on the current state without changing it, as
@@ -644,9 +659,20 @@ func (c *Chain) execute(signer string, msgs []chaintx.Msg) result {
 			r.refusal.at = atGrant
 			return r
 		}
-		l, ok := c.leases[w.msg.ID.LeaseID()]
-		if ok && l.BSeq != w.msg.ID.BSeq {
-			ok = false
+		l, ok := leaseOfBid(c, w.msg.ID)
+		if b, isBid := c.bids[w.msg.ID]; isBid && w.typ == chain.TypeURLMsgCloseBid {
+			// node x/market/handler/server.go CloseBid: an open bid is
+			// closed whatever its order's state, the order must exist; a
+			// bid in another state needs its lease.
+			switch {
+			case c.orders[orderOf(w.msg.ID)] == "":
+				return fail(w.index, "market", 9, gasUnknownBid, "unknown order for bid")
+			case b.bid.State == chain.BidOpen:
+				res.bidCloses = append(res.bidCloses, b)
+				continue
+			case !ok:
+				return fail(w.index, "market", 8, gasUnknownBid, "unknown lease for bid")
+			}
 		}
 		if w.typ == chain.TypeURLMsgLeaseStartReclaim {
 			switch {
@@ -741,7 +767,7 @@ func (c *Chain) events(d chaintx.Decoded, signer string, res result) []any {
 	out = append(out, ev("tx", "fee", d.Fee.String(), "fee_payer", signer),
 		ev("tx", "acc_seq", fmt.Sprintf("%s/%d", signer, d.Sequence)),
 		ev("tx", "signature", base64.StdEncoding.EncodeToString(d.Signature)))
-	if res.refusal != nil || (len(res.closes) == 0 && len(res.starts) == 0) {
+	if res.refusal != nil || (len(res.closes) == 0 && len(res.starts) == 0 && len(res.bidCloses) == 0) {
 		return out
 	}
 	for i, m := range d.Msgs {
@@ -749,6 +775,9 @@ func (c *Chain) events(d chaintx.Decoded, signer string, res result) []any {
 	}
 	for _, cl := range res.closes {
 		out = append(out, ev("akash.market.v1.EventLeaseClosed", "id", leaseIDJSON(cl.id), "reason", strconv.Quote(cl.reason)))
+	}
+	for _, b := range res.bidCloses {
+		out = append(out, ev("akash.market.v1.EventBidClosed", "id", leaseIDJSON(b.bid.ID)))
 	}
 	for _, st := range res.starts {
 		// The deadline is the block's time and the window (simulate's: the
