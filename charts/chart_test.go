@@ -48,12 +48,13 @@ var components = map[string]string{
 	"gpuDoctor":           "gpu-doctor",
 	"restoreCommand":      "restore-command",
 	"certExpiry":          "cert-expiry",
+	"closeStaleBids":      "close-stale-bids",
 	"killLeaseByImage":    "kill-lease-by-image",
 	"danglingDeployments": "dangling-deployments",
 }
 
 // enabledByDefault: what a fresh install runs (what needs no operator input).
-var enabledByDefault = map[string]bool{"forceReplicasets": true, "zombieReaper": true, "bidPrice": false, "gpuDoctor": true, "restoreCommand": false, "certExpiry": true, "killLeaseByImage": true, "danglingDeployments": true}
+var enabledByDefault = map[string]bool{"forceReplicasets": true, "zombieReaper": true, "bidPrice": false, "gpuDoctor": true, "restoreCommand": false, "certExpiry": true, "killLeaseByImage": true, "danglingDeployments": true, "closeStaleBids": true}
 
 // matrix is the values every render and lint test covers: defaults,
 // everything on (with every option), everything off, each component alone.
@@ -170,8 +171,11 @@ func TestMatrixRendersEachComponentWholeOrNotAtAll(t *testing.T) {
 					enabled = v["enabled"].(bool)
 				}
 				full := "akash-janitor-" + component
-				for _, kind := range []string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding"} {
-					assert.Equal(t, enabled, objs[kind+"/"+full] != nil, "%s %s", kind, full)
+				assert.Equal(t, enabled, objs["ServiceAccount/"+full] != nil, "ServiceAccount %s", full)
+				// close-stale-bids reads the chain only: nothing cluster-wide.
+				clusterWide := enabled && component != "close-stale-bids"
+				for _, kind := range []string{"ClusterRole", "ClusterRoleBinding"} {
+					assert.Equal(t, clusterWide, objs[kind+"/"+full] != nil, "%s %s", kind, full)
 				}
 				workload := objs["CronJob/"+full]
 				for _, kind := range []string{"DaemonSet", "Deployment"} {
@@ -559,7 +563,7 @@ func TestChainJobsCloserModes(t *testing.T) {
 // global.pause reaches exactly the components that change anything, each
 // with the switch's namespace and a Role to read that one ConfigMap.
 func TestGlobalPause(t *testing.T) {
-	pausable := map[string]bool{"force-replicasets": true, "kill-lease-by-image": true, "dangling-deployments": true, "restore-command": true, "zombie-reaper": true}
+	pausable := map[string]bool{"force-replicasets": true, "kill-lease-by-image": true, "dangling-deployments": true, "restore-command": true, "zombie-reaper": true, "close-stale-bids": true}
 	for _, pause := range []bool{true, false} {
 		objs, _, err := render(t, map[string]any{"global": map[string]any{"pause": pause},
 			"bidPrice": map[string]any{"enabled": true}, "restoreCommand": map[string]any{"enabled": true}})
@@ -611,7 +615,7 @@ func componentEnv(t *testing.T, objs map[string]*unstructured.Unstructured, comp
 // the provider, each with a Role to read that one pod in its namespace;
 // the alert blocker reaches every job that changes anything.
 func TestGlobalBlockers(t *testing.T) {
-	pausable := map[string]bool{"force-replicasets": true, "kill-lease-by-image": true, "dangling-deployments": true, "restore-command": true, "zombie-reaper": true}
+	pausable := map[string]bool{"force-replicasets": true, "kill-lease-by-image": true, "dangling-deployments": true, "restore-command": true, "zombie-reaper": true, "close-stale-bids": true}
 	needsProvider := map[string]bool{"force-replicasets": true, "kill-lease-by-image": true, "dangling-deployments": true}
 	enabled := map[string]any{"bidPrice": map[string]any{"enabled": true}, "restoreCommand": map[string]any{"enabled": true}}
 
@@ -758,7 +762,7 @@ func TestPartSplitsTheComponents(t *testing.T) {
 	cluster := rendered("cluster")
 	assert.NotContains(t, cluster, "zombie-reaper")
 	assert.NotContains(t, cluster, "cert-expiry")
-	for _, c := range []string{"force-replicasets", "gpu-doctor", "restore-command", "kill-lease-by-image", "dangling-deployments", "bid-price"} {
+	for _, c := range []string{"force-replicasets", "gpu-doctor", "restore-command", "kill-lease-by-image", "dangling-deployments", "bid-price", "close-stale-bids"} {
 		assert.Contains(t, cluster, c)
 	}
 	assert.Len(t, rendered("all"), len(components))

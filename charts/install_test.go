@@ -121,7 +121,7 @@ func TestInstallUnderPodSecurity(t *testing.T) {
 	assert.Contains(t, why, "runAsUser=0")
 	assert.NotContains(t, why, "capabilities", "it adds no capability")
 
-	for _, cronJob := range []string{"force-replicasets", "gpu-doctor", "kill-lease-by-image", "dangling-deployments"} {
+	for _, cronJob := range []string{"force-replicasets", "gpu-doctor", "kill-lease-by-image", "dangling-deployments", "close-stale-bids"} {
 		job := runCronJobNow(t, c, "janitor-restricted", "restricted-akash-janitor-"+cronJob)
 		ok, why := admitted(t, c, "janitor-restricted", "job-name="+job, job)
 		assert.True(t, ok, "%s is admitted under restricted: %s", cronJob, why)
@@ -144,6 +144,7 @@ func TestInstallUnderPodSecurity(t *testing.T) {
 		"gpuDoctor":           map[string]any{"enabled": false},
 		"killLeaseByImage":    map[string]any{"enabled": false},
 		"danglingDeployments": map[string]any{"enabled": false},
+		"closeStaleBids":      map[string]any{"enabled": false},
 	})
 	ok, why = admitted(t, c, "janitor-privileged", "app.kubernetes.io/component=zombie-reaper", "node-akash-janitor-zombie-reaper")
 	assert.True(t, ok, "the zombie reaper is admitted under privileged: %s", why)

@@ -27,7 +27,7 @@ import (
 var everyAlert = []string{"AkashJanitorRunFailed", "AkashJanitorNoRecentSuccess", "AkashJanitorCertificateExpiring",
 	"AkashJanitorCertificateCritical", "AkashJanitorZombieEscalationFailed", "AkashJanitorGPUUnmapped",
 	"AkashJanitorAKTPriceStale", "AkashJanitorBidPriceErrors", "AkashJanitorBidPriceSlow", "AkashJanitorDanglingLeasesReported", "AkashJanitorCloseBudgetExhausted",
-	"AkashJanitorProviderHoldsEndedLeases", "AkashJanitorNotMonitored"}
+	"AkashJanitorProviderHoldsEndedLeases", "AkashJanitorNotMonitored", "AkashJanitorBiddingStopped"}
 
 // Every alert parses, waits, has a severity, and says what to do.
 func TestAlertsParseAndSayWhatToDo(t *testing.T) {
@@ -48,7 +48,7 @@ func TestAlertsParseAndSayWhatToDo(t *testing.T) {
 	for _, n := range everyAlert {
 		assert.Contains(t, names, n)
 	}
-	assert.Equal(t, 5, names["AkashJanitorNoRecentSuccess"], "one per CronJob component that runs on a schedule")
+	assert.Equal(t, 6, names["AkashJanitorNoRecentSuccess"], "one per CronJob component that runs on a schedule")
 
 	// Off by default: nothing rendered.
 	objs, _, err := charttest.Render(nil)
@@ -118,7 +118,7 @@ func TestDashboard(t *testing.T) {
 			assert.NoError(t, err, "panel %q: %s", p.Title, tg.Expr)
 		}
 	}
-	for _, component := range []string{"Every job", "zombie-reaper", "bid-price", "cert-expiry", "dangling-deployments"} {
+	for _, component := range []string{"Every job", "zombie-reaper", "bid-price", "cert-expiry", "dangling-deployments", "close-stale-bids"} {
 		found := false
 		for _, r := range rows {
 			found = found || strings.HasPrefix(r, component)
@@ -148,7 +148,8 @@ var kubeStateMetrics = map[string][]string{
 // by labels it has.
 func TestMetricsUsedBelongToAComponent(t *testing.T) {
 	owners := []string{"akash_janitor_run_", "akash_janitor_cert_expiry_", "akash_janitor_bid_price_",
-		"akash_janitor_zombie_reaper_", "akash_janitor_dangling_deployments_", "akash_janitor_close_budget_", "akash_janitor_provider_"}
+		"akash_janitor_zombie_reaper_", "akash_janitor_dangling_deployments_", "akash_janitor_close_budget_", "akash_janitor_provider_",
+		"akash_janitor_bids_", "akash_janitor_orders_", "akash_janitor_leases_"}
 	for _, name := range charttest.MetricsUsed(t, "") {
 		owned := false
 		for _, o := range owners {
@@ -396,7 +397,7 @@ func TestRulesOnlyWhatIsWired(t *testing.T) {
 
 	// zombie-reaper alone, unscraped: no alert could fire, so no rule.
 	v = map[string]any{"monitoring": map[string]any{"prometheusRule": map[string]any{"enabled": true}}}
-	for _, c := range []string{"forceReplicasets", "gpuDoctor", "certExpiry", "killLeaseByImage", "danglingDeployments"} {
+	for _, c := range []string{"forceReplicasets", "gpuDoctor", "certExpiry", "killLeaseByImage", "danglingDeployments", "closeStaleBids"} {
 		v[c] = map[string]any{"enabled": false}
 	}
 	objs, _, err := charttest.Render(v)
@@ -428,6 +429,28 @@ load 1m
 	assert.Equal(t, []string{"/etc/kubernetes/pki/apiserver.crt"}, where(crit), "below 7 days")
 	assert.Equal(t, "critical", crit[0].Labels.Get("severity"))
 	assert.Equal(t, fmt.Sprintf("certificate %s on cp-1 expires in 3 days", "/etc/kubernetes/pki/apiserver.crt"), crit[0].Annotations.Get("summary"))
+}
+
+// Bidding stopped: no bid placed in the window while orders kept opening;
+// quiet while the provider bids, while too few orders opened, and when the
+// run pushed nothing.
+func TestRuleBiddingStopped(t *testing.T) {
+	r := rule(t, "AkashJanitorBiddingStopped", nil)
+	got := firing(t, r, `
+load 1m
+  akash_janitor_bids_placed_recent{job="close-stale-bids"} 4x10 0x40
+  akash_janitor_orders_opened_recent{job="close-stale-bids"} 5x50
+`, 50*time.Minute)
+	require.Len(t, got, 1)
+	assert.Equal(t, "the provider placed no bid in 1h while tenants opened orders", got[0].Annotations.Get("summary"))
+	assert.Contains(t, got[0].Annotations.Get("description"), "kubectl -n akash-services logs akash-provider-0 --tail=500 | grep -i bid")
+	for name, series := range map[string]string{
+		"bidding":           "akash_janitor_bids_placed_recent{job=\"close-stale-bids\"} 2x50\n  akash_janitor_orders_opened_recent{job=\"close-stale-bids\"} 5x50",
+		"two orders opened": "akash_janitor_bids_placed_recent{job=\"close-stale-bids\"} 0x50\n  akash_janitor_orders_opened_recent{job=\"close-stale-bids\"} 2x50",
+		"nothing pushed":    "akash_janitor_bids_open{job=\"close-stale-bids\"} 3x50",
+	} {
+		assert.Empty(t, firing(t, rule(t, "AkashJanitorBiddingStopped", nil), "load 1m\n  "+series+"\n", 50*time.Minute), name)
+	}
 }
 
 // GOMEMLIMIT is 90% of each container's memory limit, in bytes.

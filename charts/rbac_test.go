@@ -20,10 +20,13 @@ import (
 	"testing"
 	"time"
 
+	sdkmath "cosmossdk.io/math"
+	sdk "github.com/cosmos/cosmos-sdk/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -689,4 +692,37 @@ func TestKillLeaseByImageExecCloserWithItsOwnRBACAndNoMore(t *testing.T) {
 		"read the provider key Secret":            get(as.CoreV1().Secrets("akash-services").Get(ctx, "akash-provider-keys", metav1.GetOptions{})),
 		"delete the provider pod":                 as.CoreV1().Pods("akash-services").Delete(ctx, akashtest.ProviderPod, metav1.DeleteOptions{}),
 	})
+}
+
+func TestCloseStaleBidsRunsWithItsOwnRBACAndNoMore(t *testing.T) {
+	c, _ := akashtest.Shared(t)
+	ctx := context.Background()
+	objs, _, err := render(t, nil)
+	require.NoError(t, err)
+	assert.NotContains(t, objs, "ClusterRole/akash-janitor-close-stale-bids", "nothing cluster-wide")
+	applyRBAC(t, c, objs)
+	kubeconfig := impersonating(t, c, "akash-services", "akash-janitor-close-stale-bids")
+
+	p := chaintest.NewProvider(t)
+	id := chain.BidID{Owner: akashtest.LeaseID(21).Owner, DSeq: 21021, GSeq: 1, OSeq: 1, Provider: p.Key.Address}
+	p.Chain.PlaceBid(id, sdk.NewDecCoin("uakt", sdkmath.NewInt(3)), sdk.NewDecCoin("uakt", sdkmath.NewInt(500_000)))
+	p.Chain.Advance(1000)
+	r := jobtest.Run(t, jobtest.Build(t, "../jobs/close-stale-bids"), append([]string{"--kubeconfig", kubeconfig,
+		"--event-pod=akash-services/akash-provider-0"}, p.Flags()...)...)
+	require.Equal(t, 0, r.Code, "list the bids, close one, record the Event on the provider's pod: the chart's RBAC suffices")
+	b, _ := p.Chain.Bid(id)
+	assert.Equal(t, chain.BidClosed, b.State)
+	assert.NotContains(t, r.Raw, "could not record the Kubernetes Event")
+
+	as := as(t, kubeconfig)
+	ensureSecret(t, c)
+	forbidden := map[string]error{
+		"read the provider key Secret":   get(as.CoreV1().Secrets("akash-services").Get(ctx, "akash-provider-keys", metav1.GetOptions{})),
+		"read the close budget":          get(as.CoreV1().ConfigMaps("akash-services").Get(ctx, "akash-janitor-close-budget", metav1.GetOptions{})),
+		"read the provider pod":          get(as.CoreV1().Pods("akash-services").Get(ctx, "akash-provider-0", metav1.GetOptions{})),
+		"list pods":                      get(as.CoreV1().Pods("").List(ctx, metav1.ListOptions{})),
+		"list Manifests":                 as.RESTClient().Get().AbsPath("/apis/akash.network/v2beta2/namespaces/lease/manifests").Do(ctx).Error(),
+		"record an Event in a namespace": get(as.EventsV1().Events("default").Create(ctx, &eventsv1.Event{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, metav1.CreateOptions{})),
+	}
+	assertForbidden(t, forbidden)
 }

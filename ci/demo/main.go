@@ -114,6 +114,9 @@ func run(bin string) error {
 	if err := d.dangling(); err != nil {
 		return err
 	}
+	if err := d.staleBids(); err != nil {
+		return err
+	}
 	say("Done. Every job is a binary in bin/ that runs the same way against a real provider:\n" +
 		"   bin/force-replicasets --kubeconfig ~/.kube/config --dry-run\n" +
 		"   bin/zombie-reaper --kubeconfig ~/.kube/config --node-name $(hostname) --once --dry-run   (as root, on a node)\n" +
@@ -238,6 +241,8 @@ func (d *demo) runJob(name string, args ...string) error {
 			if l["outcome"] == "skipped" && l["detail"] != nil {
 				fmt.Printf("       held: %s\n", l["detail"])
 			}
+		case l["orders_opened"] != nil:
+			fmt.Printf("     %s (%v orders open on chain, %v active leases)\n", l["message"], l["orders_open"], l["active_leases"])
 		case l["message"] == "certificate valid":
 			fmt.Printf("     [valid] %s %s, %v days left\n", l["file"], l["subject"], l["days_left"])
 		case l["finding"] != nil:

@@ -60,6 +60,12 @@ func TestCloseStaleBids(t *testing.T) {
 	assert.Equal(t, "500000uact+1000000uakt", obs["stale_deposits"])
 	b, _ := p.Chain.Bid(bid(1, p.Key.Address))
 	assert.Equal(t, chain.BidOpen, b.State, "dry-run")
+	bidding := r.Message("bidding: 1 bids placed in the last 1h0m0s")
+	require.NotNil(t, bidding, r.Raw)
+	assert.Equal(t, float64(5), bidding["orders_open"], "1, 2, 4, 5 and 6: 3 was leased")
+	assert.Equal(t, float64(1), bidding["orders_opened"])
+	assert.Equal(t, float64(1), bidding["active_leases"])
+	assert.Equal(t, map[string]any{"open": float64(4), "active": float64(1)}, bidding["bids_by_state"])
 
 	r = run("--max-actions=1")
 	require.Equal(t, 0, r.Code, r.Raw)
@@ -105,4 +111,34 @@ func TestCloseStaleBids(t *testing.T) {
 	r = run("--max-bid-age=5m")
 	assert.Equal(t, 2, r.Code)
 	assert.Contains(t, r.Raw, "below twice --provider-bid-timeout=5m0s")
+}
+
+// A provider whose bids stopped landing while tenants kept ordering: the
+// run says so (a warning line with what to check), and pushes the figures
+// the chart's AkashJanitorBiddingStopped alert reads.
+func TestSaysWhenBiddingStopped(t *testing.T) {
+	c := kubetest.Shared(t)
+	p := chaintest.NewProvider(t)
+	tenant := "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h"
+	p.Chain.PlaceBid(chain.BidID{Owner: tenant, DSeq: 1, GSeq: 1, OSeq: 1, Provider: p.Key.Address},
+		sdk.NewDecCoin("uakt", sdkmath.NewInt(4)), sdk.NewDecCoin("uakt", sdkmath.NewInt(500_000)))
+	require.NoError(t, p.Chain.LeaseBid(chain.BidID{Owner: tenant, DSeq: 1, GSeq: 1, OSeq: 1, Provider: p.Key.Address}))
+	p.Chain.Advance(3000) // about five hours
+	for dseq := uint64(2); dseq <= 7; dseq++ {
+		p.Chain.PlaceOrder(tenant, dseq, 1, 1)
+		p.Chain.Advance(50)
+	}
+	r := jobtest.Run(t, jobtest.Build(t, "."), append([]string{"--kubeconfig", c.KubeconfigPath}, p.Flags()...)...)
+	require.Equal(t, 0, r.Code, r.Raw)
+	var line map[string]any
+	for _, l := range r.Lines {
+		if l["level"] == "warn" && l["orders_opened"] != nil {
+			line = l
+		}
+	}
+	require.NotNil(t, line, r.Raw)
+	assert.Contains(t, line["message"], "NOT BIDDING: 6 orders opened on chain in the last 1h0m0s and the provider's newest bid is 5h")
+	assert.Equal(t, float64(0), line["bids_placed"])
+	assert.Equal(t, float64(6), line["orders_open"])
+	assert.Equal(t, float64(1), line["active_leases"])
 }

@@ -35,6 +35,7 @@ type options struct {
 	maxBidAge    time.Duration
 	bidTimeout   time.Duration
 	batchSize    int
+	window       time.Duration
 	eventPod     string
 	podNS, podNm string
 }
@@ -53,6 +54,7 @@ func spec(o *options) job.Spec {
 			fs.DurationVar(&o.maxBidAge, "max-bid-age", time.Hour, "close open bids older than this (by the chain's blocks); at least twice --provider-bid-timeout")
 			fs.DurationVar(&o.bidTimeout, "provider-bid-timeout", 5*time.Minute, "the provider's own --bid-timeout (its default 5m): it closes its unleased bids after this, and again after this from a restart; bids younger than twice it are the provider's to close")
 			fs.IntVar(&o.batchSize, "batch-size", 10, "bids closed per transaction")
+			fs.DurationVar(&o.window, "activity-window", time.Hour, "the window the provider's bidding is reported over: bids it placed and orders opened on chain within it")
 			fs.StringVar(&o.eventPod, "event-pod", "akash-services/akash-provider-0", "namespace/name of the provider's pod, which the Events of the bids it placed are recorded on")
 		},
 		Validate: o.validate,
@@ -70,6 +72,9 @@ func (o *options) validate() error {
 	if o.batchSize < 1 {
 		errs = append(errs, fmt.Errorf("--batch-size=%d: must be 1 or more", o.batchSize))
 	}
+	if o.window <= 0 {
+		errs = append(errs, fmt.Errorf("--activity-window=%s: must be positive", o.window))
+	}
 	ns, name, err := kube.SplitNamespaced(o.eventPod)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("--event-pod=%q: %v", o.eventPod, err))
@@ -80,6 +85,10 @@ func (o *options) validate() error {
 
 // run is observe, plan, apply.
 func run(ctx context.Context, env *job.Env, o *options) error {
+	if o.chain.REST == "" {
+		env.Log.Warn().Msg("no --chain-rest: no bid to read; this job waits for its input")
+		return nil
+	}
 	client, err := o.chain.Client()
 	if err != nil {
 		return job.BadInput("%w", err)
@@ -92,7 +101,7 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 		return job.BadInput("%w", err)
 	}
 	m := newMetrics(env.Metrics)
-	obs, err := observe(ctx, client, closer.Provider())
+	obs, err := observe(ctx, client, closer.Provider(), o.window)
 	if err != nil {
 		return err
 	}
@@ -100,7 +109,32 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	m.observed(p)
 	env.Log.Info().Int("open_bids", len(obs.bids)).Int("stale_bids", len(p.closes)).Str("stale_deposits", leaseclose.DepositText(p.held)).
 		Dur("max_bid_age", o.maxBidAge).Dur("block_time", obs.clock.PerBlock).Msg("observed")
+	if a := obs.activity; a != nil {
+		m.bidding(a, obs.clock)
+		ev := env.Log.Info()
+		if a.bidsRecent == 0 && a.ordersNew > 0 {
+			ev = env.Log.Warn()
+		}
+		ev.Dur("window", a.window).Int("bids_placed", a.bidsRecent).Int("orders_opened", a.ordersNew).Int("orders_open", a.ordersOpen).
+			Int("active_leases", a.leasesActive).Interface("bids_by_state", a.bidsByStateSeen).Msg(biddingText(a, obs.clock))
+	} else {
+		env.Log.Error().Err(obs.activityErr).Msg("bidding not reported")
+	}
 	reason, _ := chain.ParseCloseReason("lease_closed_reason_unspecified")
 	exec := &leaseclose.BidExecutor{Closer: closer, Chain: client, Reason: reason, Recovered: m.recovered}
-	return env.Actuator.ApplyBatched(ctx, p.closes, o.batchSize, exec.Batch)
+	return errors.Join(env.Actuator.ApplyBatched(ctx, p.closes, o.batchSize, exec.Batch), obs.activityErr)
+}
+
+// biddingText says whether the provider still bids, for people.
+func biddingText(a *activity, clock chain.Clock) string {
+	switch {
+	case a.bidsRecent > 0:
+		return fmt.Sprintf("bidding: %d bids placed in the last %s", a.bidsRecent, a.window)
+	case a.ordersNew == 0:
+		return fmt.Sprintf("no bid placed in the last %s, and no order opened on chain in it", a.window)
+	case a.newestBid == 0:
+		return fmt.Sprintf("NOT BIDDING: %d orders opened on chain in the last %s and the provider has never bid (check its key, account balance and bid engine: kubectl -n akash-services logs akash-provider-0 | grep -i bid)", a.ordersNew, a.window)
+	}
+	return fmt.Sprintf("NOT BIDDING: %d orders opened on chain in the last %s and the provider's newest bid is %s old (check its key, account balance and bid engine: kubectl -n akash-services logs akash-provider-0 | grep -i bid)",
+		a.ordersNew, a.window, clock.Age(a.newestBid).Round(time.Minute))
 }

@@ -11,10 +11,13 @@ import (
 // metrics are what a run pushes: the provider's open bids, those past the
 // age and the deposits they hold, and the deposits its closes gave back.
 type metrics struct {
+	reg   prometheus.Registerer
 	open  prometheus.Gauge
 	stale prometheus.Gauge
 	held  *prometheus.GaugeVec
 	given *prometheus.GaugeVec
+
+	placed, newestAge, ordersOpen, ordersNew, leasesActive prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -28,9 +31,20 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		given: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "akash_janitor_bids_deposits_recovered",
 			Help: "Deposits the run's bid closes gave back to the provider, by denom (in its units)."}, []string{"denom"}),
 	}
+	m.placed = prometheus.NewGauge(prometheus.GaugeOpts{Name: "akash_janitor_bids_placed_recent",
+		Help: "Bids the provider placed within --activity-window (any state now), by the chain's clock."})
+	m.newestAge = prometheus.NewGauge(prometheus.GaugeOpts{Name: "akash_janitor_bids_newest_age_seconds",
+		Help: "How long ago the provider placed its newest bid, by the chain's clock (not pushed when it has none)."})
+	m.ordersOpen = prometheus.NewGauge(prometheus.GaugeOpts{Name: "akash_janitor_orders_open",
+		Help: "Orders open on chain, every tenant's."})
+	m.ordersNew = prometheus.NewGauge(prometheus.GaugeOpts{Name: "akash_janitor_orders_opened_recent",
+		Help: "Orders open on chain that were opened within --activity-window."})
+	m.leasesActive = prometheus.NewGauge(prometheus.GaugeOpts{Name: "akash_janitor_leases_active",
+		Help: "The provider's active leases on chain."})
 	if reg != nil {
 		reg.MustRegister(m.open, m.stale, m.held, m.given)
 	}
+	m.reg = reg
 	return m
 }
 
@@ -42,6 +56,24 @@ func (m *metrics) observed(p planned) {
 	}
 	if len(p.held) == 0 {
 		m.held.WithLabelValues("uakt").Set(0)
+	}
+}
+
+// bidding sets the activity figures; they are registered only when read,
+// so a run that could not read them pushes none rather than zeros.
+func (m *metrics) bidding(a *activity, clock chain.Clock) {
+	if m.reg != nil {
+		m.reg.MustRegister(m.placed, m.ordersOpen, m.ordersNew, m.leasesActive)
+	}
+	m.placed.Set(float64(a.bidsRecent))
+	m.ordersOpen.Set(float64(a.ordersOpen))
+	m.ordersNew.Set(float64(a.ordersNew))
+	m.leasesActive.Set(float64(a.leasesActive))
+	if a.newestBid > 0 {
+		if m.reg != nil {
+			m.reg.MustRegister(m.newestAge)
+		}
+		m.newestAge.Set(clock.Age(a.newestBid).Seconds())
 	}
 }
 

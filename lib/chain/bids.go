@@ -197,3 +197,96 @@ func (c *Client) Bid(ctx context.Context, id BidID) (Bid, error) {
 	}
 	return b, nil
 }
+
+// Order states as the node names them (chain-sdk akash/market/v1beta5
+// order.proto Order.State): open until leased (active), closed with its
+// group.
+const (
+	OrderOpen   = "open"
+	OrderActive = "active"
+	OrderClosed = "closed"
+)
+
+// Order is an order on chain: a tenant's group asking for bids.
+type Order struct {
+	Owner      string
+	DSeq       uint64
+	GSeq, OSeq uint32
+	State      string
+	// CreatedAt is the height the order was made at.
+	CreatedAt int64
+}
+
+type wireOrder struct {
+	ID *struct {
+		Owner string      `json:"owner"`
+		DSeq  json.Number `json:"dseq"`
+		GSeq  json.Number `json:"gseq"`
+		OSeq  json.Number `json:"oseq"`
+	} `json:"id"`
+	State     *string     `json:"state"`
+	CreatedAt json.Number `json:"created_at"`
+}
+
+type wireOrdersResponse struct {
+	Orders     *[]wireOrder    `json:"orders"`
+	Pagination *wirePagination `json:"pagination"`
+}
+
+func (w *wireOrder) order() (Order, error) {
+	if w.ID == nil || w.State == nil {
+		return Order{}, errors.New("order without id or state")
+	}
+	dseq, err1 := parseUint("dseq", w.ID.DSeq, 64)
+	gseq, err2 := parseUint("gseq", w.ID.GSeq, 32)
+	oseq, err3 := parseUint("oseq", w.ID.OSeq, 32)
+	created, err4 := parseUint("created_at", w.CreatedAt, 63)
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		return Order{}, fmt.Errorf("order %s/%s: %w", w.ID.Owner, w.ID.DSeq, err)
+	}
+	o := Order{Owner: w.ID.Owner, DSeq: dseq, GSeq: uint32(gseq), OSeq: uint32(oseq), State: *w.State, CreatedAt: int64(created)}
+	switch o.State {
+	case OrderOpen, OrderActive, OrderClosed:
+	default:
+		return Order{}, fmt.Errorf("order %s/%d: unknown state %q", o.Owner, o.DSeq, o.State)
+	}
+	return o, nil
+}
+
+// Orders returns every order on chain in the state, through every page
+// (node x/market/keeper/grpc_query.go Orders: the state index, walked
+// state by state).
+func (c *Client) Orders(ctx context.Context, state string) ([]Order, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if c.version() != "v1beta5" {
+		return nil, errors.New("list the orders: orders are read with the v1beta5 market API only")
+	}
+	limit := c.PageLimit
+	if limit <= 0 {
+		limit = 1000
+	}
+	q := url.Values{"pagination.limit": {strconv.Itoa(limit)}}
+	if state != "" {
+		q.Set("filters.state", state)
+	}
+	var out []Order
+	err := listPages(ctx, c, "/akash/market/v1beta5/orders/list", q, limit, "the "+state+" orders", func(page int, resp *wireOrdersResponse) (*wirePagination, error) {
+		if resp.Orders == nil {
+			return nil, fmt.Errorf("list the %s orders (page %d): the answer has no \"orders\" field", state, page+1)
+		}
+		for i, w := range *resp.Orders {
+			o, err := w.order()
+			if err != nil {
+				return nil, fmt.Errorf("list the %s orders (page %d): orders[%d]: %w", state, page+1, i, err)
+			}
+			if state != "" && o.State != state {
+				return nil, fmt.Errorf("asked for %s orders, the node answered order %s/%d %s: the answer cannot be trusted", state, o.Owner, o.DSeq, o.State)
+			}
+			out = append(out, o)
+		}
+		return resp.Pagination, nil
+	})
+	return out, err
+}

@@ -14,7 +14,9 @@ volumes the closer needs, and for provider.closer=cli it sets
   exec: no key here; the CLI runs in the provider pod (see
         akash-janitor.execRBAC).
 With "closes" false in the dict (a job set to close nothing) it adds the
-chain flags only: no key, no CLI, no exec rights.
+chain flags only: no key, no CLI, no exec rights. With "bids" true (a job
+that closes bids, not leases) it adds neither the lease namespace nor the
+daily lease close budget.
 */}}
 {{- define "akash-janitor.chainSetup" -}}
 {{- $p := .root.Values.provider -}}
@@ -24,16 +26,20 @@ chain flags only: no key, no CLI, no exec rights.
   (printf "--market-api=%s" $p.chain.marketAPI)
   (printf "--gas-prices=%s" $p.chain.gasPrices)
   (printf "--gas-adjustment=%v" $p.chain.gasAdjustment)
-  (printf "--provider=%s" $p.address)
-  (printf "--manifest-namespace=%s" $p.manifestNamespace)) -}}
+  (printf "--provider=%s" $p.address)) -}}
+{{- if not .bids -}}
+{{- $args = append $args (printf "--manifest-namespace=%s" $p.manifestNamespace) -}}
+{{- end -}}
 {{- $volumes := .volumes | default "" -}}
 {{- $mounts := .volumeMounts | default "" -}}
 {{- $closer := include "akash-janitor.closer" . -}}
 {{- if $closer -}}
 {{- $args = append $args (printf "--closer=%s" $closer) -}}
+{{- if not .bids -}}
 {{- $args = concat $args (list
   (printf "--max-closes-per-day=%v" (int $p.closeBudget))
   (printf "--close-budget-configmap=%s/%s" (include "akash-janitor.namespace" .root) (include "akash-janitor.closeBudgetName" .root))) -}}
+{{- end -}}
 {{- end -}}
 {{- if not $closer -}}
 {{- else if eq $closer "exec" -}}

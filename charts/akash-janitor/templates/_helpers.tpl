@@ -26,7 +26,7 @@ Helm renders them in. A node release must say where the pause switch is.
 {{- define "akash-janitor.applyPart" -}}
 {{- $part := .Values.global.part | default "all" -}}
 {{- $node := list "zombieReaper" "certExpiry" -}}
-{{- range $key := list "forceReplicasets" "zombieReaper" "bidPrice" "gpuDoctor" "restoreCommand" "certExpiry" "killLeaseByImage" "danglingDeployments" -}}
+{{- range $key := list "forceReplicasets" "zombieReaper" "bidPrice" "gpuDoctor" "restoreCommand" "certExpiry" "killLeaseByImage" "danglingDeployments" "closeStaleBids" -}}
 {{- $c := get $.Values $key -}}
 {{- if or (and (eq $part "node") (not (has $key $node))) (and (eq $part "cluster") (has $key $node)) -}}
 {{- $_ := set $c "enabled" false -}}
@@ -138,8 +138,9 @@ capabilities:
 
 {{/*
 A component's ServiceAccount, ClusterRole and binding. Call with the
-component's dict plus "rules": the ClusterRole's rules as YAML text.
-Cluster-wide because tenant namespaces are many and made on the fly.
+component's dict plus "rules": the ClusterRole's rules as YAML text
+(none: no ClusterRole). Cluster-wide because tenant namespaces are many and
+made on the fly.
 */}}
 {{- define "akash-janitor.rbac" -}}
 apiVersion: v1
@@ -150,6 +151,7 @@ metadata:
   labels:
     {{- include "akash-janitor.labels" . | nindent 4 }}
 automountServiceAccountToken: true
+{{- if .rules }}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
@@ -174,6 +176,7 @@ subjects:
   - kind: ServiceAccount
     name: {{ include "akash-janitor.componentName" . }}
     namespace: {{ include "akash-janitor.namespace" .root }}
+{{- end }}
 {{- if .pausable }}
 {{ include "akash-janitor.namedObjectRole" (dict "c" . "suffix" "-pause" "namespace" (include "akash-janitor.pauseNamespace" .root)
   "resource" "configmaps" "name" .root.Values.global.pauseConfigMap "verbs" (list "get")

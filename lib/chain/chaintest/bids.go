@@ -1,7 +1,11 @@
 package chaintest
 
 import (
+	"cmp"
+	"encoding/base64"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"net/http"
 	"slices"
 	"strconv"
@@ -40,6 +44,36 @@ type orderKey struct {
 	gseq, oseq uint32
 }
 
+// simOrder is an order's state and the height it was made at.
+type simOrder struct {
+	state     string
+	createdAt int64
+}
+
+// PlaceOrder opens an order at the current height, as a tenant's
+// deployment does (one per group); an order the chain has is left as it
+// is.
+func (c *Chain) PlaceOrder(owner string, dseq uint64, gseq, oseq uint32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.placeOrder(orderKey{owner, dseq, gseq, oseq})
+}
+
+func (c *Chain) placeOrder(k orderKey) {
+	if _, ok := c.orders[k]; !ok {
+		c.orders[k] = &simOrder{state: orderOpen, createdAt: c.Height}
+	}
+}
+
+// orderState is the order's state, "" when the chain has none. Called
+// with c.mu held.
+func (c *Chain) orderState(k orderKey) string {
+	if o := c.orders[k]; o != nil {
+		return o.state
+	}
+	return ""
+}
+
 func orderOf(id chain.BidID) orderKey { return orderKey{id.Owner, id.DSeq, id.GSeq, id.OSeq} }
 
 // simBid is a bid and its escrow account.
@@ -62,9 +96,7 @@ type simBid struct {
 func (c *Chain) PlaceBid(id chain.BidID, price, deposit sdk.DecCoin) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.orders[orderOf(id)]; !ok {
-		c.orders[orderOf(id)] = orderOpen
-	}
+	c.placeOrder(orderOf(id))
 	c.bids[id] = &simBid{bid: chain.Bid{ID: id, State: chain.BidOpen, Price: chain.Coin{Denom: price.Denom, Amount: price.Amount.String()}, CreatedAt: c.Height},
 		deposit: deposit, funds: deposit.Amount, escrow: escrowOpen, settledAt: c.Height}
 }
@@ -121,11 +153,11 @@ func (c *Chain) LeaseBid(id chain.BidID) error {
 	case b.bid.State != chain.BidOpen:
 		c.mu.Unlock()
 		return fmt.Errorf("bid %s: bid not open", id)
-	case c.orders[orderOf(id)] != orderOpen:
+	case c.orderState(orderOf(id)) != orderOpen:
 		c.mu.Unlock()
 		return fmt.Errorf("bid %s: bid: order not open", id)
 	}
-	c.orders[orderOf(id)] = orderActive
+	c.orders[orderOf(id)].state = orderActive
 	b.bid.State = chain.BidActive
 	for _, other := range c.bids {
 		if other != b && orderOf(other.bid.ID) == orderOf(id) && other.bid.State == chain.BidOpen {
@@ -149,7 +181,7 @@ func (c *Chain) CloseOrder(owner string, dseq uint64, gseq, oseq uint32) {
 	if _, ok := c.orders[k]; !ok {
 		return
 	}
-	c.orders[k] = orderClosed
+	c.orders[k].state = orderClosed
 	for _, b := range c.bids {
 		if orderOf(b.bid.ID) == k && b.bid.State == chain.BidOpen {
 			b.bid.State = chain.BidClosed
@@ -283,4 +315,130 @@ func leaseOfBid(c *Chain, id chain.BidID) (*chain.Lease, bool) {
 		return nil, false
 	}
 	return l, ok
+}
+
+// Order states as the market module numbers them (akash.market.v1beta5
+// Order.State).
+var orderStateNumbers = map[string]byte{orderOpen: 1, orderActive: 2, orderClosed: 3}
+
+// listOrders answers /akash/market/v1beta5/orders/list as the node's state
+// path does (node x/market/keeper/grpc_query.go Orders, ordersStatePath):
+// state by state over the state index, each in primary-key order, a page
+// of at most limit orders and a next key (the states left, the state, the
+// order's key, and no walk byte); "invalid state value" for a state not
+// among open, active and closed. The owner path (filters.owner) is not
+// modelled: answered 501.
+func (c *Chain) listOrders(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Get("filters.owner") != "" {
+		writeJSON(w, http.StatusNotImplemented, map[string]any{"code": 12, "message": "chaintest: the owner path of orders/list is not modelled", "details": []any{}})
+		return
+	}
+	limit := uint64(defaultLimit)
+	if s := q.Get("pagination.limit"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			badRequest(w, err.Error())
+			return
+		}
+		if v > 0 {
+			limit = v
+		}
+	}
+	states := []byte{1, 2, 3}
+	var resume *chain.Lease
+	if key := q.Get("pagination.key"); key != "" {
+		raw, err := base64Bytes(key)
+		if err != nil {
+			badRequest(w, err.Error())
+			return
+		}
+		st, pk, _, err := decodePageKey(raw)
+		if err != nil {
+			badRequest(w, err.Error())
+			return
+		}
+		// An order's key is a bid's without the provider and bseq.
+		if resume, err = decodeLeaseKey(append(slices.Clone(pk), 0, 0, 0, 0, 0)); err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]any{"code": 13, "message": err.Error(), "details": []any{}})
+			return
+		}
+		states = st
+	} else if s := q.Get("filters.state"); s != "" {
+		n, ok := orderStateNumbers[s]
+		if !ok {
+			badRequest(w, "invalid state value")
+			return
+		}
+		states = []byte{n}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	keys := make([]orderKey, 0, len(c.orders))
+	for k := range c.orders {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b orderKey) int {
+		return cmp.Or(cmp.Compare(a.owner, b.owner), cmp.Compare(a.dseq, b.dseq), cmp.Compare(a.gseq, b.gseq), cmp.Compare(a.oseq, b.oseq))
+	})
+	page := []any{}
+	var next any
+walk:
+	for i, s := range states {
+		for _, k := range keys {
+			o := c.orders[k]
+			if orderStateNumbers[o.state] != s {
+				continue
+			}
+			if i == 0 && resume != nil && cmp.Or(cmp.Compare(k.owner, resume.ID.Owner), cmp.Compare(k.dseq, resume.ID.DSeq),
+				cmp.Compare(k.gseq, resume.ID.GSeq), cmp.Compare(k.oseq, resume.ID.OSeq)) < 0 {
+				continue
+			}
+			if uint64(len(page)) == limit {
+				next = encodeOrderPageKey(states[i:], s, orderKeyBytes(k))
+				break walk
+			}
+			page = append(page, c.orderResponse(k, o))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"orders": page,
+		"pagination": map[string]any{"next_key": next, "total": strconv.Itoa(len(page))}})
+}
+
+// orderKeyBytes is an order's primary key in the store's encoding (node
+// x/market/keeper/keys/order.go: owner, dseq, gseq, oseq).
+func orderKeyBytes(k orderKey) []byte {
+	b := append([]byte(k.owner), 0)
+	b = binary.BigEndian.AppendUint64(b, k.dseq)
+	b = binary.BigEndian.AppendUint32(b, k.gseq)
+	return binary.BigEndian.AppendUint32(b, k.oseq)
+}
+
+// encodeOrderPageKey is the state path's next key: as encodePageKey, with
+// no walk byte (node ordersStatePath: EncodePaginationKey(states[idx:],
+// [state], pk, nil)).
+func encodeOrderPageKey(states []byte, prefix byte, pk []byte) string {
+	data := []byte{byte(len(states))}
+	data = append(data, states...)
+	data = append(data, 1, prefix, byte(len(pk)))
+	data = append(data, pk...)
+	return base64.StdEncoding.EncodeToString(append(binary.BigEndian.AppendUint32(nil, crc32.ChecksumIEEE(data)), data...))
+}
+
+// orderResponse is an Order in the node's JSON (chain-sdk
+// market/v1beta5 order.proto; the group spec as deployment/v1beta4
+// groupspec.proto writes an empty one). A 2.1 node writes its
+// reclamation, null here. Called with c.mu held.
+func (c *Chain) orderResponse(k orderKey, o *simOrder) map[string]any {
+	out := map[string]any{
+		"id":    map[string]any{"owner": k.owner, "dseq": strconv.FormatUint(k.dseq, 10), "gseq": k.gseq, "oseq": k.oseq},
+		"state": o.state,
+		"spec": map[string]any{"name": "dcloud", "requirements": map[string]any{"signed_by": map[string]any{"all_of": []any{}, "any_of": []any{}}, "attributes": []any{}},
+			"resources": []any{}},
+		"created_at": strconv.FormatInt(o.createdAt, 10),
+	}
+	if c.knowsReclamation() {
+		out["reclamation"] = nil
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package chaintest_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -53,12 +54,15 @@ func bidsChain() *chaintest.Chain {
 	return ch
 }
 
-// The simulator answers the bid queries as the node's source says it does
+// The simulator answers the bid and order queries as the node's source says it does
 // (testdata/node-source/bids_*: no recording has a bid).
 func TestBidsAsTheNodeSourceSays(t *testing.T) {
-	files, err := filepath.Glob("../testdata/node-source/bids_*.json")
+	bids, err := filepath.Glob("../testdata/node-source/bids_*.json")
 	require.NoError(t, err)
-	require.Len(t, files, 4)
+	orders, err := filepath.Glob("../testdata/node-source/orders_*.json")
+	require.NoError(t, err)
+	files := append(bids, orders...)
+	require.Len(t, files, 6)
 	url := bidsChain().Start(t).URL
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -166,4 +170,24 @@ func TestCloseOpenBids(t *testing.T) {
 	b, err := c.Bid(ctx, bid(3))
 	require.NoError(t, err)
 	assert.Equal(t, chain.BidClosed, b.State)
+}
+
+// The client reads the open orders through every page.
+func TestOrdersListedThroughEveryPage(t *testing.T) {
+	ch := bidsChain()
+	ch.PlaceOrder(tenant, 300, 1, 1)
+	ch.PlaceOrder(tenant, 300, 2, 1)
+	c := &chain.Client{Endpoints: []string{ch.Start(t).URL}, PageLimit: 2}
+	open, err := c.Orders(context.Background(), chain.OrderOpen)
+	require.NoError(t, err)
+	var got []string
+	for _, o := range open {
+		got = append(got, fmt.Sprintf("%d/%d", o.DSeq, o.GSeq))
+	}
+	assert.Equal(t, []string{"201/1", "202/1", "203/1", "300/1", "300/2"}, got)
+	assert.Equal(t, int64(1_000_100), open[1].CreatedAt)
+	all, err := c.Orders(context.Background(), "")
+	require.NoError(t, err)
+	assert.Len(t, all, 8, "open, then active, then closed")
+	assert.Equal(t, chain.OrderClosed, all[7].State)
 }

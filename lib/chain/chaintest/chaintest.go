@@ -92,7 +92,7 @@ type Chain struct {
 	// Orders and bids (bids.go), and the bid deposits given back to each
 	// provider.
 	bids    map[chain.BidID]*simBid
-	orders  map[orderKey]string
+	orders  map[orderKey]*simOrder
 	refunds map[string]sdk.DecCoins
 }
 
@@ -105,7 +105,7 @@ const DefaultBlockInterval = 6117 * time.Millisecond
 // recorded there (2.1.0-rc12).
 func New() *Chain {
 	return &Chain{leases: map[akash.LeaseID]*chain.Lease{}, Height: 1_000_000, Version: "2.0.1", ChainID: ChainID, MinGasPrice: 0.025,
-		bids: map[chain.BidID]*simBid{}, orders: map[orderKey]string{}, refunds: map[string]sdk.DecCoins{}}
+		bids: map[chain.BidID]*simBid{}, orders: map[orderKey]*simOrder{}, refunds: map[string]sdk.DecCoins{}}
 }
 
 // Start serves the chain until the test ends; the URL is the REST endpoint.
@@ -263,6 +263,8 @@ func (c *Chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.listBids(w, r)
 	case r.Method == http.MethodGet && r.URL.Path == "/akash/market/v1beta5/bids/info":
 		c.bidInfo(w, r)
+	case r.Method == http.MethodGet && r.URL.Path == "/akash/market/v1beta5/orders/list":
+		c.listOrders(w, r)
 	default:
 		// grpc-gateway's answer to a route it does not have (v1beta4 on a
 		// 2.x node among them).

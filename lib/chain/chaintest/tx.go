@@ -535,8 +535,8 @@ func (c *Chain) broadcast(txBytes []byte) map[string]any {
 			if b := c.bids[cl.id]; b != nil {
 				c.closeOpenBid(b) // the lease's bid closes with it (OnBidClosed)
 			}
-			if c.orders[orderOf(cl.id)] != "" {
-				c.orders[orderOf(cl.id)] = orderClosed
+			if o := c.orders[orderOf(cl.id)]; o != nil {
+				o.state = orderClosed
 			}
 			applied.Closed = append(applied.Closed, cl.id)
 		}
@@ -665,7 +665,7 @@ func (c *Chain) execute(signer string, msgs []chaintx.Msg) result {
 			// closed whatever its order's state, the order must exist; a
 			// bid in another state needs its lease.
 			switch {
-			case c.orders[orderOf(w.msg.ID)] == "":
+			case c.orderState(orderOf(w.msg.ID)) == "":
 				return fail(w.index, "market", 9, gasUnknownBid, "unknown order for bid")
 			case b.bid.State == chain.BidOpen:
 				res.bidCloses = append(res.bidCloses, b)
