@@ -27,7 +27,8 @@ import (
 var everyAlert = []string{"AkashJanitorRunFailed", "AkashJanitorNoRecentSuccess", "AkashJanitorCertificateExpiring",
 	"AkashJanitorCertificateCritical", "AkashJanitorZombieEscalationFailed", "AkashJanitorGPUUnmapped",
 	"AkashJanitorAKTPriceStale", "AkashJanitorBidPriceErrors", "AkashJanitorBidPriceSlow", "AkashJanitorDanglingLeasesReported", "AkashJanitorCloseBudgetExhausted",
-	"AkashJanitorProviderHoldsEndedLeases", "AkashJanitorNotMonitored", "AkashJanitorBiddingStopped"}
+	"AkashJanitorProviderHoldsEndedLeases", "AkashJanitorNotMonitored", "AkashJanitorBiddingStopped",
+	"AkashJanitorCompletionRateLow"}
 
 // Every alert parses, waits, has a severity, and says what to do.
 func TestAlertsParseAndSayWhatToDo(t *testing.T) {
@@ -149,7 +150,7 @@ var kubeStateMetrics = map[string][]string{
 func TestMetricsUsedBelongToAComponent(t *testing.T) {
 	owners := []string{"akash_janitor_run_", "akash_janitor_cert_expiry_", "akash_janitor_bid_price_",
 		"akash_janitor_zombie_reaper_", "akash_janitor_dangling_deployments_", "akash_janitor_close_budget_", "akash_janitor_provider_",
-		"akash_janitor_bids_", "akash_janitor_orders_", "akash_janitor_leases_"}
+		"akash_janitor_bids_", "akash_janitor_orders_", "akash_janitor_leases_", "akash_janitor_lease_completion_"}
 	for _, name := range charttest.MetricsUsed(t, "") {
 		owned := false
 		for _, o := range owners {
@@ -451,6 +452,23 @@ load 1m
 	} {
 		assert.Empty(t, firing(t, rule(t, "AkashJanitorBiddingStopped", nil), "load 1m\n  "+series+"\n", 50*time.Minute), name)
 	}
+}
+
+// The completion rate below AEP-86's 98% fires from 10 leases, not below.
+func TestRuleCompletionRateLow(t *testing.T) {
+	got := firing(t, rule(t, "AkashJanitorCompletionRateLow", nil), `
+load 1m
+  akash_janitor_lease_completion_rate{job="close-stale-bids"} 0.99x10 0.95x50
+  akash_janitor_leases_in_completion_window{job="close-stale-bids"} 40x60
+`, 60*time.Minute)
+	require.Len(t, got, 1)
+	assert.Equal(t, "the provider's lease completion rate is 95%", got[0].Annotations.Get("summary"))
+	assert.Contains(t, got[0].Annotations.Get("description"), "set provider.minCompletionRate")
+	assert.Empty(t, firing(t, rule(t, "AkashJanitorCompletionRateLow", nil), `
+load 1m
+  akash_janitor_lease_completion_rate{job="close-stale-bids"} 0.8x60
+  akash_janitor_leases_in_completion_window{job="close-stale-bids"} 5x60
+`, 60*time.Minute), "fewer than 10 leases: AEP-86 does not count them")
 }
 
 // GOMEMLIMIT is 90% of each container's memory limit, in bytes.

@@ -154,3 +154,37 @@ func TestCloseLeaseWithoutACluster(t *testing.T) {
 	assert.Equal(t, chain.StateClosed, l.State)
 	assert.NotContains(t, r.Raw, "could not record the Kubernetes Event")
 }
+
+// With --min-completion-rate, a close that would bring the provider's
+// lease completion rate below it is held with the reason; a lower minimum
+// lets it through.
+func TestCloseLeaseHeldByTheCompletionRate(t *testing.T) {
+	c := kubetest.Shared(t)
+	p := chaintest.NewProvider(t)
+	owner := "akash1h24fljt7p0nh82cq0za0uhsct3sfwsfu9w3c9h"
+	for dseq := uint64(100); dseq < 112; dseq++ {
+		p.Chain.Put(chain.Lease{ID: akash.LeaseID{Owner: owner, DSeq: dseq, GSeq: 1, OSeq: 1, Provider: p.Key.Address}, State: chain.StateActive})
+	}
+	p.Chain.Put(chain.Lease{ID: akash.LeaseID{Owner: owner, DSeq: 99, GSeq: 1, OSeq: 1, Provider: p.Key.Address},
+		State: chain.StateClosed, Reason: "lease_closed_reason_unstable", ClosedOn: p.Chain.Height - 100})
+	run := func(args ...string) jobtest.Result {
+		base := append([]string{"--kubeconfig", c.KubeconfigPath, "--owner", owner, "--dseq", "100"}, p.Flags()...)
+		return jobtest.Run(t, jobtest.Build(t, "."), append(base, args...)...)
+	}
+	// 13 leases, one closed by the provider: 92.3%; one more, 84.6%.
+	r := run("--min-completion-rate=0.9")
+	require.Equal(t, 0, r.Code, r.Raw)
+	a := r.Actions("close-lease")[0]
+	assert.Equal(t, "skipped", a["outcome"])
+	assert.Contains(t, a["detail"], "the lease completion rate would fall below --min-completion-rate=0.9: 1 of the 13 leases of the last 720h0m0s were closed by the provider")
+	l, _ := p.Chain.Get(akash.LeaseID{Owner: owner, DSeq: 100, GSeq: 1, OSeq: 1, Provider: p.Key.Address})
+	assert.Equal(t, chain.StateActive, l.State)
+
+	r = run("--min-completion-rate=0.8")
+	require.Equal(t, 0, r.Code, r.Raw)
+	assert.Equal(t, "done", r.Actions("close-lease")[0]["outcome"])
+
+	r = run("--min-completion-rate=98")
+	assert.Equal(t, 2, r.Code)
+	assert.Contains(t, r.Raw, "--min-completion-rate=98: want 0 (off) or a fraction below 1")
+}

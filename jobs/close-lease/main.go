@@ -90,6 +90,10 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	if err != nil {
 		return job.BadInput("%w", err)
 	}
+	guard, err := o.chain.Completion(client, closer.Provider())
+	if err != nil {
+		return job.BadInput("%w", err)
+	}
 	if err := o.chain.CheckNode(ctx, client, env.Log, closer); err != nil {
 		return job.BadInput("%w", err)
 	}
@@ -101,6 +105,6 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	reason, _ := chain.ParseCloseReason(o.reason)
 	// Logged by name (lease_closed_reason_decommission), however given.
 	a := plan(l, env.Now(), chain.CloseReasonName(reason), o.startReclaim)
-	exec := &leaseclose.Executor{Closer: closer, Chain: client, Reason: reason, Now: env.Now, Budget: budget}
+	exec := &leaseclose.Executor{Closer: closer, Chain: client, Reason: reason, Now: env.Now, Budget: budget, Completion: guard}
 	return env.Actuator.ApplyBatched(ctx, []actuator.Action{a}, 1, exec.Batch)
 }

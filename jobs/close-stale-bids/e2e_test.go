@@ -128,8 +128,18 @@ func TestSaysWhenBiddingStopped(t *testing.T) {
 		p.Chain.PlaceOrder(tenant, dseq, 1, 1)
 		p.Chain.Advance(50)
 	}
+	// Two leases ended an hour ago: one closed by the provider, one by its
+	// tenant.
+	for dseq, reason := range map[uint64]string{90: "lease_closed_reason_unstable", 91: "lease_closed_owner"} {
+		p.Chain.Put(chain.Lease{ID: chain.BidID{Owner: tenant, DSeq: dseq, GSeq: 1, OSeq: 1, Provider: p.Key.Address}.LeaseID(),
+			State: chain.StateClosed, Reason: reason, CreatedAt: 1, ClosedOn: p.Chain.Height - 600})
+	}
 	r := jobtest.Run(t, jobtest.Build(t, "."), append([]string{"--kubeconfig", c.KubeconfigPath}, p.Flags()...)...)
 	require.Equal(t, 0, r.Code, r.Raw)
+	rate := r.Message("lease completion rate 66.67% over the last 720h0m0s (AEP-86, draft: 98% for tiers L3 and L4, from 10 leases)")
+	require.NotNil(t, rate, r.Raw)
+	assert.Equal(t, float64(3), rate["leases"])
+	assert.Equal(t, float64(1), rate["terminated_by_provider"])
 	var line map[string]any
 	for _, l := range r.Lines {
 		if l["level"] == "warn" && l["orders_opened"] != nil {

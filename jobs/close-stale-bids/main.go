@@ -72,6 +72,9 @@ func (o *options) validate() error {
 	if o.batchSize < 1 {
 		errs = append(errs, fmt.Errorf("--batch-size=%d: must be 1 or more", o.batchSize))
 	}
+	if o.chain.CompletionWindow <= 0 {
+		errs = append(errs, fmt.Errorf("--completion-window=%s: must be positive", o.chain.CompletionWindow))
+	}
 	if o.window <= 0 {
 		errs = append(errs, fmt.Errorf("--activity-window=%s: must be positive", o.window))
 	}
@@ -101,7 +104,7 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 		return job.BadInput("%w", err)
 	}
 	m := newMetrics(env.Metrics)
-	obs, err := observe(ctx, client, closer.Provider(), o.window)
+	obs, err := observe(ctx, client, closer.Provider(), o.window, o.chain.CompletionWindow)
 	if err != nil {
 		return err
 	}
@@ -117,8 +120,11 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 		}
 		ev.Dur("window", a.window).Int("bids_placed", a.bidsRecent).Int("orders_opened", a.ordersNew).Int("orders_open", a.ordersOpen).
 			Int("active_leases", a.leasesActive).Interface("bids_by_state", a.bidsByStateSeen).Msg(biddingText(a, obs.clock))
+		c := a.completion
+		env.Log.Info().Dur("window", c.Window).Int("leases", c.Total).Int("terminated_by_provider", c.Terminated).
+			Float64("completion_rate", c.Rate()).Msg(fmt.Sprintf("lease completion rate %.2f%% over the last %s (AEP-86, draft: 98%% for tiers L3 and L4, from 10 leases)", 100*c.Rate(), c.Window))
 	} else {
-		env.Log.Error().Err(obs.activityErr).Msg("bidding not reported")
+		env.Log.Error().Err(obs.activityErr).Msg("bidding and completion rate not reported")
 	}
 	reason, _ := chain.ParseCloseReason("lease_closed_reason_unspecified")
 	exec := &leaseclose.BidExecutor{Closer: closer, Chain: client, Reason: reason, Recovered: m.recovered}

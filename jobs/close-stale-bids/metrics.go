@@ -18,6 +18,8 @@ type metrics struct {
 	given *prometheus.GaugeVec
 
 	placed, newestAge, ordersOpen, ordersNew, leasesActive prometheus.Gauge
+
+	completionRate, leasesInWindow, leasesTerminated prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -41,6 +43,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Help: "Orders open on chain that were opened within --activity-window."})
 	m.leasesActive = prometheus.NewGauge(prometheus.GaugeOpts{Name: "akash_janitor_leases_active",
 		Help: "The provider's active leases on chain."})
+	m.completionRate = prometheus.NewGauge(prometheus.GaugeOpts{Name: "akash_janitor_lease_completion_rate",
+		Help: "The provider's lease completion rate over --completion-window, 0 to 1: (leases - those it closed) / leases, as AEP-86 (draft) counts it."})
+	m.leasesInWindow = prometheus.NewGauge(prometheus.GaugeOpts{Name: "akash_janitor_leases_in_completion_window",
+		Help: "The provider's leases live at any time in --completion-window: the live ones and those that ended in it."})
+	m.leasesTerminated = prometheus.NewGauge(prometheus.GaugeOpts{Name: "akash_janitor_leases_terminated_by_provider",
+		Help: "Leases the provider closed within --completion-window (close reasons 10000-19999)."})
 	if reg != nil {
 		reg.MustRegister(m.open, m.stale, m.held, m.given)
 	}
@@ -65,6 +73,12 @@ func (m *metrics) bidding(a *activity, clock chain.Clock) {
 	if m.reg != nil {
 		m.reg.MustRegister(m.placed, m.ordersOpen, m.ordersNew, m.leasesActive)
 	}
+	if m.reg != nil {
+		m.reg.MustRegister(m.completionRate, m.leasesInWindow, m.leasesTerminated)
+	}
+	m.completionRate.Set(a.completion.Rate())
+	m.leasesInWindow.Set(float64(a.completion.Total))
+	m.leasesTerminated.Set(float64(a.completion.Terminated))
 	m.placed.Set(float64(a.bidsRecent))
 	m.ordersOpen.Set(float64(a.ordersOpen))
 	m.ordersNew.Set(float64(a.ordersNew))

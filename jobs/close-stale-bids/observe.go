@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/akash-janitor/akash-janitor/lib/chain"
+	"github.com/akash-janitor/akash-janitor/lib/completion"
 )
 
 // observed is the provider's open bids, what its bidding looked like over
@@ -31,6 +32,9 @@ type activity struct {
 	ordersNew       int
 	leasesActive    int
 	bidsByStateSeen map[string]int
+	// completion is the provider's lease completion rate over the
+	// completion window (AEP-86, draft).
+	completion completion.Stats
 }
 
 // observe lists the provider's bids of every state, every page (the node
@@ -39,8 +43,10 @@ type activity struct {
 // and measures the chain's block pace: either failing fails the run, no
 // bid is closed on a guess of its age. It then lists the orders open on
 // chain and the provider's active leases, one listing each, for the
-// activity figures; that failing is reported, and closes nothing less.
-func observe(ctx context.Context, client *chain.Client, provider string, window time.Duration) (observed, error) {
+// activity figures, and the provider's leases of every state, one listing
+// a state, for its completion rate over completionWindow; that failing is
+// reported, and closes nothing less.
+func observe(ctx context.Context, client *chain.Client, provider string, window, completionWindow time.Duration) (observed, error) {
 	all, err := client.Bids(ctx, provider, "")
 	if err != nil {
 		return observed{}, fmt.Errorf("list the provider's bids (nothing was closed): %w", err)
@@ -62,12 +68,20 @@ func observe(ctx context.Context, client *chain.Client, provider string, window 
 		act.newestBid = max(act.newestBid, b.CreatedAt)
 	}
 	orders, err1 := client.Orders(ctx, chain.OrderOpen)
-	leases, err2 := client.Leases(ctx, provider, chain.StateActive)
+	leases, _, err2 := client.LeasesByState(ctx, provider, chain.StateActive, chain.StateReclaiming, chain.StateClosed, chain.StateInsufficientFunds)
 	if err := errors.Join(err1, err2); err != nil {
-		obs.activityErr = fmt.Errorf("the provider's bidding is not reported this run: %w", err)
+		obs.activityErr = fmt.Errorf("the provider's bidding and completion rate are not reported this run: %w", err)
 		return obs, nil
 	}
-	act.ordersOpen, act.leasesActive = len(orders), len(leases)
+	act.ordersOpen = len(orders)
+	listed := make([]chain.Lease, 0, len(leases))
+	for _, l := range leases {
+		if l.State == chain.StateActive {
+			act.leasesActive++
+		}
+		listed = append(listed, l)
+	}
+	act.completion = completion.Of(listed, clock, completionWindow)
 	for _, o := range orders {
 		if clock.Age(o.CreatedAt) < window {
 			act.ordersNew++

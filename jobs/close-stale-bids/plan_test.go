@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/akash-janitor/akash-janitor/lib/chain"
+	"github.com/akash-janitor/akash-janitor/lib/leaseclose"
 )
 
 const provider = "akash1nxq8gmsw2vlz3m68qvyvcf3kh6q269ajvqw6y0"
@@ -54,7 +55,7 @@ func TestPlanClosesBidsPastTheAge(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	o := &options{maxBidAge: time.Hour, bidTimeout: 5 * time.Minute, batchSize: 10, window: time.Hour, eventPod: "akash-services/akash-provider-0"}
+	o := &options{maxBidAge: time.Hour, bidTimeout: 5 * time.Minute, batchSize: 10, window: time.Hour, chain: leaseclose.ChainFlags{CompletionWindow: time.Hour}, eventPod: "akash-services/akash-provider-0"}
 	require.NoError(t, o.validate())
 	o.maxBidAge = 8 * time.Minute
 	assert.ErrorContains(t, o.validate(), "--max-bid-age=8m0s: below twice --provider-bid-timeout=5m0s")

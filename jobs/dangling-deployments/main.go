@@ -39,6 +39,7 @@ import (
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/chain"
 	"github.com/akash-janitor/akash-janitor/lib/closebudget"
+	"github.com/akash-janitor/akash-janitor/lib/completion"
 	"github.com/akash-janitor/akash-janitor/lib/job"
 	"github.com/akash-janitor/akash-janitor/lib/leaseclose"
 	"github.com/akash-janitor/akash-janitor/lib/providerrestart"
@@ -154,11 +155,15 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	// provider's stops the whole run, teardowns included.
 	var closer leaseclose.Closer
 	var budget *closebudget.Budget
+	var guard *completion.Guard
 	if o.closes() {
 		if closer, err = o.chain.Closer(client, o.provider, 10, "akash-janitor dangling-deployments", env.Clients.Config); err != nil {
 			return job.BadInput("%w (nothing was done)", err)
 		}
 		if budget, err = o.chain.Budget(env.Clients.Kube, "dangling-deployments", env.Now, env.Metrics); err != nil {
+			return job.BadInput("%w (nothing was done)", err)
+		}
+		if guard, err = o.chain.Completion(client, closer.Provider()); err != nil {
 			return job.BadInput("%w (nothing was done)", err)
 		}
 	}
@@ -206,7 +211,7 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	var errStart, errClose, errReclaimed error
 	if closer != nil {
 		reason, _ := chain.ParseCloseReason(o.reason)
-		exec := &leaseclose.Executor{Closer: closer, Chain: client, Reason: reason, Now: env.Now, Budget: budget}
+		exec := &leaseclose.Executor{Closer: closer, Chain: client, Reason: reason, Now: env.Now, Budget: budget, Completion: guard}
 		errStart = env.Actuator.ApplyBatched(ctx, d.starts, 10, exec.Batch)
 		errClose = env.Actuator.ApplyBatched(ctx, d.closes, 10, exec.Batch)
 		// A reclaiming lease is closed with the reason its window was

@@ -190,7 +190,11 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	if o.admissionParams != "" {
 		withRefusals(d.closes, observeRefusals(ctx, env.Clients.Kube, d.closes, env.Log))
 	}
-	exec := &leaseclose.Executor{Closer: closer, Chain: client, Reason: o.reasonCode, Now: env.Now, Budget: budget}
+	guard, err := o.chain.Completion(client, o.provider)
+	if err != nil {
+		return errors.Join(job.BadInput("%w", err), admissionErr)
+	}
+	exec := &leaseclose.Executor{Closer: closer, Chain: client, Reason: o.reasonCode, Now: env.Now, Budget: budget, Completion: guard}
 	return errors.Join(env.Actuator.ApplyBatched(ctx, d.starts, o.batchSize, exec.Batch),
 		env.Actuator.ApplyBatched(ctx, d.closes, o.batchSize, exec.Batch), admissionErr)
 }

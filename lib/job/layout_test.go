@@ -64,5 +64,5 @@ func TestEveryJobHasTheSameShape(t *testing.T) {
 			})
 		}
 	}
-	assert.Equal(t, 9, jobs, "the nine jobs")
+	assert.Equal(t, 10, jobs, "the ten jobs")
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/akash-janitor/akash-janitor/lib/akash"
 	"github.com/akash-janitor/akash-janitor/lib/chain"
 	"github.com/akash-janitor/akash-janitor/lib/closebudget"
+	"github.com/akash-janitor/akash-janitor/lib/completion"
 )
 
 // The verbs of lease actions, in the audit line's action field.
@@ -36,6 +37,10 @@ type Executor struct {
 	// it just before signing; a close past it is skipped with the reason,
 	// and a record that cannot be used fails every close of the batch.
 	Budget *closebudget.Budget
+	// Completion, if set, holds the closes that would bring the provider's
+	// lease completion rate below its minimum (AEP-86, draft): asked after
+	// the second look, before the budget.
+	Completion *completion.Guard
 }
 
 func (e *Executor) now() time.Time {
@@ -83,7 +88,13 @@ func (e *Executor) Batch(ctx context.Context, batch []actuator.Action) []actuato
 	var results []Result
 	switch batch[0].Verb {
 	case VerbClose:
-		if leases, index = e.spend(ctx, leases, index, out); len(leases) == 0 {
+		if leases, index = e.complete(ctx, leases, index, out); len(leases) == 0 {
+			return out
+		}
+		granted := len(leases)
+		leases, index = e.spend(ctx, leases, index, out)
+		e.uncomplete(granted - len(leases)) // held by the budget: not made
+		if len(leases) == 0 {
 			return out
 		}
 		results = e.Closer.Close(ctx, leases, e.Reason)
@@ -160,8 +171,44 @@ func (e *Executor) spend(ctx context.Context, leases []chain.Lease, index []int,
 	return leases[:n], index[:n]
 }
 
-// refund gives the budget back the closes that were not made.
+// complete asks the completion guard for the closes, in order: those past
+// what it grants are skipped with its reason, and all fail when the rate
+// cannot be read.
+func (e *Executor) complete(ctx context.Context, leases []chain.Lease, index []int, out []actuator.BatchResult) ([]chain.Lease, []int) {
+	if e.Completion == nil {
+		return leases, index
+	}
+	n, why, err := e.Completion.Grant(ctx, len(leases))
+	if err != nil {
+		for _, i := range index {
+			out[i].Err = err
+		}
+		return nil, nil
+	}
+	for _, i := range index[n:] {
+		out[i].Err = actuator.Skip("%s", why)
+	}
+	return leases[:n], index[:n]
+}
+
+// uncomplete gives the completion guard back n closes granted and not
+// made.
+func (e *Executor) uncomplete(n int) {
+	if e.Completion != nil && n > 0 {
+		e.Completion.Refund(n)
+	}
+}
+
+// refund gives the budget and the completion guard back the closes that
+// were not made.
 func (e *Executor) refund(ctx context.Context, leases []chain.Lease, results []Result) {
+	closedCount := 0
+	for _, r := range results {
+		if r.Err == nil {
+			closedCount++
+		}
+	}
+	e.uncomplete(len(leases) - closedCount)
 	if e.Budget == nil {
 		return
 	}

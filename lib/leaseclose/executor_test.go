@@ -17,6 +17,7 @@ import (
 	"github.com/akash-janitor/akash-janitor/lib/chain"
 	"github.com/akash-janitor/akash-janitor/lib/chain/chaintest"
 	"github.com/akash-janitor/akash-janitor/lib/chaintx"
+	"github.com/akash-janitor/akash-janitor/lib/completion"
 )
 
 // dropping is a closer that loses the answer for one lease (as a buggy
@@ -148,4 +149,28 @@ func TestExecutorStartsReclamation(t *testing.T) {
 	// Started once; a second start is skipped.
 	require.NoError(t, act.ApplyBatched(context.Background(), leaseActions(VerbStartReclaim, l), 10, exec.Batch))
 	assert.Equal(t, 2, act.Summary().Skipped)
+}
+
+// With a minimum completion rate, the closes past it are held with the
+// reason, after the second look and before anything is signed; the rest
+// are closed.
+func TestExecutorHoldsClosesBelowTheCompletionRate(t *testing.T) {
+	w := newExecutorWorld(t, 20)
+	guard := &completion.Guard{Chain: w.closer.Chain, Provider: w.closer.Signer.Address, Window: 30 * 24 * time.Hour, Min: 0.9}
+	exec := &Executor{Closer: w.closer, Chain: w.closer.Chain, Reason: 10002, Completion: guard}
+	res := exec.Batch(context.Background(), leaseActions(VerbClose, w.leases[:4]...))
+	require.Len(t, res, 4)
+	// 20 leases: two closes leave 0.9.
+	assert.NoError(t, res[0].Err)
+	assert.NoError(t, res[1].Err)
+	for _, r := range res[2:] {
+		assert.ErrorContains(t, r.Err, "the lease completion rate would fall below --min-completion-rate=0.9: 2 of the 20 leases")
+	}
+	closed := 0
+	for _, l := range w.leases {
+		if got, _ := w.ch.Get(l.ID); got.State == chain.StateClosed {
+			closed++
+		}
+	}
+	assert.Equal(t, 2, closed)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/akash-janitor/akash-janitor/lib/chain"
 	"github.com/akash-janitor/akash-janitor/lib/chaintx"
 	"github.com/akash-janitor/akash-janitor/lib/closebudget"
+	"github.com/akash-janitor/akash-janitor/lib/completion"
 	"github.com/akash-janitor/akash-janitor/lib/kube"
 )
 
@@ -52,6 +53,12 @@ type ChainFlags struct {
 	// the ConfigMap CloseBudget (namespace/name).
 	MaxClosesPerDay int
 	CloseBudget     string
+
+	// MinCompletionRate, when above 0, holds the closes that would bring
+	// the provider's lease completion rate over CompletionWindow below it
+	// (AEP-86, draft).
+	MinCompletionRate float64
+	CompletionWindow  time.Duration
 }
 
 // Register adds the flags.
@@ -72,6 +79,8 @@ func (f *ChainFlags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.ProviderPod, "provider-pod", "akash-services/akash-provider-0", "namespace/name of the provider pod the exec closer runs the CLI in")
 	fs.StringVar(&f.ProviderContainer, "provider-container", "provider", "its container")
 	fs.IntVar(&f.MaxClosesPerDay, "max-closes-per-day", 0, "most leases closed in any 24 hours, by every job sharing --close-budget-configmap; past it closes are skipped with the reason (0: no daily budget)")
+	fs.Float64Var(&f.MinCompletionRate, "min-completion-rate", 0, "hold a close that would bring the provider's lease completion rate over --completion-window below this (AEP-86, draft: 0.98 for tiers L3 and L4; not checked below 10 leases); 0: off. Reading it lists the provider's closed leases once a run")
+	fs.DurationVar(&f.CompletionWindow, "completion-window", 30*24*time.Hour, "the window the completion rate is measured over")
 	fs.StringVar(&f.CloseBudget, "close-budget-configmap", "akash-services/akash-janitor-close-budget", "namespace/name of the ConfigMap that records the closes of the last 24 hours (it must exist)")
 }
 
@@ -93,6 +102,18 @@ func (f *ChainFlags) Budget(client kubernetes.Interface, job string, now func() 
 		b.Register(reg)
 	}
 	return b, nil
+}
+
+// Completion returns the completion-rate guard of the flags, nil when
+// there is none (--min-completion-rate=0).
+func (f *ChainFlags) Completion(c *chain.Client, provider string) (*completion.Guard, error) {
+	if err := completion.Validate(f.MinCompletionRate, f.CompletionWindow); err != nil {
+		return nil, err
+	}
+	if f.MinCompletionRate == 0 {
+		return nil, nil
+	}
+	return &completion.Guard{Chain: c, Provider: provider, Window: f.CompletionWindow, Min: f.MinCompletionRate}, nil
 }
 
 // Client is the chain client of the flags.

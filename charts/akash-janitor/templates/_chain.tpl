@@ -26,7 +26,8 @@ daily lease close budget.
   (printf "--market-api=%s" $p.chain.marketAPI)
   (printf "--gas-prices=%s" $p.chain.gasPrices)
   (printf "--gas-adjustment=%v" $p.chain.gasAdjustment)
-  (printf "--provider=%s" $p.address)) -}}
+  (printf "--provider=%s" $p.address)
+  (printf "--completion-window=%s" $p.completionWindow)) -}}
 {{- if not .bids -}}
 {{- $args = append $args (printf "--manifest-namespace=%s" $p.manifestNamespace) -}}
 {{- end -}}
@@ -37,6 +38,7 @@ daily lease close budget.
 {{- $args = append $args (printf "--closer=%s" $closer) -}}
 {{- if not .bids -}}
 {{- $args = concat $args (list
+  (printf "--min-completion-rate=%v" $p.minCompletionRate)
   (printf "--max-closes-per-day=%v" (int $p.closeBudget))
   (printf "--close-budget-configmap=%s/%s" (include "akash-janitor.namespace" .root) (include "akash-janitor.closeBudgetName" .root))) -}}
 {{- end -}}
