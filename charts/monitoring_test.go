@@ -28,7 +28,7 @@ var everyAlert = []string{"AkashJanitorRunFailed", "AkashJanitorNoRecentSuccess"
 	"AkashJanitorCertificateCritical", "AkashJanitorZombieEscalationFailed", "AkashJanitorGPUUnmapped",
 	"AkashJanitorAKTPriceStale", "AkashJanitorBidPriceErrors", "AkashJanitorBidPriceSlow", "AkashJanitorDanglingLeasesReported", "AkashJanitorCloseBudgetExhausted",
 	"AkashJanitorProviderHoldsEndedLeases", "AkashJanitorNotMonitored", "AkashJanitorBiddingStopped",
-	"AkashJanitorCompletionRateLow"}
+	"AkashJanitorCompletionRateLow", "AkashJanitorProviderCheckFailed"}
 
 // Every alert parses, waits, has a severity, and says what to do.
 func TestAlertsParseAndSayWhatToDo(t *testing.T) {
@@ -119,7 +119,7 @@ func TestDashboard(t *testing.T) {
 			assert.NoError(t, err, "panel %q: %s", p.Title, tg.Expr)
 		}
 	}
-	for _, component := range []string{"Every job", "zombie-reaper", "bid-price", "cert-expiry", "dangling-deployments", "close-stale-bids"} {
+	for _, component := range []string{"Every job", "zombie-reaper", "bid-price", "cert-expiry", "dangling-deployments", "close-stale-bids", "gpu-doctor"} {
 		found := false
 		for _, r := range rows {
 			found = found || strings.HasPrefix(r, component)
@@ -150,7 +150,7 @@ var kubeStateMetrics = map[string][]string{
 func TestMetricsUsedBelongToAComponent(t *testing.T) {
 	owners := []string{"akash_janitor_run_", "akash_janitor_cert_expiry_", "akash_janitor_bid_price_",
 		"akash_janitor_zombie_reaper_", "akash_janitor_dangling_deployments_", "akash_janitor_close_budget_", "akash_janitor_provider_",
-		"akash_janitor_bids_", "akash_janitor_orders_", "akash_janitor_leases_", "akash_janitor_lease_completion_"}
+		"akash_janitor_bids_", "akash_janitor_orders_", "akash_janitor_leases_", "akash_janitor_lease_completion_", "akash_janitor_doctor_"}
 	for _, name := range charttest.MetricsUsed(t, "") {
 		owned := false
 		for _, o := range owners {
@@ -469,6 +469,21 @@ load 1m
   akash_janitor_lease_completion_rate{job="close-stale-bids"} 0.8x60
   akash_janitor_leases_in_completion_window{job="close-stale-bids"} 5x60
 `, 60*time.Minute), "fewer than 10 leases: AEP-86 does not count them")
+}
+
+// A provider check that finds a fault fires, per check; one that stops
+// finding it clears.
+func TestRuleProviderCheckFailed(t *testing.T) {
+	got := firing(t, rule(t, "AkashJanitorProviderCheckFailed", nil), `
+load 1m
+  akash_janitor_doctor_findings{job="gpu-doctor",check="StorageClassNotLabelled"} 1x30
+  akash_janitor_doctor_findings{job="gpu-doctor",check="AuditNoLongerMatches"} 1x5 0x25
+  akash_janitor_doctor_findings{job="gpu-doctor",check="CertificateExpiring"} 0x30
+`, 30*time.Minute)
+	require.Len(t, got, 1)
+	assert.Equal(t, "StorageClassNotLabelled", got[0].Labels.Get("check"))
+	assert.Equal(t, "provider check StorageClassNotLabelled: 1 findings", got[0].Annotations.Get("summary"))
+	assert.Contains(t, got[0].Annotations.Get("description"), "kubectl get events -A --field-selector reason=StorageClassNotLabelled")
 }
 
 // GOMEMLIMIT is 90% of each container's memory limit, in bytes.

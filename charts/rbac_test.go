@@ -404,6 +404,22 @@ func TestGPUDoctorRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	assert.Len(t, r.With("finding", "gpu-pod-pending"), 1)
 	assert.NotContains(t, r.Raw, "could not record the Kubernetes Event")
 
+	// With the provider named, the provider checks list the StorageClasses
+	// too: the chart grants that, and only then.
+	assert.NotContains(t, objs["ClusterRole/akash-janitor-gpu-doctor"].Object["rules"], map[string]any{"apiGroups": []any{"storage.k8s.io"},
+		"resources": []any{"storageclasses"}, "verbs": []any{"list"}})
+	ch := chaintest.New()
+	url := ch.Start(t).URL
+	const provider = "akash1nxq8gmsw2vlz3m68qvyvcf3kh6q269ajvqw6y0"
+	ch.SetProvider(provider, "https://127.0.0.1:1", chain.Attribute{Key: "capabilities/storage/1/class", Value: "beta9"})
+	objs, _, err = render(t, map[string]any{"provider": map[string]any{"address": provider, "chain": map[string]any{"rest": []any{url}}}})
+	require.NoError(t, err)
+	applyRBAC(t, c, objs)
+	r = jobtest.Run(t, jobtest.Build(t, "../jobs/gpu-doctor"), "--kubeconfig", kubeconfig, "--chain-rest", url, "--provider", provider, "--check-endpoint=false")
+	require.Equal(t, 0, r.Code, r.Raw)
+	assert.Len(t, r.With("reason", "StorageClassMissing"), 1, r.Raw)
+	assert.NotContains(t, r.Raw, "could not record the Kubernetes Event")
+
 	as := as(t, kubeconfig)
 	ensureSecret(t, c)
 	forbidden := map[string]error{

@@ -117,6 +117,9 @@ func run(bin string) error {
 	if err := d.staleBids(); err != nil {
 		return err
 	}
+	if err := d.providerChecks(); err != nil {
+		return err
+	}
 	say("Done. Every job is a binary in bin/ that runs the same way against a real provider:\n" +
 		"   bin/force-replicasets --kubeconfig ~/.kube/config --dry-run\n" +
 		"   bin/zombie-reaper --kubeconfig ~/.kube/config --node-name $(hostname) --once --dry-run   (as root, on a node)\n" +

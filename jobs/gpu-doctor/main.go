@@ -18,19 +18,49 @@ package main
 
 import (
 	"context"
+
 	"flag"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/akash-janitor/akash-janitor/lib/actuator"
+	"github.com/akash-janitor/akash-janitor/lib/chain"
 	"github.com/akash-janitor/akash-janitor/lib/job"
+	"github.com/akash-janitor/akash-janitor/lib/kube"
 )
 
 type options struct {
 	devicePluginSelector string
 	minPending           time.Duration
+
+	// The provider checks: with --chain-rest and --provider.
+	rest, provider, required, eventPod string
+	certWarn                           time.Duration
+	dialEndpoint                       bool
+	requirements                       []requirement
+	pod                                actuator.Ref
+}
+
+// chainClient is the chain client of --chain-rest, nil without one.
+func (o *options) chainClient() (*chain.Client, error) {
+	var endpoints []string
+	for _, e := range strings.Split(o.rest, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			endpoints = append(endpoints, e)
+		}
+	}
+	if len(endpoints) == 0 {
+		return nil, nil
+	}
+	c := &chain.Client{Endpoints: endpoints, Timeout: 15 * time.Second, Rounds: 2}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("--chain-rest: %w", err)
+	}
+	return c, nil
 }
 
 // selectors are the device plugin selectors of the flag.
@@ -54,6 +84,13 @@ func spec(o *options) job.Spec {
 			fs.StringVar(&o.devicePluginSelector, "device-plugin-selector", strings.Join(defaultPluginSelectors, ";"),
 				"label selectors of the device plugins' pods, separated by ; (a pod matching any is one): by default NVIDIA's standalone plugin, the NVIDIA GPU Operator's, and AMD's")
 			fs.DurationVar(&o.minPending, "min-pending", 10*time.Minute, "report a GPU pod once it has been Pending this long")
+			fs.StringVar(&o.rest, "chain-rest", "", "comma-separated REST endpoints of Akash nodes: with --provider, the provider checks (storage classes, attributes, audits, certificates) run too")
+			fs.StringVar(&o.provider, "provider", "", "the provider's address, for the provider checks")
+			fs.StringVar(&o.required, "required-attributes", "host=akash,tier=community,organization,email",
+				"attributes every provider should advertise (Akash docs: provider attributes), comma-separated: key, or key=value for a fixed value")
+			fs.DurationVar(&o.certWarn, "cert-warn", 30*24*time.Hour, "report the provider's certificate on chain when it expires within this")
+			fs.BoolVar(&o.dialEndpoint, "check-endpoint", true, "read the certificate the provider's host URI serves and compare it with the chain's")
+			fs.StringVar(&o.eventPod, "event-pod", "akash-services/akash-provider-0", "namespace/name of the provider's pod, which the provider checks' Events are recorded on")
 		},
 		Validate: func() error {
 			if len(o.selectors()) == 0 {
@@ -66,6 +103,36 @@ func spec(o *options) job.Spec {
 			}
 			if o.minPending < 0 {
 				return fmt.Errorf("--min-pending=%s: must not be negative", o.minPending)
+			}
+			if (o.rest == "") != (o.provider == "") {
+				return fmt.Errorf("the provider checks need both --chain-rest and --provider (given: %q and %q)", o.rest, o.provider)
+			}
+			if o.provider != "" {
+				if err := chain.ValidateAddress(o.provider); err != nil {
+					return fmt.Errorf("--provider: %w", err)
+				}
+			}
+			if _, err := o.chainClient(); err != nil {
+				return err
+			}
+			o.requirements = nil
+			for _, r := range strings.Split(o.required, ",") {
+				if r = strings.TrimSpace(r); r == "" {
+					continue
+				}
+				k, v, _ := strings.Cut(r, "=")
+				if strings.TrimSpace(k) == "" {
+					return fmt.Errorf("--required-attributes=%q: %q has no key", o.required, r)
+				}
+				o.requirements = append(o.requirements, requirement{key: strings.TrimSpace(k), value: strings.TrimSpace(v)})
+			}
+			ns, name, err := kube.SplitNamespaced(o.eventPod)
+			if err != nil {
+				return fmt.Errorf("--event-pod=%q: %v", o.eventPod, err)
+			}
+			o.pod = actuator.Ref{APIVersion: "v1", Kind: "Pod", Namespace: ns, Name: name}
+			if o.certWarn < 0 {
+				return fmt.Errorf("--cert-warn=%s: must not be negative", o.certWarn)
 			}
 			return nil
 		},
@@ -83,6 +150,43 @@ func run(ctx context.Context, env *job.Env, o *options) error {
 	findings := plan(st, env.Now(), o.minPending, o.selectors())
 	env.Log.Info().Int("nodes", len(st.nodes)).Int("gpu_nodes", st.gpuNodes()).Int("device_plugin_pods", len(st.plugins)).
 		Int("pending_gpu_pods", len(st.pending)).Int("findings", len(findings)).Msg("observed")
+	var providerErr error
+	client, _ := o.chainClient()
+	if client != nil {
+		ps, err := observeProvider(ctx, env, client, o.provider, st, o.dialEndpoint)
+		if err != nil {
+			providerErr = fmt.Errorf("the provider checks did not run: %w", err)
+			env.Log.Error().Err(err).Msg("the provider checks did not run")
+		} else {
+			pf := planProvider(ps, env.Now(), o.requirements, o.certWarn, o.pod)
+			env.Log.Info().Str("provider", o.provider).Int("attributes", len(ps.info.Attributes)).Int("audits", len(ps.audits)).
+				Int("certificates", len(ps.certs)).Int("storage_classes", len(ps.storage)).Int("findings", len(pf)).Msg("provider observed")
+			findings = append(findings, pf...)
+			countFindings(env.Metrics, pf)
+		}
+	} else {
+		env.Log.Info().Msg("provider checks off: give --chain-rest and --provider to check storage classes, attributes, audits and certificates")
+	}
 	env.Actuator.Report(ctx, findings)
-	return nil
+	return providerErr
+}
+
+// countFindings pushes the provider checks' findings per check, zero for
+// those not found, so an alert can fire on each and clear.
+func countFindings(reg prometheus.Registerer, findings []actuator.Action) {
+	g := findingsGauge()
+	if reg != nil {
+		reg.MustRegister(g)
+	}
+	for _, c := range providerChecks {
+		g.WithLabelValues(c).Set(0)
+	}
+	for _, f := range findings {
+		g.WithLabelValues(f.Reason).Inc()
+	}
+}
+
+func findingsGauge() *prometheus.GaugeVec {
+	return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "akash_janitor_doctor_findings",
+		Help: "Findings of the last run's provider checks, by check (the finding's reason)."}, []string{"check"})
 }

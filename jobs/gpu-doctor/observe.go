@@ -2,7 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"net"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 
 	"github.com/akash-janitor/akash-janitor/lib/akash"
+	"github.com/akash-janitor/akash-janitor/lib/chain"
 	"github.com/akash-janitor/akash-janitor/lib/job"
 	"github.com/akash-janitor/akash-janitor/lib/kube"
 )
@@ -185,4 +191,89 @@ func selectorVendor(sel string) string {
 		return "amd"
 	}
 	return ""
+}
+
+// providerState is what the chain says of the provider, and the cluster's
+// StorageClasses, for the provider checks.
+type providerState struct {
+	address    string
+	info       chain.Provider
+	audits     []chain.AuditedAttributes
+	certs      []chain.Certificate
+	storage    []storageClass
+	models     map[string][]string // vendor/model present on the nodes, with the nodes
+	endpoint   *x509.Certificate   // what the provider's host URI serves
+	endpointOK string              // why it could not be read, when it could not
+}
+
+type storageClass struct {
+	name, uid string
+	labelled  bool
+}
+
+// observeProvider reads the provider's registration, its audits and its
+// valid certificates from the chain, the StorageClasses, and the
+// certificate its host URI serves. A chain answer that fails fails the
+// checks (an error): none is guessed.
+func observeProvider(ctx context.Context, env *job.Env, c *chain.Client, address string, st state, dial bool) (*providerState, error) {
+	ps := &providerState{address: address, models: map[string][]string{}}
+	var err error
+	if ps.info, err = c.ProviderInfo(ctx, address); err != nil {
+		return nil, err
+	}
+	if ps.audits, err = c.Audits(ctx, address); err != nil {
+		return nil, err
+	}
+	if ps.certs, err = c.Certificates(ctx, address, "valid"); err != nil {
+		return nil, err
+	}
+	classes, err := env.Clients.Kube.StorageV1().StorageClasses().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list the StorageClasses: %w", err)
+	}
+	for _, sc := range classes.Items {
+		// provider operator/inventory: only the classes labelled
+		// akash.network=true are counted.
+		ps.storage = append(ps.storage, storageClass{name: sc.Name, uid: string(sc.UID), labelled: sc.Labels["akash.network"] == "true"})
+	}
+	for _, n := range st.nodes {
+		for _, ms := range n.models {
+			for _, m := range ms {
+				if !slices.Contains(ps.models[m], n.name) {
+					ps.models[m] = append(ps.models[m], n.name)
+				}
+			}
+		}
+	}
+	if dial {
+		ps.endpoint, ps.endpointOK = servedCertificate(ctx, ps.info.HostURI)
+	}
+	return ps, nil
+}
+
+// servedCertificate is the certificate the provider's host URI serves
+// (its gateway, :8443), read without trusting it: the chain's copy is
+// what it is compared with.
+func servedCertificate(ctx context.Context, hostURI string) (*x509.Certificate, string) {
+	u, err := url.Parse(hostURI)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Sprintf("its host URI %q is not a URL", hostURI)
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), "8443")
+	}
+	d := tls.Dialer{Config: &tls.Config{InsecureSkipVerify: true}} // #nosec G402 -- compared with the chain's copy below, not trusted
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := d.DialContext(dctx, "tcp", host)
+	if err != nil {
+		return nil, fmt.Sprintf("%s does not answer TLS: %v", host, err)
+	}
+	defer conn.Close()
+	peer := conn.(*tls.Conn).ConnectionState().PeerCertificates
+	if len(peer) == 0 {
+		return nil, host + " served no certificate"
+	}
+	return peer[0], ""
 }

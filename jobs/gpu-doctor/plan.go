@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"sort"
 	"strings"
@@ -85,6 +87,10 @@ func plan(st state, now time.Time, minPending time.Duration, pluginSelectors []s
 				find("gpu-count-mismatch", "GPUCountMismatch", fmt.Sprintf(
 					"node %s is labelled with %d GPUs (%s) but only %d are allocatable. Try: %s",
 					n.name, labelled, models, alloc, bus))
+			case alloc > labelled:
+				find("gpu-count-mismatch", "GPUCountMismatch", fmt.Sprintf(
+					"node %s has %d allocatable %s but its inventory labels count %d (%s): the provider offers only those. Try: %s",
+					n.name, alloc, res, labelled, models, stepInventory))
 			}
 			if alloc == 0 && labelled == 0 {
 				continue
@@ -126,5 +132,200 @@ func plan(st state, now time.Time, minPending time.Duration, pluginSelectors []s
 		})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Target.String() < out[j].Target.String() })
+	return out
+}
+
+// The provider checks' findings, by reason: every one is a metric
+// (akash_janitor_doctor_findings{check}), zero when not found.
+var providerChecks = []string{"StorageClassMissing", "StorageClassNotLabelled", "StorageClassNotAdvertised",
+	"GPUAdvertisedNotPresent", "GPUNotAdvertised", "AttributeMissing", "AuditNoLongerMatches",
+	"CertificateNotOnChain", "CertificateExpiring", "CertificateNotServed", "ProviderEndpointUnreachable"}
+
+// requirement is an attribute the provider must advertise, with the value
+// it must have ("" for any).
+type requirement struct{ key, value string }
+
+// planProvider checks what the chain says of the provider against the
+// cluster: the storage classes it advertises (capabilities/storage/<n>/class)
+// against the StorageClasses the inventory operator counts (labelled
+// akash.network=true: provider operator/inventory), the GPU models it
+// advertises (capabilities/gpu/vendor/<v>/model/<m>) against the nodes'
+// inventory labels, the attributes required of every provider, whether
+// its attributes still match an auditor's signed set (an attribute
+// changed after the audit drops it: tenants filtering on signedBy stop
+// seeing the provider), and its certificate on chain against the one its
+// host URI serves. Findings about the provider as a whole are recorded on
+// its pod. Pure: no I/O.
+func planProvider(ps *providerState, now time.Time, required []requirement, warn time.Duration, pod actuator.Ref) []actuator.Action {
+	var out []actuator.Action
+	find := func(target actuator.Ref, verb, reason, msg string) {
+		out = append(out, actuator.Action{Verb: verb, Target: target, Reason: reason, Message: msg})
+	}
+	attrs := map[string]string{}
+	for _, a := range ps.info.Attributes {
+		attrs[a.Key] = a.Value
+	}
+	keys := make([]string, 0, len(attrs))
+	for k := range attrs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+
+	// Storage.
+	advertised := map[string]string{} // class: its attribute
+	for _, k := range keys {
+		parts := strings.Split(k, "/")
+		if len(parts) == 4 && parts[0] == "capabilities" && parts[1] == "storage" && parts[3] == "class" {
+			advertised[attrs[k]] = k
+		}
+	}
+	classes := map[string]storageClass{}
+	for _, sc := range ps.storage {
+		classes[sc.name] = sc
+	}
+	for _, name := range sortedKeys(advertised) {
+		sc, ok := classes[name]
+		switch {
+		case !ok:
+			find(pod, "storage-class-missing", "StorageClassMissing", fmt.Sprintf(
+				"the provider advertises storage class %s (attribute %s) and the cluster has no StorageClass %s: every lease asking for it fails. Create it, or take the attribute out of the provider's attributes (provider.yaml) and upgrade the provider",
+				name, advertised[name], name))
+		case !sc.labelled:
+			find(actuator.Ref{APIVersion: "storage.k8s.io/v1", Kind: "StorageClass", Name: name, UID: sc.uid}, "storage-class-not-labelled", "StorageClassNotLabelled", fmt.Sprintf(
+				"StorageClass %s is advertised (attribute %s) but not labelled akash.network=true, so the inventory operator counts none of it and the provider offers no persistent storage of that class: kubectl label storageclass %s akash.network=true",
+				name, advertised[name], name))
+		}
+	}
+	for _, sc := range ps.storage {
+		if _, ok := advertised[sc.name]; sc.labelled && !ok {
+			find(actuator.Ref{APIVersion: "storage.k8s.io/v1", Kind: "StorageClass", Name: sc.name, UID: sc.uid}, "storage-class-not-advertised", "StorageClassNotAdvertised", fmt.Sprintf(
+				"StorageClass %s is labelled akash.network=true but the provider's attributes advertise no capabilities/storage/<n>/class: %s: tenants asking for it never see this provider. Add the attributes capabilities/storage/<n>/class: %s and capabilities/storage/<n>/persistent: true to provider.yaml and upgrade the provider",
+				sc.name, sc.name, sc.name))
+		}
+	}
+
+	// GPUs.
+	gpus := map[string]string{} // vendor/model: its attribute
+	for _, k := range keys {
+		parts := strings.Split(k, "/")
+		if len(parts) == 6 && parts[0] == "capabilities" && parts[1] == "gpu" && parts[2] == "vendor" && parts[4] == "model" && attrs[k] == "true" {
+			gpus[parts[3]+"/"+parts[5]] = k
+		}
+	}
+	for _, m := range sortedKeys(gpus) {
+		if len(ps.models[m]) == 0 {
+			find(pod, "gpu-advertised-absent", "GPUAdvertisedNotPresent", fmt.Sprintf(
+				"the provider advertises GPU %s (attribute %s) and no node's inventory labels carry it: orders for it are bid on and fail, or the GPUs are on a node the inventory operator does not count (see this run's GPUNodeUnavailable and GPUNotLabelled findings). Fix the node, or take the attribute out",
+				m, gpus[m]))
+		}
+	}
+	for _, m := range sortedKeys(ps.models) {
+		if _, ok := gpus[m]; !ok {
+			nodes := ps.models[m]
+			vm := strings.SplitN(m, "/", 2)
+			find(actuator.Ref{APIVersion: "v1", Kind: "Node", Name: nodes[0]}, "gpu-not-advertised", "GPUNotAdvertised", fmt.Sprintf(
+				"nodes %s have GPU %s and the provider's attributes do not advertise it: tenants filtering on the model never see it. Add the attribute capabilities/gpu/vendor/%s/model/%s: true to provider.yaml and upgrade the provider",
+				strings.Join(nodes, ", "), m, vm[0], vm[1]))
+		}
+	}
+
+	// Required attributes.
+	for _, r := range required {
+		v, ok := attrs[r.key]
+		switch {
+		case !ok:
+			find(pod, "attribute-missing", "AttributeMissing", fmt.Sprintf(
+				"the provider's attributes have no %s, which every provider should advertise (Akash docs: provider attributes): add it to provider.yaml and upgrade the provider",
+				r.key))
+		case r.value != "" && v != r.value:
+			find(pod, "attribute-missing", "AttributeMissing", fmt.Sprintf(
+				"the provider's attribute %s is %q, not %q as the Akash docs' provider attributes ask: fix it in provider.yaml and upgrade the provider",
+				r.key, v, r.value))
+		}
+	}
+
+	// Audits: a signed set matches when every attribute in it is the
+	// provider's, with the same value.
+	if len(ps.audits) > 0 {
+		var lost []string
+		matched := false
+		for _, a := range ps.audits {
+			var diff []string
+			for _, s := range a.Attributes {
+				if v, ok := attrs[s.Key]; !ok {
+					diff = append(diff, s.Key+" (gone)")
+				} else if v != s.Value {
+					diff = append(diff, fmt.Sprintf("%s (%q, signed %q)", s.Key, v, s.Value))
+				}
+			}
+			if len(diff) == 0 {
+				matched = true
+				break
+			}
+			lost = append(lost, fmt.Sprintf("auditor %s: %s", a.Auditor, strings.Join(diff, ", ")))
+		}
+		if !matched {
+			find(pod, "audit-lost", "AuditNoLongerMatches", fmt.Sprintf(
+				"the provider's attributes no longer match any auditor's signed set, so tenants that require an audit (signedBy) no longer see it: %s. Put the signed values back, or ask the auditor to sign the new ones",
+				strings.Join(lost, "; ")))
+		}
+	}
+
+	// Certificates.
+	var valid []*x509.Certificate
+	for _, c := range ps.certs {
+		block, _ := pem.Decode(c.PEM)
+		if block == nil {
+			continue
+		}
+		if cert, err := x509.ParseCertificate(block.Bytes); err == nil {
+			valid = append(valid, cert)
+		}
+	}
+	renew := "provider-services tx cert generate server <host> --from <provider key> && provider-services tx cert publish server --from <provider key>, then restart the provider"
+	if len(valid) == 0 {
+		find(pod, "certificate-missing", "CertificateNotOnChain", fmt.Sprintf(
+			"the provider %s has no valid certificate on chain: tenants cannot open mTLS to it (send manifests, read logs). Publish one: %s", ps.address, renew))
+	} else {
+		newest := valid[0]
+		for _, c := range valid[1:] {
+			if c.NotAfter.After(newest.NotAfter) {
+				newest = c
+			}
+		}
+		if left := newest.NotAfter.Sub(now); left < warn {
+			state := fmt.Sprintf("expires in %s", left.Round(time.Hour))
+			if left <= 0 {
+				state = "expired " + (-left).Round(time.Hour).String() + " ago"
+			}
+			find(pod, "certificate-expiring", "CertificateExpiring", fmt.Sprintf(
+				"the provider's newest valid certificate on chain (serial %s) %s (%s): renew it before tenants are refused: %s",
+				newest.SerialNumber, state, newest.NotAfter.UTC().Format(time.RFC3339), renew))
+		}
+	}
+	switch {
+	case ps.endpointOK != "":
+		find(pod, "endpoint-unreachable", "ProviderEndpointUnreachable", fmt.Sprintf(
+			"the provider's host URI %s, which tenants reach it by, cannot be read: %s. Check its DNS, its ingress on 8443 and its firewall", ps.info.HostURI, ps.endpointOK))
+	case ps.endpoint != nil && len(valid) > 0:
+		served := false
+		for _, c := range valid {
+			served = served || c.Equal(ps.endpoint)
+		}
+		if !served {
+			find(pod, "certificate-not-served", "CertificateNotServed", fmt.Sprintf(
+				"the provider's host URI %s serves a certificate (serial %s, %s) that is none of its valid certificates on chain: tenants' clients refuse it. Restart the provider after publishing, or publish the one it serves",
+				ps.info.HostURI, ps.endpoint.SerialNumber, ps.endpoint.Subject))
+		}
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
 	return out
 }

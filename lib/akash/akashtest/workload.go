@@ -424,8 +424,11 @@ func (b *Builder) createVolumes(ctx context.Context, ns, sts, claim string, repl
 }
 
 func (b *Builder) createStorageClass(ctx context.Context) error {
+	// Labelled as a provider's are: the inventory operator counts only the
+	// StorageClasses labelled akash.network=true (provider
+	// operator/inventory).
 	_, err := b.Kube.StorageV1().StorageClasses().Create(ctx, &storagev1.StorageClass{
-		ObjectMeta:  metav1.ObjectMeta{Name: StorageClass},
+		ObjectMeta:  metav1.ObjectMeta{Name: StorageClass, Labels: map[string]string{akash.LabelAkash: "true"}},
 		Provisioner: "rook-ceph.rbd.csi.ceph.com",
 	}, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {

@@ -94,6 +94,9 @@ type Chain struct {
 	bids    map[chain.BidID]*simBid
 	orders  map[orderKey]*simOrder
 	refunds map[string]sdk.DecCoins
+
+	// Providers, audits and certificates (registry.go).
+	reg registry
 }
 
 // DefaultBlockInterval is the simulated chain's block pace unless set: about
@@ -249,7 +252,7 @@ func (c *Chain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "<html><body>502 Bad Gateway</body></html>")
 		return
 	}
-	if c.serveTx(w, r) {
+	if c.serveTx(w, r) || c.serveRegistry(w, r) {
 		return
 	}
 	switch {
