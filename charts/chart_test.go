@@ -17,6 +17,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -45,7 +46,7 @@ var components = map[string]string{
 	"forceReplicasets":    "force-replicasets",
 	"zombieReaper":        "zombie-reaper",
 	"bidPrice":            "bid-price",
-	"gpuDoctor":           "gpu-doctor",
+	"providerDoctor":      "provider-doctor",
 	"restoreCommand":      "restore-command",
 	"certExpiry":          "cert-expiry",
 	"closeStaleBids":      "close-stale-bids",
@@ -54,7 +55,7 @@ var components = map[string]string{
 }
 
 // enabledByDefault: what a fresh install runs (what needs no operator input).
-var enabledByDefault = map[string]bool{"forceReplicasets": true, "zombieReaper": true, "bidPrice": false, "gpuDoctor": true, "restoreCommand": false, "certExpiry": true, "killLeaseByImage": true, "danglingDeployments": true, "closeStaleBids": true}
+var enabledByDefault = map[string]bool{"forceReplicasets": true, "zombieReaper": true, "bidPrice": false, "providerDoctor": true, "restoreCommand": false, "certExpiry": true, "killLeaseByImage": true, "danglingDeployments": true, "closeStaleBids": true}
 
 // matrix is the values every render and lint test covers: defaults,
 // everything on (with every option), everything off, each component alone.
@@ -303,7 +304,7 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"reaper unknown key", map[string]any{"zombieReaper": map[string]any{"schedule": "*/5 * * * *"}}, []string{"/zombieReaper", "schedule"}},
 		{"a CronJob setting from the shared definition", map[string]any{"certExpiry": map[string]any{"startingDeadlineSeconds": 5}}, []string{"/certExpiry/startingDeadlineSeconds", "minimum: got 5, want 10"}},
 		{"a CronJob setting on the service", map[string]any{"bidPrice": map[string]any{"startingDeadlineSeconds": 300}}, []string{"/bidPrice", "startingDeadlineSeconds"}},
-		{"a shared setting of the wrong type", map[string]any{"gpuDoctor": map[string]any{"priorityClassName": 3}}, []string{"/gpuDoctor/priorityClassName", "got number, want string"}},
+		{"a shared setting of the wrong type", map[string]any{"providerDoctor": map[string]any{"priorityClassName": 3}}, []string{"/providerDoctor/priorityClassName", "got number, want string"}},
 		{"bad pushgateway", map[string]any{"global": map[string]any{"pushgateway": map[string]any{"url": "pushgateway:9091"}}}, []string{"/global/pushgateway/url", "does not match pattern"}},
 	}
 	for _, tt := range tests {
@@ -762,7 +763,7 @@ func TestPartSplitsTheComponents(t *testing.T) {
 	cluster := rendered("cluster")
 	assert.NotContains(t, cluster, "zombie-reaper")
 	assert.NotContains(t, cluster, "cert-expiry")
-	for _, c := range []string{"force-replicasets", "gpu-doctor", "restore-command", "kill-lease-by-image", "dangling-deployments", "bid-price", "close-stale-bids"} {
+	for _, c := range []string{"force-replicasets", "provider-doctor", "restore-command", "kill-lease-by-image", "dangling-deployments", "bid-price", "close-stale-bids"} {
 		assert.Contains(t, cluster, c)
 	}
 	assert.Len(t, rendered("all"), len(components))
@@ -771,4 +772,70 @@ func TestPartSplitsTheComponents(t *testing.T) {
 	require.ErrorContains(t, err, "global.part=node needs global.pauseNamespace")
 	_, _, err = render(t, map[string]any{"global": map[string]any{"part": "half"}})
 	require.Error(t, err, "the schema knows the parts")
+}
+
+// gpuDoctor is providerDoctor's old name: values given under it are still
+// read, over providerDoctor's, and the notes say to move them.
+func TestGPUDoctorValuesStillRead(t *testing.T) {
+	objs, notes, err := render(t, map[string]any{"gpuDoctor": map[string]any{"schedule": "5 * * * *", "minPending": "20m"}})
+	require.NoError(t, err)
+	cj := typed[batchv1.CronJob](t, objs["CronJob/akash-janitor-provider-doctor"])
+	assert.Equal(t, "5 * * * *", cj.Spec.Schedule)
+	assert.Contains(t, cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args, "--min-pending=20m")
+	assert.Contains(t, notes, "gpuDoctor is now providerDoctor")
+	assert.NotContains(t, objs, "CronJob/akash-janitor-gpu-doctor")
+	_, notes, err = render(t, nil)
+	require.NoError(t, err)
+	assert.NotContains(t, notes, "gpuDoctor is now providerDoctor")
+	_, _, err = render(t, map[string]any{"gpuDoctor": map[string]any{"schedule": "every hour"}})
+	assert.Error(t, err, "the old name's values are held to the same schema")
+}
+
+// bid-price is in the provider's bidding path: its replicas spread over
+// nodes by default (softly), a drain may evict an unready one, and both
+// can be set.
+func TestBidPriceSpreadsAndDrains(t *testing.T) {
+	objs, _, err := render(t, map[string]any{"bidPrice": map[string]any{"enabled": true}})
+	require.NoError(t, err)
+	d := typed[appsv1.Deployment](t, objs["Deployment/akash-janitor-bid-price"])
+	require.Len(t, d.Spec.Template.Spec.TopologySpreadConstraints, 1)
+	tsc := d.Spec.Template.Spec.TopologySpreadConstraints[0]
+	assert.Equal(t, "kubernetes.io/hostname", tsc.TopologyKey)
+	assert.Equal(t, corev1.ScheduleAnyway, tsc.WhenUnsatisfiable)
+	assert.Equal(t, d.Spec.Selector.MatchLabels, tsc.LabelSelector.MatchLabels, "its own pods")
+	pdb := typed[policyv1.PodDisruptionBudget](t, objs["PodDisruptionBudget/akash-janitor-bid-price"])
+	require.NotNil(t, pdb.Spec.UnhealthyPodEvictionPolicy)
+	assert.Equal(t, policyv1.AlwaysAllow, *pdb.Spec.UnhealthyPodEvictionPolicy)
+
+	objs, _, err = render(t, map[string]any{"bidPrice": map[string]any{"enabled": true, "topologySpreadConstraints": []any{},
+		"podDisruptionBudget": map[string]any{"unhealthyPodEvictionPolicy": "IfHealthyBudget"}}})
+	require.NoError(t, err)
+	d = typed[appsv1.Deployment](t, objs["Deployment/akash-janitor-bid-price"])
+	assert.Empty(t, d.Spec.Template.Spec.TopologySpreadConstraints, "[]: none")
+	pdb = typed[policyv1.PodDisruptionBudget](t, objs["PodDisruptionBudget/akash-janitor-bid-price"])
+	assert.Equal(t, policyv1.IfHealthyBudget, *pdb.Spec.UnhealthyPodEvictionPolicy)
+}
+
+// Image pull secrets as names or as pod specs write them; one
+// PriorityClass for every component, a component's own winning.
+func TestPullSecretsAndPriorityClass(t *testing.T) {
+	objs, _, err := render(t, map[string]any{
+		"global":           map[string]any{"imagePullSecrets": []any{"regcred", map[string]any{"name": "mirror"}}, "priorityClassName": "janitor"},
+		"forceReplicasets": map[string]any{"priorityClassName": "system-cluster-critical"},
+	})
+	require.NoError(t, err)
+	for _, name := range []string{"force-replicasets", "provider-doctor", "close-stale-bids"} {
+		cj := typed[batchv1.CronJob](t, objs["CronJob/akash-janitor-"+name])
+		pod := cj.Spec.JobTemplate.Spec.Template.Spec
+		assert.Equal(t, []corev1.LocalObjectReference{{Name: "regcred"}, {Name: "mirror"}}, pod.ImagePullSecrets, name)
+		want := "janitor"
+		if name == "force-replicasets" {
+			want = "system-cluster-critical"
+		}
+		assert.Equal(t, want, pod.PriorityClassName, name)
+	}
+	ds := typed[appsv1.DaemonSet](t, objs["DaemonSet/akash-janitor-zombie-reaper"])
+	assert.Equal(t, "janitor", ds.Spec.Template.Spec.PriorityClassName)
+	_, _, err = render(t, map[string]any{"global": map[string]any{"imagePullSecrets": []any{map[string]any{"secret": "x"}}}})
+	assert.Error(t, err, "a map without name")
 }

@@ -121,7 +121,7 @@ func TestInstallUnderPodSecurity(t *testing.T) {
 	assert.Contains(t, why, "runAsUser=0")
 	assert.NotContains(t, why, "capabilities", "it adds no capability")
 
-	for _, cronJob := range []string{"force-replicasets", "gpu-doctor", "kill-lease-by-image", "dangling-deployments", "close-stale-bids"} {
+	for _, cronJob := range []string{"force-replicasets", "provider-doctor", "kill-lease-by-image", "dangling-deployments", "close-stale-bids"} {
 		job := runCronJobNow(t, c, "janitor-restricted", "restricted-akash-janitor-"+cronJob)
 		ok, why := admitted(t, c, "janitor-restricted", "job-name="+job, job)
 		assert.True(t, ok, "%s is admitted under restricted: %s", cronJob, why)
@@ -141,7 +141,7 @@ func TestInstallUnderPodSecurity(t *testing.T) {
 
 	install(t, c, "node", "janitor-privileged", "privileged", map[string]any{
 		"forceReplicasets":    map[string]any{"enabled": false},
-		"gpuDoctor":           map[string]any{"enabled": false},
+		"providerDoctor":      map[string]any{"enabled": false},
 		"killLeaseByImage":    map[string]any{"enabled": false},
 		"danglingDeployments": map[string]any{"enabled": false},
 		"closeStaleBids":      map[string]any{"enabled": false},
@@ -164,7 +164,7 @@ func TestInstallUnderPodSecurity(t *testing.T) {
 	install(t, c, "cli", "janitor-cli", "restricted", map[string]any{
 		"provider":            map[string]any{"closer": "cli", "cli": map[string]any{"image": "ghcr.io/akash-network/provider:0.10.0", "rpc": "https://rpc.akashnet.net:443"}},
 		"forceReplicasets":    map[string]any{"enabled": false},
-		"gpuDoctor":           map[string]any{"enabled": false},
+		"providerDoctor":      map[string]any{"enabled": false},
 		"certExpiry":          map[string]any{"enabled": false},
 		"zombieReaper":        map[string]any{"enabled": false},
 		"danglingDeployments": map[string]any{"enabled": true},

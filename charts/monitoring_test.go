@@ -119,7 +119,7 @@ func TestDashboard(t *testing.T) {
 			assert.NoError(t, err, "panel %q: %s", p.Title, tg.Expr)
 		}
 	}
-	for _, component := range []string{"Every job", "zombie-reaper", "bid-price", "cert-expiry", "dangling-deployments", "close-stale-bids", "gpu-doctor"} {
+	for _, component := range []string{"Every job", "zombie-reaper", "bid-price", "cert-expiry", "dangling-deployments", "close-stale-bids", "provider-doctor"} {
 		found := false
 		for _, r := range rows {
 			found = found || strings.HasPrefix(r, component)
@@ -250,8 +250,8 @@ func TestRuleFailedRun(t *testing.T) {
 	assert.Contains(t, got[0].Annotations.Get("description"), "app.kubernetes.io/component=kill-lease-by-image --tail=200")
 
 	assert.Empty(t, firing(t, r, "load 1m"+
-		jobSeries("akash-janitor-gpu-doctor", "akash-janitor-gpu-doctor-100", 60, true)+
-		jobSeries("akash-janitor-gpu-doctor", "akash-janitor-gpu-doctor-101", 120, false)+"\n", 10*time.Minute),
+		jobSeries("akash-janitor-provider-doctor", "akash-janitor-provider-doctor-100", 60, true)+
+		jobSeries("akash-janitor-provider-doctor", "akash-janitor-provider-doctor-101", 120, false)+"\n", 10*time.Minute),
 		"a later run succeeded")
 }
 
@@ -398,7 +398,7 @@ func TestRulesOnlyWhatIsWired(t *testing.T) {
 
 	// zombie-reaper alone, unscraped: no alert could fire, so no rule.
 	v = map[string]any{"monitoring": map[string]any{"prometheusRule": map[string]any{"enabled": true}}}
-	for _, c := range []string{"forceReplicasets", "gpuDoctor", "certExpiry", "killLeaseByImage", "danglingDeployments", "closeStaleBids"} {
+	for _, c := range []string{"forceReplicasets", "providerDoctor", "certExpiry", "killLeaseByImage", "danglingDeployments", "closeStaleBids"} {
 		v[c] = map[string]any{"enabled": false}
 	}
 	objs, _, err := charttest.Render(v)
@@ -476,9 +476,9 @@ load 1m
 func TestRuleProviderCheckFailed(t *testing.T) {
 	got := firing(t, rule(t, "AkashJanitorProviderCheckFailed", nil), `
 load 1m
-  akash_janitor_doctor_findings{job="gpu-doctor",check="StorageClassNotLabelled"} 1x30
-  akash_janitor_doctor_findings{job="gpu-doctor",check="AuditNoLongerMatches"} 1x5 0x25
-  akash_janitor_doctor_findings{job="gpu-doctor",check="CertificateExpiring"} 0x30
+  akash_janitor_doctor_findings{job="provider-doctor",check="StorageClassNotLabelled"} 1x30
+  akash_janitor_doctor_findings{job="provider-doctor",check="AuditNoLongerMatches"} 1x5 0x25
+  akash_janitor_doctor_findings{job="provider-doctor",check="CertificateExpiring"} 0x30
 `, 30*time.Minute)
 	require.Len(t, got, 1)
 	assert.Equal(t, "StorageClassNotLabelled", got[0].Labels.Get("check"))
@@ -562,6 +562,10 @@ func TestChartREADMEIsCurrent(t *testing.T) {
 	for _, key := range []string{"`monitoring.prometheusRule.enabled`", "`bidPrice.aktPrice.static`", "`zombieReaper.interval`"} {
 		assert.Contains(t, want, key)
 	}
+	// A value without a comment is refused, not written with an empty
+	// description.
+	_, err = charttest.ValuesDoc([]byte("# a block\nblock:\n  # documented: yes\n  documented: 1\n  bare: 2\n"))
+	assert.ErrorContains(t, err, "block.bare has no comment in values.yaml")
 }
 
 // The overrides operators expect of a chart: names, namespace, labels and

@@ -384,13 +384,13 @@ func TestBidPriceServesWithItsOwnRBACThroughTheShim(t *testing.T) {
 	assertForbidden(t, forbidden)
 }
 
-func TestGPUDoctorRunsWithItsOwnRBACAndNoMore(t *testing.T) {
+func TestProviderDoctorRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	c := kubetest.Shared(t)
 	ctx := context.Background()
 	objs, _, err := render(t, nil)
 	require.NoError(t, err)
 	applyRBAC(t, c, objs)
-	kubeconfig := impersonating(t, c, "akash-services", "akash-janitor-gpu-doctor")
+	kubeconfig := impersonating(t, c, "akash-services", "akash-janitor-provider-doctor")
 
 	// A GPU pod no node can take: a finding, so an Event to write.
 	_, err = c.Kube.CoreV1().Pods("default").Create(ctx, &corev1.Pod{
@@ -399,14 +399,14 @@ func TestGPUDoctorRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 			Limits: corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("1")}}}}},
 	}, metav1.CreateOptions{})
 	require.NoError(t, err)
-	r := jobtest.Run(t, jobtest.Build(t, "../jobs/gpu-doctor"), "--kubeconfig", kubeconfig, "--min-pending=0s")
+	r := jobtest.Run(t, jobtest.Build(t, "../jobs/provider-doctor"), "--kubeconfig", kubeconfig, "--min-pending=0s")
 	require.Equal(t, 0, r.Code)
 	assert.Len(t, r.With("finding", "gpu-pod-pending"), 1)
 	assert.NotContains(t, r.Raw, "could not record the Kubernetes Event")
 
 	// With the provider named, the provider checks list the StorageClasses
 	// too: the chart grants that, and only then.
-	assert.NotContains(t, objs["ClusterRole/akash-janitor-gpu-doctor"].Object["rules"], map[string]any{"apiGroups": []any{"storage.k8s.io"},
+	assert.NotContains(t, objs["ClusterRole/akash-janitor-provider-doctor"].Object["rules"], map[string]any{"apiGroups": []any{"storage.k8s.io"},
 		"resources": []any{"storageclasses"}, "verbs": []any{"list"}})
 	ch := chaintest.New()
 	url := ch.Start(t).URL
@@ -415,7 +415,7 @@ func TestGPUDoctorRunsWithItsOwnRBACAndNoMore(t *testing.T) {
 	objs, _, err = render(t, map[string]any{"provider": map[string]any{"address": provider, "chain": map[string]any{"rest": []any{url}}}})
 	require.NoError(t, err)
 	applyRBAC(t, c, objs)
-	r = jobtest.Run(t, jobtest.Build(t, "../jobs/gpu-doctor"), "--kubeconfig", kubeconfig, "--chain-rest", url, "--provider", provider, "--check-endpoint=false")
+	r = jobtest.Run(t, jobtest.Build(t, "../jobs/provider-doctor"), "--kubeconfig", kubeconfig, "--chain-rest", url, "--provider", provider, "--check-endpoint=false")
 	require.Equal(t, 0, r.Code, r.Raw)
 	assert.Len(t, r.With("reason", "StorageClassMissing"), 1, r.Raw)
 	assert.NotContains(t, r.Raw, "could not record the Kubernetes Event")

@@ -87,7 +87,7 @@ func MonitoringValues() map[string]any {
 		"forceReplicasets":    on,
 		"killLeaseByImage":    on,
 		"danglingDeployments": on,
-		"gpuDoctor":           on,
+		"providerDoctor":      on,
 		"certExpiry":          on,
 		"bidPrice":            scraped,
 		"zombieReaper":        scraped,

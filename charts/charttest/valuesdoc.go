@@ -39,7 +39,13 @@ func ValuesDoc(values []byte) (string, error) {
 			b.WriteString(c + "\n\n")
 		}
 		b.WriteString("| value | default | what it does |\n|---|---|---|\n")
-		if err := rows(&b, key.Value, val, ""); err != nil {
+		// A top-level value that is not a block is its own row, with its
+		// comment.
+		own := ""
+		if val.Kind != yaml.MappingNode || len(val.Content) == 0 {
+			own = strings.TrimPrefix(comment(key.HeadComment), key.Value+": ")
+		}
+		if err := rows(&b, key.Value, val, own); err != nil {
 			return "", err
 		}
 	}
@@ -47,13 +53,13 @@ func ValuesDoc(values []byte) (string, error) {
 }
 
 // rows writes one row a leaf below path; a mapping's own comment is handed
-// to its first leaf when that has none.
+// to its leaves that have none.
 func rows(b *strings.Builder, path string, n *yaml.Node, inherited string) error {
 	if n.Kind == yaml.MappingNode && len(n.Content) > 0 {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key, val := n.Content[i], n.Content[i+1]
 			c := comment(key.HeadComment)
-			if i == 0 && c == "" {
+			if c == "" {
 				c = inherited
 			}
 			if err := rows(b, path+"."+key.Value, val, strings.TrimPrefix(c, key.Value+": ")); err != nil {
@@ -65,6 +71,9 @@ func rows(b *strings.Builder, path string, n *yaml.Node, inherited string) error
 	def, err := defaultOf(n)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
+	}
+	if strings.TrimSpace(inherited) == "" {
+		return fmt.Errorf("%s has no comment in values.yaml: every value says what it does (a comment above it, or above the block it is in)", path)
 	}
 	fmt.Fprintf(b, "| `%s` | %s | %s |\n", path, def, cell(inherited))
 	return nil

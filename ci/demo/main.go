@@ -100,9 +100,9 @@ func run(bin string) error {
 	if err := d.restoreCommand(); err != nil {
 		return err
 	}
-	say("gpu-doctor: the runbook's GPU checks over the API. gpu-1 has 4 GPUs but no device plugin pod;\n" +
+	say("provider-doctor: the runbook's GPU checks over the API. gpu-1 has 4 GPUs but no device plugin pod;\n" +
 		"gpu-2 is labelled with two T4s that are not allocatable (as when the driver breaks):")
-	if err := d.runJob("gpu-doctor"); err != nil {
+	if err := d.runJob("provider-doctor"); err != nil {
 		return err
 	}
 	if err := d.certExpiry(); err != nil {

@@ -13,7 +13,7 @@ import (
 	"github.com/akash-janitor/akash-janitor/lib/chain/chaintest"
 )
 
-// providerChecks shows gpu-doctor's provider checks: a provider whose
+// providerChecks shows provider-doctor's provider checks: a provider whose
 // pods all run and that wins nothing, for what the chain advertises that
 // the cluster does not have.
 func (d *demo) providerChecks() error {
@@ -36,13 +36,21 @@ func (d *demo) providerChecks() error {
 	const auditor = "akash1365yvmc4s7awdyj3n2sav7xfx76adc6dnmlx63"
 	a := func(k, v string) chain.Attribute { return chain.Attribute{Key: k, Value: v} }
 	ch.SetProvider(provider, gateway.URL, a("host", "akash"), a("tier", "community"), a("organization", "example-renamed"),
-		a("email", "ops@example.com"), a("capabilities/storage/1/class", "beta3"),
+		a("email", "ops@example.com"), a("discord-username", "example_ops"), a("website", "https://example.com"),
+		a("status-page", "https://example.com"), a("location-region", "eu-west"), a("country", "DE"), a("city", "FRA"),
+		a("timezone", "utc+1"), a("location-type", "datacenter"), a("hosting-provider", "hetzner"), a("capabilities/cpu", "amd"),
+		a("capabilities/cpu/arch", "x86-64"), a("capabilities/memory", "ddr5ecc"), a("network-provider", "hetzner"),
+		a("network-speed-up", "1000"), a("network-speed-down", "1000"), a("feat-shm", "true"),
+		a("capabilities/storage/2/class", "ram"), a("capabilities/storage/2/persistent", "false"), a("capabilities/ip-lease", "false"),
+		a("feat-endpoint-ip", "false"), a("feat-endpoint-custom-domain", "true"), a("feat-persistent-storage", "true"),
+		a("capabilities/storage/1/class", "beta3"), a("capabilities/storage/1/persistent", "true"),
+		a("capabilities/gpu", "nvidia"), a("cuda", "12.7"),
 		a("capabilities/gpu/vendor/nvidia/model/a100", "true"), a("capabilities/gpu/vendor/nvidia/model/h100", "true"))
 	ch.SignAttributes(provider, auditor, a("host", "akash"), a("organization", "example"))
 	ch.AddCertificate(provider, "1", "valid", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: gateway.Certificate().Raw}))
-	say("gpu-doctor's provider checks, against the simulated node: the provider advertises storage class\n" +
+	say("provider-doctor's provider checks, against the simulated node: the provider advertises storage class\n" +
 		"beta3, whose StorageClass nobody labelled akash.network=true (so the inventory counts none of it),\n" +
 		"and not beta2, which is labelled; an H100 no node has, and not the RTX 4090s gpu-1 has; and its\n" +
 		"organization changed since the auditor signed it. Every pod runs; the provider wins nothing:")
-	return d.runJob("gpu-doctor", "--chain-rest", srv.URL, "--provider", provider)
+	return d.runJob("provider-doctor", "--chain-rest", srv.URL, "--provider", provider)
 }

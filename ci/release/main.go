@@ -82,7 +82,7 @@ func check(version, reg, out string) error {
 	}
 	on := map[string]any{"enabled": true}
 	values := map[string]any{}
-	for _, c := range []string{"forceReplicasets", "killLeaseByImage", "danglingDeployments", "zombieReaper", "bidPrice", "gpuDoctor", "restoreCommand", "certExpiry"} {
+	for _, c := range []string{"forceReplicasets", "killLeaseByImage", "danglingDeployments", "zombieReaper", "bidPrice", "providerDoctor", "restoreCommand", "certExpiry"} {
 		values[c] = on
 	}
 	host, repo, _ := strings.Cut(reg, "/")

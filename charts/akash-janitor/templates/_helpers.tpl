@@ -24,9 +24,14 @@ the other release, so every file sees the same set whatever the order
 Helm renders them in. A node release must say where the pause switch is.
 */}}
 {{- define "akash-janitor.applyPart" -}}
+{{- /* gpuDoctor is providerDoctor's old name, read until 0.3.0: what it
+sets wins (merged once; every template includes this first). */ -}}
+{{- if and .Values.gpuDoctor (not (hasKey .Values.providerDoctor "mergedGPUDoctor")) -}}
+{{- $_ := set .Values "providerDoctor" (mergeOverwrite (deepCopy .Values.providerDoctor) (deepCopy .Values.gpuDoctor) (dict "mergedGPUDoctor" true)) -}}
+{{- end -}}
 {{- $part := .Values.global.part | default "all" -}}
 {{- $node := list "zombieReaper" "certExpiry" -}}
-{{- range $key := list "forceReplicasets" "zombieReaper" "bidPrice" "gpuDoctor" "restoreCommand" "certExpiry" "killLeaseByImage" "danglingDeployments" "closeStaleBids" -}}
+{{- range $key := list "forceReplicasets" "zombieReaper" "bidPrice" "providerDoctor" "restoreCommand" "certExpiry" "killLeaseByImage" "danglingDeployments" "closeStaleBids" -}}
 {{- $c := get $.Values $key -}}
 {{- if or (and (eq $part "node") (not (has $key $node))) (and (eq $part "cluster") (has $key $node)) -}}
 {{- $_ := set $c "enabled" false -}}
@@ -264,13 +269,17 @@ tolerations:
 affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-{{- with .values.priorityClassName }}
+{{- with .values.priorityClassName | default .root.Values.global.priorityClassName }}
 priorityClassName: {{ . }}
 {{- end }}
 {{- with .root.Values.global.imagePullSecrets }}
 imagePullSecrets:
   {{- range . }}
+  {{- if kindIs "map" . }}
+  - name: {{ .name }}
+  {{- else }}
   - name: {{ . }}
+  {{- end }}
   {{- end }}
 {{- end }}
 {{- end -}}

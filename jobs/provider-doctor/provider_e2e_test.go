@@ -68,7 +68,15 @@ func TestProviderChecks(t *testing.T) {
 
 	ch := chaintest.New()
 	url := ch.Start(t).URL
-	common := attrs("host", "akash", "tier", "community", "organization", "example", "email", "ops@example.com")
+	// Every attribute the Akash provider audit asks of every provider.
+	common := attrs("host", "akash", "tier", "community", "organization", "example", "email", "ops@example.com",
+		"discord-username", "example_ops", "website", "https://example.com", "status-page", "https://status.example.com",
+		"location-region", "na-us-west", "country", "US", "city", "SJC", "timezone", "utc-8", "location-type", "datacenter",
+		"hosting-provider", "equinix", "capabilities/cpu", "amd", "capabilities/cpu/arch", "x86-64", "capabilities/memory", "ddr5ecc",
+		"network-provider", "example-isp", "network-speed-up", "1000", "network-speed-down", "1000", "feat-shm", "true",
+		"capabilities/storage/2/class", "ram", "capabilities/storage/2/persistent", "false", "capabilities/ip-lease", "false",
+		"feat-endpoint-ip", "false", "feat-endpoint-custom-domain", "true", "feat-persistent-storage", "true",
+		"capabilities/gpu", "nvidia", "cuda", "12.7")
 	gpus := attrs("capabilities/gpu/vendor/nvidia/model/a100", "true", "capabilities/gpu/vendor/nvidia/model/t4", "true",
 		"capabilities/gpu/vendor/nvidia/model/h100", "true", "capabilities/gpu/vendor/nvidia/model/l40s", "true",
 		"capabilities/gpu/vendor/amd/model/mi300x", "true")
@@ -89,12 +97,14 @@ func TestProviderChecks(t *testing.T) {
 	// The faulty one: a storage class advertised that nobody labelled and
 	// one that does not exist, the labelled one not advertised; a GPU
 	// advertised that no node has and four that are not advertised; tier
-	// mistyped and no email; the organization changed since the audit; no
+	// mistyped, no email, network speeds below the audit's 500 or not a
+	// number; the organization changed since the audit; no
 	// valid certificate; a gateway that does not answer.
 	closed := httptest.NewServer(http.NotFoundHandler())
 	hostURI := "https://" + closed.Listener.Addr().String()
 	closed.Close()
-	ch.SetProvider(faulty, hostURI, attrs("host", "akash", "tier", "commnity", "organization", "renamed",
+	ch.SetProvider(faulty, hostURI, attrs("host", "akash", "tier", "commnity", "organization", "renamed", "location-region", "us-west",
+		"network-speed-up", "100", "network-speed-down", "fast",
 		"capabilities/storage/1/class", "beta3", "capabilities/storage/2/class", "beta1",
 		"capabilities/gpu/vendor/nvidia/model/a100", "true", "capabilities/gpu/vendor/nvidia/model/b200", "true")...)
 	ch.SignAttributes(faulty, auditor, attrs("host", "akash", "organization", "original")...)
@@ -108,11 +118,21 @@ func TestProviderChecks(t *testing.T) {
 		}
 	}
 	for reason, n := range map[string]int{"StorageClassNotLabelled": 1, "StorageClassMissing": 1, "StorageClassNotAdvertised": 1,
-		"GPUAdvertisedNotPresent": 1, "GPUNotAdvertised": 4, "AttributeMissing": 2, "AuditNoLongerMatches": 1,
+		"GPUAdvertisedNotPresent": 1, "GPUNotAdvertised": 4, "AttributeMissing": 26, "AuditNoLongerMatches": 1,
 		"CertificateNotOnChain": 1, "ProviderEndpointUnreachable": 1} {
 		assert.Len(t, found[reason], n, "%s: %s", reason, r.Raw)
 	}
 	assert.Contains(t, found["StorageClassNotLabelled"][0]["message"], "kubectl label storageclass beta3 akash.network=true")
+	missing := ""
+	for _, f := range found["AttributeMissing"] {
+		missing += f["message"].(string) + "\n"
+	}
+	for _, want := range []string{`attribute tier is "commnity", not "community"`, "have no discord-username", "have no timezone",
+		`attribute location-region is "us-west", which is not of the form the Akash provider audit asks`,
+		`attribute network-speed-down is "fast": the Akash provider audit asks a number of at least 500`,
+		`attribute capabilities/storage/2/class is "beta1", not "ram"`, "the nodes have GPUs and the provider's attributes have no cuda"} {
+		assert.Contains(t, missing, want)
+	}
 	assert.Equal(t, "StorageClass/beta3", found["StorageClassNotLabelled"][0]["object"])
 	assert.Contains(t, found["GPUAdvertisedNotPresent"][0]["message"], "advertises GPU nvidia/b200")
 	assert.Contains(t, found["AuditNoLongerMatches"][0]["message"], `auditor `+auditor+`: organization ("renamed", signed "original")`)
@@ -123,7 +143,7 @@ func TestProviderChecks(t *testing.T) {
 	other.TLS = &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}
 	other.StartTLS()
 	t.Cleanup(other.Close)
-	ch.SetProvider(healthy, other.URL, append(append(common, gpus...), attrs("capabilities/storage/1/class", "beta2")...)...)
+	ch.SetProvider(healthy, other.URL, append(append(common, gpus...), attrs("capabilities/storage/1/class", "beta2", "capabilities/storage/1/persistent", "true")...)...)
 	r = run(healthy)
 	require.Equal(t, 0, r.Code, r.Raw)
 	assert.NotNil(t, r.With("reason", "CertificateNotServed"), r.Raw)

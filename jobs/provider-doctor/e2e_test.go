@@ -51,7 +51,7 @@ func devicePlugin(t *testing.T, c *kubetest.Cluster, node string, label ...strin
 	require.NoError(t, err)
 }
 
-func TestGPUDoctorFindsWhatTheRunbookChecks(t *testing.T) {
+func TestProviderDoctorFindsWhatTheRunbookChecks(t *testing.T) {
 	c := kubetest.Shared(t)
 	ctx := context.Background()
 	devicePlugin(t, c, "gpu-ok")
@@ -130,7 +130,7 @@ func TestGPUDoctorFindsWhatTheRunbookChecks(t *testing.T) {
 	}
 }
 
-func TestGPUDoctorBadSelector(t *testing.T) {
+func TestProviderDoctorBadSelector(t *testing.T) {
 	c := kubetest.Shared(t)
 	r := jobtest.Run(t, jobtest.Build(t, "."), "--kubeconfig", c.KubeconfigPath, "--device-plugin-selector=app in (")
 	assert.Equal(t, 2, r.Code)

@@ -33,7 +33,7 @@ var vendors = []string{"nvidia", "amd"}
 // GPUResource is the NVIDIA device plugin's extended resource.
 const GPUResource corev1.ResourceName = "nvidia.com/gpu"
 
-// node is what gpu-doctor needs of a node.
+// node is what provider-doctor needs of a node.
 type node struct {
 	name, uid string
 	// allocatable and labelled are per vendor: the device plugin's count,

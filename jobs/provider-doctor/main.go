@@ -1,6 +1,8 @@
-// gpu-doctor checks, as far as the Kubernetes API shows it, what the
-// provider runbook's GPU troubleshooting checks by hand, and reports one
-// finding per line with the node and the runbook step to try:
+// provider-doctor (gpu-doctor until it grew past GPUs) reports the faults
+// that let every pod run while the provider wins nothing. It checks, as
+// far as the Kubernetes API shows it, what the provider runbook's GPU
+// troubleshooting checks by hand, and reports one finding per line with
+// the node and the runbook step to try:
 //
 //   - a node the inventory operator labelled with GPUs, but with no
 //     allocatable nvidia.com/gpu or amd.com/gpu (the device plugin does
@@ -8,12 +10,18 @@
 //   - allocatable GPUs but no inventory labels (the GPUs are not offered);
 //   - a GPU node without a ready device plugin pod of its vendor (NVIDIA's
 //     standalone plugin or GPU Operator, AMD's);
-//   - labels that count more GPUs than are allocatable (one fell off);
+//   - labels that count more GPUs than are allocatable (one fell off), or
+//     fewer (the provider offers only what they count);
 //   - pods requesting GPUs that stay Pending;
 //   - a GPU node NotReady or cordoned, as such: the inventory operator
 //     takes its labels off then, which is no labelling fault.
 //
-// It changes nothing; each finding is also a Warning Event on its node or pod.
+// With --chain-rest and --provider, it also checks what the chain says of
+// the provider against the cluster (storage classes, GPU models, required
+// attributes, audits, certificates and the endpoint: planProvider).
+//
+// It changes nothing; each finding is also a Warning Event on its node or
+// pod (or the provider's pod, or the StorageClass).
 package main
 
 import (
@@ -78,16 +86,16 @@ func main() { job.Main(spec(&options{})) }
 
 func spec(o *options) job.Spec {
 	return job.Spec{
-		Name:    "gpu-doctor",
-		Summary: "report GPU nodes whose GPUs the cluster cannot use, and GPU pods that stay Pending",
+		Name:    "provider-doctor",
+		Summary: "report GPU nodes whose GPUs the cluster cannot use, GPU pods that stay Pending, and what the chain advertises of the provider that the cluster does not have",
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&o.devicePluginSelector, "device-plugin-selector", strings.Join(defaultPluginSelectors, ";"),
 				"label selectors of the device plugins' pods, separated by ; (a pod matching any is one): by default NVIDIA's standalone plugin, the NVIDIA GPU Operator's, and AMD's")
 			fs.DurationVar(&o.minPending, "min-pending", 10*time.Minute, "report a GPU pod once it has been Pending this long")
 			fs.StringVar(&o.rest, "chain-rest", "", "comma-separated REST endpoints of Akash nodes: with --provider, the provider checks (storage classes, attributes, audits, certificates) run too")
 			fs.StringVar(&o.provider, "provider", "", "the provider's address, for the provider checks")
-			fs.StringVar(&o.required, "required-attributes", "host=akash,tier=community,organization,email",
-				"attributes every provider should advertise (Akash docs: provider attributes), comma-separated: key, or key=value for a fixed value")
+			fs.StringVar(&o.required, "required-attributes", strings.Join(auditChecklist, ","),
+				"attributes the provider must advertise, comma-separated: key, key=value for a fixed value, key>=N for a number of at least N, key~RE for a value matching RE; by default the Akash provider audit's list of those every provider needs")
 			fs.DurationVar(&o.certWarn, "cert-warn", 30*24*time.Hour, "report the provider's certificate on chain when it expires within this")
 			fs.BoolVar(&o.dialEndpoint, "check-endpoint", true, "read the certificate the provider's host URI serves and compare it with the chain's")
 			fs.StringVar(&o.eventPod, "event-pod", "akash-services/akash-provider-0", "namespace/name of the provider's pod, which the provider checks' Events are recorded on")
@@ -120,11 +128,11 @@ func spec(o *options) job.Spec {
 				if r = strings.TrimSpace(r); r == "" {
 					continue
 				}
-				k, v, _ := strings.Cut(r, "=")
-				if strings.TrimSpace(k) == "" {
-					return fmt.Errorf("--required-attributes=%q: %q has no key", o.required, r)
+				req, err := parseRequirement(r)
+				if err != nil {
+					return fmt.Errorf("--required-attributes: %v", err)
 				}
-				o.requirements = append(o.requirements, requirement{key: strings.TrimSpace(k), value: strings.TrimSpace(v)})
+				o.requirements = append(o.requirements, req)
 			}
 			ns, name, err := kube.SplitNamespaced(o.eventPod)
 			if err != nil {
@@ -140,7 +148,7 @@ func spec(o *options) job.Spec {
 	}
 }
 
-// run is observe, plan, and the report of what the plan found: gpu-doctor
+// run is observe, plan, and the report of what the plan found: provider-doctor
 // changes nothing.
 func run(ctx context.Context, env *job.Env, o *options) error {
 	st, err := observe(ctx, env, o.selectors())

@@ -4,7 +4,9 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -142,8 +144,56 @@ var providerChecks = []string{"StorageClassMissing", "StorageClassNotLabelled", 
 	"CertificateNotOnChain", "CertificateExpiring", "CertificateNotServed", "ProviderEndpointUnreachable"}
 
 // requirement is an attribute the provider must advertise, with the value
-// it must have ("" for any).
-type requirement struct{ key, value string }
+// it must have ("" for any), or the least number it must be (min > 0).
+type requirement struct {
+	key, value string
+	min        float64
+	// pattern, when set, is what the whole value must match.
+	pattern *regexp.Regexp
+}
+
+// auditChecklist is the attributes the Akash provider audit requires of
+// every provider, with the values it allows (the Akash docs' Provider
+// Audit, "Always required"; the values of the options from the Console's
+// config/provider-attributes.json: the UN geoscheme regions, utc-12 to
+// utc+14, the location types, the CPU architectures), in
+// --required-attributes' form (no rule holds a comma, the list's
+// separator).
+var auditChecklist = []string{
+	"host=akash", "tier=community", "organization", "email~[^@ ]+@[^@ ]+", "discord-username", "website", "status-page",
+	"location-region~na-ca-west|na-ca-central|na-ca-prairie|na-ca-atlantic|na-ca-north|na-us-west|na-us-southwest|na-us-midwest|na-us-southeast|na-us-northeast|central-america|caribbean|sa-north|sa-west|sa-south|sa-brazil|eu-central|eu-east|eu-north|eu-southeast|eu-south|eu-southwest|eu-west|af-east|af-middle|af-north|af-south|af-west|as-central|as-east|as-southeast|as-south|as-west|oc-aus|oc-nz|oc-mel|oc-mic|oc-pol",
+	"country~[A-Z][A-Z]", "city~[A-Za-z][A-Za-z][A-Za-z]", "timezone~utc[+-]([0-9]|1[0-4])",
+	"location-type~datacenter|colo|home|office|server-room|mix", "hosting-provider", "capabilities/cpu~intel|amd|arm",
+	"capabilities/cpu/arch~x86|x86-64|arm|arm-64",
+	"capabilities/memory", "network-provider", "network-speed-up>=500", "network-speed-down>=500", "feat-shm=true",
+	"capabilities/storage/2/class=ram", "capabilities/storage/2/persistent=false", "capabilities/ip-lease~true|false",
+	"feat-endpoint-ip~true|false", "feat-endpoint-custom-domain~true|false", "feat-persistent-storage~true|false",
+}
+
+// parseRequirement reads one rule: key (any value), key=value, key>=N or
+// key~RE (the whole value matches RE).
+func parseRequirement(rule string) (requirement, error) {
+	rule = strings.TrimSpace(rule)
+	if k, n, ok := strings.Cut(rule, ">="); ok {
+		min, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
+		if err != nil || min <= 0 || strings.TrimSpace(k) == "" {
+			return requirement{}, fmt.Errorf("%q: want key>=N with N a positive number", rule)
+		}
+		return requirement{key: strings.TrimSpace(k), min: min}, nil
+	}
+	if k, re, ok := strings.Cut(rule, "~"); ok {
+		p, err := regexp.Compile("^(?:" + re + ")$")
+		if err != nil || strings.TrimSpace(k) == "" {
+			return requirement{}, fmt.Errorf("%q: want key~RE with RE a regular expression (%v)", rule, err)
+		}
+		return requirement{key: strings.TrimSpace(k), pattern: p}, nil
+	}
+	k, v, _ := strings.Cut(rule, "=")
+	if strings.TrimSpace(k) == "" {
+		return requirement{}, fmt.Errorf("%q has no key", rule)
+	}
+	return requirement{key: strings.TrimSpace(k), value: strings.TrimSpace(v)}, nil
+}
 
 // planProvider checks what the chain says of the provider against the
 // cluster: the storage classes it advertises (capabilities/storage/<n>/class)
@@ -172,10 +222,14 @@ func planProvider(ps *providerState, now time.Time, required []requirement, warn
 	sort.Strings(keys)
 
 	// Storage.
+	// Class ram is shared memory, a memory-backed emptyDir the provider
+	// makes itself (provider cluster/kube/builder/workload.go), and a class
+	// advertised persistent: false is no StorageClass either.
 	advertised := map[string]string{} // class: its attribute
 	for _, k := range keys {
 		parts := strings.Split(k, "/")
-		if len(parts) == 4 && parts[0] == "capabilities" && parts[1] == "storage" && parts[3] == "class" {
+		if len(parts) == 4 && parts[0] == "capabilities" && parts[1] == "storage" && parts[3] == "class" &&
+			attrs[k] != "ram" && attrs["capabilities/storage/"+parts[2]+"/persistent"] != "false" {
 			advertised[attrs[k]] = k
 		}
 	}
@@ -233,14 +287,52 @@ func planProvider(ps *providerState, now time.Time, required []requirement, warn
 	for _, r := range required {
 		v, ok := attrs[r.key]
 		switch {
+		case !ok && r.key == "location-region" && attrs["region"] != "":
+			find(pod, "attribute-missing", "AttributeMissing",
+				"the provider's attributes have the legacy region and no location-region (a UN geoscheme value), which the Akash provider audit asks: add it to provider.yaml and upgrade the provider")
 		case !ok:
 			find(pod, "attribute-missing", "AttributeMissing", fmt.Sprintf(
-				"the provider's attributes have no %s, which every provider should advertise (Akash docs: provider attributes): add it to provider.yaml and upgrade the provider",
+				"the provider's attributes have no %s, which the Akash provider audit asks of every provider: add it to provider.yaml and upgrade the provider",
 				r.key))
 		case r.value != "" && v != r.value:
 			find(pod, "attribute-missing", "AttributeMissing", fmt.Sprintf(
 				"the provider's attribute %s is %q, not %q as the Akash docs' provider attributes ask: fix it in provider.yaml and upgrade the provider",
 				r.key, v, r.value))
+		case r.min > 0:
+			if n, err := strconv.ParseFloat(v, 64); err != nil || n < r.min {
+				find(pod, "attribute-missing", "AttributeMissing", fmt.Sprintf(
+					"the provider's attribute %s is %q: the Akash provider audit asks a number of at least %v (Mbps for the network speeds, as sustained): fix it in provider.yaml and upgrade the provider",
+					r.key, v, r.min))
+			}
+		case r.pattern != nil && !r.pattern.MatchString(v):
+			find(pod, "attribute-missing", "AttributeMissing", fmt.Sprintf(
+				"the provider's attribute %s is %q, which is not of the form the Akash provider audit asks (%s): fix it in provider.yaml and upgrade the provider",
+				r.key, v, strings.TrimSuffix(strings.TrimPrefix(r.pattern.String(), "^(?:"), ")$")))
+		}
+	}
+
+	// What the audit asks given what the provider offers (the Akash docs'
+	// Provider Audit): a storage class with persistent storage, the GPU
+	// and CUDA keys with GPUs, and neither without.
+	if attrs["feat-persistent-storage"] == "true" {
+		if c := attrs["capabilities/storage/1/class"]; c != "beta1" && c != "beta2" && c != "beta3" || attrs["capabilities/storage/1/persistent"] != "true" {
+			find(pod, "attribute-missing", "AttributeMissing",
+				"the provider says feat-persistent-storage: true, and has no capabilities/storage/1/class of beta1, beta2 or beta3 with capabilities/storage/1/persistent: true, as the Akash provider audit asks: add them to provider.yaml and upgrade the provider")
+		}
+	}
+	if len(ps.models) > 0 {
+		for _, k := range []string{"capabilities/gpu", "cuda"} {
+			if attrs[k] == "" {
+				find(pod, "attribute-missing", "AttributeMissing", fmt.Sprintf(
+					"the nodes have GPUs and the provider's attributes have no %s, which the Akash provider audit asks of GPU providers (capabilities/gpu: the vendor; cuda: the CUDA version on the GPU nodes): add it to provider.yaml and upgrade the provider", k))
+			}
+		}
+	} else {
+		for _, k := range []string{"capabilities/gpu", "cuda"} {
+			if attrs[k] != "" {
+				find(pod, "gpu-advertised-absent", "GPUAdvertisedNotPresent", fmt.Sprintf(
+					"the provider advertises %s: %s and no node's inventory labels carry a GPU: the Akash provider audit asks providers without GPUs to advertise neither capabilities/gpu nor cuda", k, attrs[k]))
+			}
 		}
 	}
 
