@@ -42,7 +42,7 @@ unit: ## the pure tests alone, in seconds, without the simulated cluster, podman
 	$(GO) test -short $(GOTESTFLAGS) ./...
 
 .PHONY: lint
-lint: ## no tracked binaries or big files, gofmt, go vet, staticcheck, go mod tidy, actionlint
+lint: ## no tracked binaries or big files, gofmt, go vet, staticcheck, go mod tidy, actionlint, kubeconform and kube-score on the chart
 	ci/check-tracked.sh
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
@@ -51,6 +51,7 @@ lint: ## no tracked binaries or big files, gofmt, go vet, staticcheck, go mod ti
 	$(LINT_BIN)/staticcheck ./...
 	@[ -x $(LINT_BIN)/actionlint-$(ACTIONLINT_VERSION) ] || { GOBIN=$(LINT_BIN) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION) && mv $(LINT_BIN)/actionlint $(LINT_BIN)/actionlint-$(ACTIONLINT_VERSION); }
 	$(LINT_BIN)/actionlint-$(ACTIONLINT_VERSION) -shellcheck= -pyflakes= .github/workflows/*.yaml
+	ci/scan-chart.sh
 	@cp go.mod /tmp/akash-janitor-go.mod.$$$$ && cp go.sum /tmp/akash-janitor-go.sum.$$$$; \
 	  $(GO) mod tidy; \
 	  if ! cmp -s go.mod /tmp/akash-janitor-go.mod.$$$$ || ! cmp -s go.sum /tmp/akash-janitor-go.sum.$$$$; then \

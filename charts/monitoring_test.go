@@ -615,3 +615,100 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// A zombie parent killed or unsignalled fires, per node and result, and
+// clears once 30 minutes pass without one; SIGCHLD that worked does not.
+func TestRuleZombieEscalationFailed(t *testing.T) {
+	got := firing(t, rule(t, "AkashJanitorZombieEscalationFailed", nil), `
+load 1m
+  akash_janitor_zombie_reaper_escalations_total{node="gpu-1",result="killed"} 0x5 1x25
+  akash_janitor_zombie_reaper_escalations_total{node="gpu-2",result="reaped"} 0x5 4x25
+  akash_janitor_zombie_reaper_escalations_total{node="gpu-3",result="failed"} 0 1x29
+`, 30*time.Minute)
+	require.Len(t, got, 1)
+	assert.Equal(t, "gpu-1", got[0].Labels.Get("node"))
+	assert.Equal(t, "zombie-reaper on gpu-1: escalations killed in the last 30 minutes", got[0].Annotations.Get("summary"))
+	assert.Empty(t, firing(t, rule(t, "AkashJanitorZombieEscalationFailed", nil), `
+load 1m
+  akash_janitor_zombie_reaper_escalations_total{node="gpu-1",result="reaped"} 0 1 2 3 4 5 6 7 8 9
+`, 9*time.Minute), "reaped on SIGCHLD")
+}
+
+// A GPU the nodes offer without a price mapping fires per key after 30
+// minutes; a mapped one never does.
+func TestRuleGPUUnmapped(t *testing.T) {
+	got := firing(t, rule(t, "AkashJanitorGPUUnmapped", nil), `
+load 1m
+  akash_janitor_bid_price_gpu_unmapped{key="nvidia.h200.141Gi.sxm5"} 1x40
+  akash_janitor_bid_price_gpu_unmapped{key="nvidia.a100.80Gi.sxm4"} 0x40
+  akash_janitor_bid_price_gpu_unmapped{key="amd.mi300x"} 1x20 0x20
+`, 40*time.Minute)
+	require.Len(t, got, 1)
+	assert.Equal(t, "GPU nvidia.h200.141Gi.sxm5 has no price mapping", got[0].Annotations.Get("summary"))
+	assert.Contains(t, got[0].Annotations.Get("description"), "bidPrice.gpuPriceMappings")
+}
+
+// The AKT price older than aktPriceMaxAgeSeconds for 10 minutes fires; a
+// price refreshed in time does not.
+func TestRuleAKTPriceStale(t *testing.T) {
+	// The default limit is 4500 s: crossed at 8 minutes, firing 10 later.
+	stale := firing(t, rule(t, "AkashJanitorAKTPriceStale", nil), `
+load 1m
+  akash_janitor_bid_price_akt_price_age_seconds{pod="bid-price-0"} 4000+60x30
+`, 30*time.Minute)
+	require.Len(t, stale, 1)
+	assert.Contains(t, stale[0].Annotations.Get("description"), "bidPrice.aktPrice.static")
+	assert.Empty(t, firing(t, rule(t, "AkashJanitorAKTPriceStale", nil), `
+load 1m
+  akash_janitor_bid_price_akt_price_age_seconds{pod="bid-price-0"} 0+60x4 0+60x4 0+60x4 0+60x4 0+60x4 0+60x4
+`, 29*time.Minute), "refreshed every five minutes")
+}
+
+// Server errors sustained for 5 minutes fire (the provider gets no price
+// and does not bid); successful answers and a single blip do not.
+func TestRuleBidPriceErrors(t *testing.T) {
+	got := firing(t, rule(t, "AkashJanitorBidPriceErrors", nil), `
+load 1m
+  akash_janitor_bid_price_request_duration_seconds_count{pod="bid-price-0",code="200"} 0+10x30
+  akash_janitor_bid_price_request_duration_seconds_count{pod="bid-price-0",code="500"} 0+2x30
+`, 30*time.Minute)
+	require.Len(t, got, 1)
+	assert.Equal(t, "critical", got[0].Labels.Get("severity"))
+	assert.Empty(t, firing(t, rule(t, "AkashJanitorBidPriceErrors", nil), `
+load 1m
+  akash_janitor_bid_price_request_duration_seconds_count{pod="bid-price-0",code="200"} 0+10x30
+  akash_janitor_bid_price_request_duration_seconds_count{pod="bid-price-0",code="500"} 0x10 1x20
+`, 30*time.Minute), "one error, ten minutes back")
+}
+
+// Leases the job reports but may not act on fire per reason after an hour;
+// a report that clears does not.
+func TestRuleDanglingLeasesReported(t *testing.T) {
+	got := firing(t, rule(t, "AkashJanitorDanglingLeasesReported", nil), `
+load 1m
+  akash_janitor_dangling_deployments_reported{job="dangling-deployments",reason="LeaseWithoutWorkload"} 3x90
+  akash_janitor_dangling_deployments_reported{job="dangling-deployments",reason="DoubtfulChainAnswer"} 12x30 0x60
+  akash_janitor_dangling_deployments_reported{job="dangling-deployments",reason="LeaseNotLiveOnChain"} 0x90
+`, 90*time.Minute)
+	require.Len(t, got, 1)
+	assert.Equal(t, "LeaseWithoutWorkload", got[0].Labels.Get("reason"))
+	assert.Equal(t, "dangling-deployments reports 3 leases (LeaseWithoutWorkload) it may not act on", got[0].Annotations.Get("summary"))
+	assert.Contains(t, got[0].Annotations.Get("description"), "--close-missing")
+}
+
+// Answers whose 99th percentile passes 8 s (80% of the provider's 10 s)
+// for 10 minutes fire; answers in milliseconds do not.
+func TestRuleBidPriceSlowFires(t *testing.T) {
+	slow := func(le9, le10, inf string) string {
+		return `
+load 1m
+  akash_janitor_bid_price_request_duration_seconds_bucket{pod="bid-price-0",code="200",le="0.1"} 0+1x30
+  akash_janitor_bid_price_request_duration_seconds_bucket{pod="bid-price-0",code="200",le="9"} ` + le9 + `
+  akash_janitor_bid_price_request_duration_seconds_bucket{pod="bid-price-0",code="200",le="10"} ` + le10 + `
+  akash_janitor_bid_price_request_duration_seconds_bucket{pod="bid-price-0",code="200",le="+Inf"} ` + inf + `
+`
+	}
+	got := firing(t, rule(t, "AkashJanitorBidPriceSlow", nil), slow("0+1x30", "0+11x30", "0+11x30"), 30*time.Minute)
+	require.Len(t, got, 1, "ten of eleven answers between 9 and 10 s")
+	assert.Empty(t, firing(t, rule(t, "AkashJanitorBidPriceSlow", nil), slow("0+1x30", "0+1x30", "0+1x30"), 30*time.Minute), "every answer under 0.1 s")
+}

@@ -39,30 +39,11 @@ func Render(values map[string]any) (map[string]*unstructured.Unstructured, strin
 // RenderFor renders the chart as for a cluster of that Kubernetes version
 // (v1.MINOR.PATCH).
 func RenderFor(kubeVersion string, values map[string]any) (map[string]*unstructured.Unstructured, string, error) {
-	parts := strings.Split(strings.TrimPrefix(kubeVersion, "v"), ".")
-	if len(parts) != 3 {
-		return nil, "", fmt.Errorf("kube version %q: want v1.MINOR.PATCH", kubeVersion)
-	}
-	chrt, err := loader.Load(ChartDir())
-	if err != nil {
-		return nil, "", err
-	}
-	inst := action.NewInstall(&action.Configuration{})
-	inst.ClientOnly = true
-	inst.DryRun = true
-	inst.ReleaseName = "akash-janitor"
-	inst.Namespace = "akash-services"
-	inst.KubeVersion = &chartutil.KubeVersion{Version: kubeVersion, Major: parts[0], Minor: parts[1]}
-	rel, err := inst.Run(chrt, values)
+	manifest, notes, err := Manifest(kubeVersion, values)
 	if err != nil {
 		return nil, "", err
 	}
 	objs := map[string]*unstructured.Unstructured{}
-	// The hooks (Helm keeps them apart from the manifest) too.
-	manifest := rel.Manifest
-	for _, h := range rel.Hooks {
-		manifest += "\n---\n" + h.Manifest
-	}
 	for _, doc := range strings.Split(manifest, "\n---") {
 		m := map[string]any{}
 		if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
@@ -74,7 +55,38 @@ func RenderFor(kubeVersion string, values map[string]any) (map[string]*unstructu
 		u := &unstructured.Unstructured{Object: m}
 		objs[u.GetKind()+"/"+u.GetName()] = u
 	}
-	return objs, rel.Info.Notes, nil
+	return objs, notes, nil
+}
+
+// Manifest renders the chart as `helm template` does for a cluster of that
+// Kubernetes version (v1.MINOR.PATCH), release akash-janitor in
+// akash-services: the objects as one YAML stream, the hooks after them, and
+// the notes.
+func Manifest(kubeVersion string, values map[string]any) (string, string, error) {
+	parts := strings.Split(strings.TrimPrefix(kubeVersion, "v"), ".")
+	if len(parts) != 3 {
+		return "", "", fmt.Errorf("kube version %q: want v1.MINOR.PATCH", kubeVersion)
+	}
+	chrt, err := loader.Load(ChartDir())
+	if err != nil {
+		return "", "", err
+	}
+	inst := action.NewInstall(&action.Configuration{})
+	inst.ClientOnly = true
+	inst.DryRun = true
+	inst.ReleaseName = "akash-janitor"
+	inst.Namespace = "akash-services"
+	inst.KubeVersion = &chartutil.KubeVersion{Version: kubeVersion, Major: parts[0], Minor: parts[1]}
+	rel, err := inst.Run(chrt, values)
+	if err != nil {
+		return "", "", err
+	}
+	// The hooks (Helm keeps them apart from the manifest) too.
+	manifest := rel.Manifest
+	for _, h := range rel.Hooks {
+		manifest += "\n---\n" + h.Manifest
+	}
+	return manifest, rel.Info.Notes, nil
 }
 
 // MonitoringValues enable every component, the alerts and the dashboard.

@@ -113,7 +113,7 @@ its input, says the key is missing. */ -}}
     limits: {memory: 64Mi}
   securityContext:
     %s
-` (include "akash-janitor.image" .) .root.Values.global.image.pullPolicy (include "akash-janitor.restrictedContainerSecurity" . | nindent 4 | trim)) -}}
+` (include "akash-janitor.image" .) .root.Values.global.image.pullPolicy (include "akash-janitor.containerSecurityContext" . | nindent 4 | trim)) -}}
 {{- $_ := set . "containerImage" $p.cli.image -}}
 {{- $_ := set . "command" (list (printf "/janitor-bin/%s" .component)) -}}
 {{- end -}}
@@ -131,7 +131,12 @@ that one pod by name and nothing else there.
 {{- if eq (include "akash-janitor.closer" .) "exec" }}
 {{ include "akash-janitor.namedObjectRole" (dict "c" . "suffix" "-exec" "namespace" $p.exec.namespace
   "resource" "pods/exec" "name" $p.exec.pod "verbs" (list "create")
-  "comment" "The exec closer: commands in the provider pod, that one pod.") }}
+  "comment" "The exec closer: commands in the provider pod, that one pod."
+  "annotations" `
+# What the exec closer is: polaris flags any Role allowing pods/exec.
+polaris.fairwinds.com/rolePodExecAttach-exempt: "true"
+polaris.fairwinds.com/rolebindingRolePodExecAttach-exempt: "true"
+`) }}
 {{- end }}
 {{- end -}}
 

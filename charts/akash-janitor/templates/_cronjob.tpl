@@ -21,6 +21,7 @@ metadata:
   namespace: {{ include "akash-janitor.namespace" .root }}
   labels:
     {{- include "akash-janitor.labels" . | nindent 4 }}
+  {{- include "akash-janitor.workloadAnnotations" . | nindent 2 }}
 spec:
   schedule: {{ .values.schedule | quote }}
   {{- with .values.timeZone }}
@@ -49,21 +50,17 @@ spec:
         metadata:
           {{- include "akash-janitor.podMetadata" . | nindent 10 }}
         spec:
-          serviceAccountName: {{ include "akash-janitor.componentName" . }}
+          serviceAccountName: {{ include "akash-janitor.serviceAccountName" . }}
           restartPolicy: Never
           {{- include "akash-janitor.scheduling" . | nindent 10 }}
+          {{- /* runAsRoot: UID 0 only to read the node's root-owned files
+          (0600); no capability, no privilege escalation, read-only root
+          filesystem. */}}
+          {{- if .runAsRoot }}
+          {{- $_ := set . "podSecurityDefault" "runAsUser: 0\nrunAsGroup: 0\nrunAsNonRoot: false\nseccompProfile:\n  type: RuntimeDefault" }}
+          {{- end }}
           securityContext:
-            {{- if .runAsRoot }}
-            # UID 0 only to read the node's root-owned files (0600); no
-            # capability, no privilege escalation, read-only root filesystem.
-            runAsUser: 0
-            runAsGroup: 0
-            runAsNonRoot: false
-            seccompProfile:
-              type: RuntimeDefault
-            {{- else }}
-            {{- include "akash-janitor.restrictedPodSecurity" . | nindent 12 }}
-            {{- end }}
+            {{- include "akash-janitor.podSecurityContext" . | nindent 12 }}
           {{- if or .hostPaths .volumes }}
           volumes:
             {{- range $i, $p := .hostPaths }}
@@ -116,5 +113,5 @@ spec:
               resources:
                 {{- toYaml .values.resources | nindent 16 }}
               securityContext:
-                {{- include "akash-janitor.restrictedContainerSecurity" . | nindent 16 }}
+                {{- include "akash-janitor.containerSecurityContext" . | nindent 16 }}
 {{- end -}}

@@ -122,13 +122,13 @@ app.kubernetes.io/component: {{ .component }}
 {{- if kindIs "bool" .values.dryRun -}}{{ .values.dryRun }}{{- else -}}{{ .root.Values.global.dryRun }}{{- end -}}
 {{- end -}}
 
-{{/* The restricted Pod Security profile, for every component but the zombie reaper. */}}
+{{/* The restricted Pod Security profile, for every component but the
+zombie reaper. fsGroup: mounted Secrets (the provider key) belong to this
+group, readable by it only (defaultMode 0440). */}}
 {{- define "akash-janitor.restrictedPodSecurity" -}}
 runAsNonRoot: true
 runAsUser: 65532
 runAsGroup: 65532
-# Mounted Secrets (the provider key) belong to this group, readable by it
-# only (defaultMode 0440).
 fsGroup: 65532
 seccompProfile:
   type: RuntimeDefault
@@ -141,6 +141,45 @@ capabilities:
   drop: ["ALL"]
 {{- end -}}
 
+{{/* A pod's securityContext: "default" (YAML text; the restricted profile
+when left out) with the component's podSecurityContext merged over it, a
+key set there winning. */}}
+{{- define "akash-janitor.podSecurityContext" -}}
+{{- $default := .podSecurityDefault | default (include "akash-janitor.restrictedPodSecurity" .) | fromYaml -}}
+{{- toYaml (mergeOverwrite $default (deepCopy (.values.podSecurityContext | default dict))) -}}
+{{- end -}}
+
+{{/* A container's securityContext: "containerSecurityDefault" (YAML
+text; the restricted one when left out) with the component's
+securityContext merged over it. */}}
+{{- define "akash-janitor.containerSecurityContext" -}}
+{{- $default := .containerSecurityDefault | default (include "akash-janitor.restrictedContainerSecurity" .) | fromYaml -}}
+{{- toYaml (mergeOverwrite $default (deepCopy (.values.securityContext | default dict))) -}}
+{{- end -}}
+
+{{/* The ServiceAccount a component's pods run as: serviceAccount.name, or
+<fullname>-<component>. */}}
+{{- define "akash-janitor.serviceAccountName" -}}
+{{- (.values.serviceAccount | default dict).name | default (include "akash-janitor.componentName" .) -}}
+{{- end -}}
+
+{{/* Whether the chart makes a component's ServiceAccount (serviceAccount.create,
+true unless false). */}}
+{{- define "akash-janitor.createServiceAccount" -}}
+{{- ne (toString (.values.serviceAccount | default dict).create) "false" -}}
+{{- end -}}
+
+{{/* The annotations of a component's workload object (CronJob, DaemonSet,
+Deployment, Job): "exemptions" (YAML text: the scanners' exemptions the
+chart sets, each with its reason), then the component's annotations. */}}
+{{- define "akash-janitor.workloadAnnotations" -}}
+{{- $a := mergeOverwrite (.exemptions | default "" | fromYaml) (deepCopy (.values.annotations | default dict)) -}}
+{{- with $a }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
 {{/*
 A component's ServiceAccount, ClusterRole and binding. Call with the
 component's dict plus "rules": the ClusterRole's rules as YAML text
@@ -148,15 +187,21 @@ component's dict plus "rules": the ClusterRole's rules as YAML text
 made on the fly.
 */}}
 {{- define "akash-janitor.rbac" -}}
+{{- if eq (include "akash-janitor.createServiceAccount" .) "true" }}
 apiVersion: v1
 kind: ServiceAccount
 metadata:
-  name: {{ include "akash-janitor.componentName" . }}
+  name: {{ include "akash-janitor.serviceAccountName" . }}
   namespace: {{ include "akash-janitor.namespace" .root }}
   labels:
     {{- include "akash-janitor.labels" . | nindent 4 }}
+  {{- with (.values.serviceAccount | default dict).annotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
 automountServiceAccountToken: true
-{{- if .rules }}
+{{- end }}
+{{- if and .rules .root.Values.rbac.create }}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
@@ -178,9 +223,7 @@ roleRef:
   kind: ClusterRole
   name: {{ include "akash-janitor.componentName" . }}
 subjects:
-  - kind: ServiceAccount
-    name: {{ include "akash-janitor.componentName" . }}
-    namespace: {{ include "akash-janitor.namespace" .root }}
+  {{- include "akash-janitor.subject" . | nindent 2 }}
 {{- end }}
 {{- if .pausable }}
 {{ include "akash-janitor.namedObjectRole" (dict "c" . "suffix" "-pause" "namespace" (include "akash-janitor.pauseNamespace" .root)
@@ -195,15 +238,23 @@ subjects:
 {{- end }}
 {{- end -}}
 
+{{/* A RoleBinding's or ClusterRoleBinding's subject: the component's
+ServiceAccount. */}}
+{{- define "akash-janitor.subject" -}}
+- kind: ServiceAccount
+  name: {{ include "akash-janitor.serviceAccountName" . }}
+  namespace: {{ include "akash-janitor.namespace" .root }}
+{{- end -}}
+
 {{/*
-A Role and RoleBinding that let a component's ServiceAccount do verbs on
-one object by name, and nothing else in its namespace. Call with a dict:
-"c" the component's dict, "suffix" of the names, "namespace", "resource",
-"name", "verbs" (a list), "comment"; optionally "apiGroup" (the core group
-when left out) and "create" (true: the component may also create objects
-of that resource, which RBAC cannot narrow to a name).
+A Role and its RoleBinding to a component's ServiceAccount, in one
+namespace; nothing with rbac.create=false. Call with a dict: "c" the
+component's dict, "suffix" of the names, "namespace", "rules" (YAML text),
+"comment"; optionally "annotations" (YAML text: the scanners' exemptions,
+on both objects).
 */}}
-{{- define "akash-janitor.namedObjectRole" -}}
+{{- define "akash-janitor.role" -}}
+{{- if .c.root.Values.rbac.create }}
 ---
 # {{ .comment }}
 apiVersion: rbac.authorization.k8s.io/v1
@@ -213,16 +264,12 @@ metadata:
   namespace: {{ .namespace }}
   labels:
     {{- include "akash-janitor.labels" .c | nindent 4 }}
+  {{- with .annotations }}
+  annotations:
+    {{- . | trim | nindent 4 }}
+  {{- end }}
 rules:
-  - apiGroups: [{{ .apiGroup | default "" | quote }}]
-    resources: [{{ .resource }}]
-    resourceNames: [{{ .name | quote }}]
-    verbs: [{{ join ", " .verbs }}]
-{{- if .create }}
-  - apiGroups: [{{ .apiGroup | default "" | quote }}]
-    resources: [{{ .resource }}]
-    verbs: [create]
-{{- end }}
+  {{- .rules | trim | nindent 2 }}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
@@ -231,14 +278,33 @@ metadata:
   namespace: {{ .namespace }}
   labels:
     {{- include "akash-janitor.labels" .c | nindent 4 }}
+  {{- with .annotations }}
+  annotations:
+    {{- . | trim | nindent 4 }}
+  {{- end }}
 roleRef:
   apiGroup: rbac.authorization.k8s.io
   kind: Role
   name: {{ include "akash-janitor.componentName" .c }}{{ .suffix }}
 subjects:
-  - kind: ServiceAccount
-    name: {{ include "akash-janitor.componentName" .c }}
-    namespace: {{ include "akash-janitor.namespace" .c.root }}
+  {{- include "akash-janitor.subject" .c | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/*
+A Role that lets a component's ServiceAccount do verbs on one object by
+name, and nothing else in its namespace. Call with a dict: "c" the
+component's dict, "suffix" of the names, "namespace", "resource", "name",
+"verbs" (a list), "comment"; optionally "apiGroup" (the core group when
+left out), "create" (true: the component may also create objects of that
+resource, which RBAC cannot narrow to a name) and "annotations".
+*/}}
+{{- define "akash-janitor.namedObjectRole" -}}
+{{- $rules := printf "- apiGroups: [%s]\n  resources: [%s]\n  resourceNames: [%s]\n  verbs: [%s]" (.apiGroup | default "" | quote) .resource (.name | quote) (join ", " .verbs) -}}
+{{- if .create }}
+{{- $rules = printf "%s\n- apiGroups: [%s]\n  resources: [%s]\n  verbs: [create]" $rules (.apiGroup | default "" | quote) .resource -}}
+{{- end }}
+{{- include "akash-janitor.role" (dict "c" .c "suffix" .suffix "namespace" .namespace "rules" $rules "comment" .comment "annotations" .annotations) }}
 {{- end -}}
 
 {{/* Flags every component gets from the chart. */}}
