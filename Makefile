@@ -17,7 +17,7 @@ TEST_TIMEOUT ?= 25m
 
 .PHONY: build
 build: ## every binary under bin/
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./jobs/... ./ci/simcluster
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./jobs/... ./cmd/kubectl-janitor ./ci/simcluster
 
 .PHONY: tools
 tools: ## build the simulated cluster's components (cached; seconds once built)

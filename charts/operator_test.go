@@ -203,3 +203,13 @@ func TestScannerExemptions(t *testing.T) {
 		assert.Contains(t, objs, key)
 	}
 }
+
+// NOTES says plainly when the release made no RBAC.
+func TestNotesSayRBACIsTheOperators(t *testing.T) {
+	_, notes, err := render(t, map[string]any{"rbac": map[string]any{"create": false}})
+	require.NoError(t, err)
+	assert.Contains(t, notes, "rbac.create=false, so this release made no Role, ClusterRole or binding")
+	_, notes, err = render(t, nil)
+	require.NoError(t, err)
+	assert.NotContains(t, notes, "rbac.create=false")
+}

@@ -120,10 +120,14 @@ func run(bin string) error {
 	if err := d.providerChecks(); err != nil {
 		return err
 	}
+	if err := d.kubectlJanitor(); err != nil {
+		return err
+	}
 	say("Done. Every job is a binary in bin/ that runs the same way against a real provider:\n" +
 		"   bin/force-replicasets --kubeconfig ~/.kube/config --dry-run\n" +
 		"   bin/zombie-reaper --kubeconfig ~/.kube/config --node-name $(hostname) --once --dry-run   (as root, on a node)\n" +
-		"   bin/bid-price < order.json   (with your PRICE_TARGET_* variables, as the provider runs its script)")
+		"   bin/bid-price < order.json   (with your PRICE_TARGET_* variables, as the provider runs its script)\n" +
+		"and bin/kubectl-janitor, on your PATH, is kubectl janitor: kubectl janitor status -n akash-services")
 	return nil
 }
 

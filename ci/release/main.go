@@ -2,14 +2,20 @@
 // on a laptop (make release-dry) and in the release workflow
 // (.github/workflows/release.yaml):
 //
-//	release package --version V [--out dist]      the chart, version and appVersion V
+//	release package --version V [--out dist]      the chart, version and appVersion V; the
+//	                [--download-url U]            kubectl plugin's archives (linux, darwin;
+//	                                              amd64, arm64) and its krew manifest
+//	                                              (janitor.yaml), their URLs U/vV/<archive>
 //	release check   --version V --registry R      the packaged chart's default images are
-//	                                              R/<binary>:V, one for every binary under jobs/
+//	                                              R/<binary>:V, one for every binary under jobs/;
+//	                                              the krew manifest names every archive, each
+//	                                              with its sha256
 //	release push    --chart FILE --to oci://...   the chart as an OCI artifact
 //	                                              (credentials: HELM_REGISTRY_USERNAME/PASSWORD)
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -31,10 +37,11 @@ func main() {
 	}
 	fs := flag.NewFlagSet("release "+os.Args[1], flag.ExitOnError)
 	version := fs.String("version", "", "the release's version, without the v (0.2.0)")
-	out := fs.String("out", "dist", "where the chart package goes")
+	out := fs.String("out", "dist", "where the chart package, the plugin archives and the krew manifest go")
 	reg := fs.String("registry", "ghcr.io/akash-janitor", "the image registry and repository the images are pushed to")
 	chartFile := fs.String("chart", "", "the chart package to push")
 	to := fs.String("to", "", "the OCI repository to push the chart to (oci://ghcr.io/<owner>/charts)")
+	downloadURL := fs.String("download-url", "https://github.com/akash-janitor/akash-janitor/releases/download", "where the release's files are downloaded from: the krew manifest's URLs are <this>/v<version>/<archive>")
 	_ = fs.Parse(os.Args[2:])
 	var err error
 	switch os.Args[1] {
@@ -42,9 +49,13 @@ func main() {
 		var path string
 		if path, err = packageChart(*version, *out); err == nil {
 			fmt.Println(path)
+			var paths []string
+			if paths, err = packagePlugin(*version, *out, *downloadURL); err == nil {
+				fmt.Println(strings.Join(paths, "\n"))
+			}
 		}
 	case "check":
-		err = check(*version, *reg, *out)
+		err = errors.Join(check(*version, *reg, *out), checkPlugin(*version, *out))
 	case "push":
 		err = push(*chartFile, *to)
 	default:

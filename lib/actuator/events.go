@@ -13,6 +13,11 @@ import (
 	eventsclient "k8s.io/client-go/kubernetes/typed/events/v1"
 )
 
+// LeaseAnnotation carries an Event's lease ID
+// (owner/dseq/gseq/oseq/provider), so what the janitor did to a lease can be
+// read back (kubectl janitor report) after the lease's objects are gone.
+const LeaseAnnotation = "akash-janitor.akash.network/lease"
+
 // KubeEvents records events.k8s.io/v1 Events, synchronously, so a short-lived
 // job never exits with its Events still queued.
 type KubeEvents struct {
@@ -79,6 +84,9 @@ func (k *KubeEvents) record(ctx context.Context, a Action, on Ref, outcome Outco
 			Name:       on.Name,
 			UID:        types.UID(on.UID),
 		},
+	}
+	if a.Lease != "" {
+		ev.Annotations = map[string]string{LeaseAnnotation: a.Lease}
 	}
 	if on != a.Target {
 		ev.Related = &corev1.ObjectReference{
