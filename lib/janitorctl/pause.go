@@ -73,17 +73,9 @@ func (o *Options) Pause(ctx context.Context, reason string) error {
 	if reason == "" {
 		return badInput("--reason is empty: say why the jobs are paused (every held action's log line says it)")
 	}
-	rel, err := o.release(ctx)
+	rel, c, order, readers, err := o.pauseSwitches(ctx, "pause")
 	if err != nil {
 		return err
-	}
-	c, err := o.Clients()
-	if err != nil {
-		return err
-	}
-	order, readers := switches(rel)
-	if len(order) == 0 {
-		return badInput("release %s in namespace %s runs no job that reads a pause switch (no --pause-namespace): nothing to pause", rel.Name, rel.Namespace)
 	}
 	by := o.whoAmI(ctx, c)
 	at := o.now().UTC().Format(time.RFC3339)
@@ -138,19 +130,30 @@ func byWhom(by string) string {
 	return " by " + by
 }
 
-// Resume deletes the release's pause switch(es).
-func (o *Options) Resume(ctx context.Context) error {
+// pauseSwitches finds the release, the clients and the pause switches its
+// jobs read, with the jobs reading each; a release none of whose jobs
+// reads one is bad input to the verb (pause or resume).
+func (o *Options) pauseSwitches(ctx context.Context, verb string) (*release, *kube.Clients, []pauseSwitch, map[pauseSwitch][]string, error) {
 	rel, err := o.release(ctx)
 	if err != nil {
-		return err
+		return nil, nil, nil, nil, err
 	}
 	c, err := o.Clients()
 	if err != nil {
-		return err
+		return nil, nil, nil, nil, err
 	}
 	order, readers := switches(rel)
 	if len(order) == 0 {
-		return badInput("release %s in namespace %s runs no job that reads a pause switch (no --pause-namespace): nothing to resume", rel.Name, rel.Namespace)
+		return nil, nil, nil, nil, badInput("release %s in namespace %s runs no job that reads a pause switch (no --pause-namespace): nothing to %s", rel.Name, rel.Namespace, verb)
+	}
+	return rel, c, order, readers, nil
+}
+
+// Resume deletes the release's pause switch(es).
+func (o *Options) Resume(ctx context.Context) error {
+	rel, c, order, readers, err := o.pauseSwitches(ctx, "resume")
+	if err != nil {
+		return err
 	}
 	for _, sw := range order {
 		where := sw.Namespace + "/" + sw.ConfigMap
