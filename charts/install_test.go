@@ -19,6 +19,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/akash-janitor/akash-janitor/charts/charttest"
 	"github.com/akash-janitor/akash-janitor/lib/admissionparams"
@@ -113,7 +114,10 @@ func admitted(t *testing.T, c *kubetest.Cluster, namespace, selector, owner stri
 func TestInstallUnderPodSecurity(t *testing.T) {
 	c := kubetest.Shared(t)
 
-	restricted := install(t, c, "restricted", "janitor-restricted", "restricted", map[string]any{"bidPrice": map[string]any{"enabled": true}})
+	restricted := install(t, c, "restricted", "janitor-restricted", "restricted", map[string]any{
+		"bidPrice":      map[string]any{"enabled": true},
+		"networkPolicy": map[string]any{"enabled": true},
+	})
 	job := runCronJobNow(t, c, "janitor-restricted", "restricted-akash-janitor-cert-expiry")
 	ok, why := admitted(t, c, "janitor-restricted", "job-name="+job, job)
 	assert.False(t, ok, "cert-expiry reads the node's files: not under restricted")
@@ -131,6 +135,7 @@ func TestInstallUnderPodSecurity(t *testing.T) {
 		pods, err := c.Kube.CoreV1().Pods("janitor-restricted").List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=bid-price"})
 		return err == nil && len(pods.Items) == 2
 	}, 45*time.Second, 200*time.Millisecond, "bid-price's two replicas are admitted under restricted")
+	assertNetworkPolicies(t, c, "janitor-restricted")
 
 	ok, why = admitted(t, c, "janitor-restricted", "app.kubernetes.io/component=zombie-reaper", "restricted-akash-janitor-zombie-reaper")
 	assert.False(t, ok, "the zombie reaper cannot run under restricted")
@@ -218,4 +223,32 @@ func TestInstallWithAdmissionPolicy(t *testing.T) {
 	install(t, c, "deny-b", "janitor-deny-b", "restricted", values)
 	_, err = policies.Get(ctx, "deny-b-akash-janitor-denied-images", metav1.GetOptions{})
 	require.NoError(t, err, "the next release installs with the type already there")
+}
+
+// assertNetworkPolicies checks what the API server accepted of
+// networkPolicy.enabled: a deny-all policy over every pod of the release
+// and one allowing bid-price's port, each selecting the running pods it is
+// meant for (what the network plugin will enforce; kwok runs none, so the
+// ingress rules themselves are evaluated in networkpolicy_test.go).
+func assertNetworkPolicies(t *testing.T, c *kubetest.Cluster, namespace string) {
+	t.Helper()
+	ctx := context.Background()
+	policies, err := c.Kube.NetworkingV1().NetworkPolicies(namespace).List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	pods, err := c.Kube.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	selected := map[string][]string{}
+	for _, p := range policies.Items {
+		sel, err := metav1.LabelSelectorAsSelector(&p.Spec.PodSelector)
+		require.NoError(t, err, p.Name)
+		for _, pod := range pods.Items {
+			if sel.Matches(labels.Set(pod.Labels)) {
+				selected[p.Name] = append(selected[p.Name], pod.Labels["app.kubernetes.io/component"])
+			}
+		}
+	}
+	require.Len(t, policies.Items, 2, "the deny-all policy and bid-price's")
+	all := selected["restricted-akash-janitor-network-policy"]
+	assert.Len(t, all, len(pods.Items), "the deny-all policy selects every pod of the release")
+	assert.Equal(t, []string{"bid-price", "bid-price"}, selected["restricted-akash-janitor-bid-price"], "bid-price's policy selects its two replicas and nothing else")
 }

@@ -119,7 +119,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err := c.startAPIServer(tools); err != nil {
 		return c, err
 	}
-	if err := c.startControllers(ctx, tools); err != nil {
+	if err := c.startControllersRetrying(ctx, tools); err != nil {
 		return c, err
 	}
 	if err := c.AddNodes(ctx, opts.Nodes...); err != nil {
@@ -187,11 +187,42 @@ func (c *Cluster) startAPIServer(tools string) error {
 	return err
 }
 
+// startControllersRetrying starts the controllers, again on new ports when
+// one lost the port it was given: a port is free when chosen and taken only
+// when the component binds it, and another test binary's cluster (go test
+// runs packages side by side) can take it in between.
+func (c *Cluster) startControllersRetrying(ctx context.Context, tools string) error {
+	const attempts = 3
+	for i := 1; ; i++ {
+		first := len(c.procs)
+		err := c.startControllers(ctx, tools)
+		if err == nil || i == attempts || !c.lostPort(first) {
+			return err
+		}
+		for _, p := range c.procs[first:] {
+			_ = p.stop()
+		}
+		c.procs = c.procs[:first]
+	}
+}
+
+// lostPort says whether a process started since c.procs[first] failed to
+// bind its port.
+func (c *Cluster) lostPort(first int) bool {
+	for _, p := range c.procs[first:] {
+		if b, err := os.ReadFile(p.log.Name()); err == nil && strings.Contains(string(b), "address already in use") {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *Cluster) startControllers(ctx context.Context, tools string) error {
-	kcmPort, err := freePort()
+	ports, err := freePorts(3)
 	if err != nil {
 		return err
 	}
+	kcmPort, schedPort, kwokPort := ports[0], ports[1], ports[2]
 	kcm, err := c.spawn("kube-controller-manager", filepath.Join(tools, "kube-controller-manager"),
 		"--kubeconfig="+c.KubeconfigPath,
 		"--authentication-kubeconfig="+c.KubeconfigPath,
@@ -215,10 +246,6 @@ func (c *Cluster) startControllers(ctx context.Context, tools string) error {
 		return err
 	}
 
-	schedPort, err := freePort()
-	if err != nil {
-		return err
-	}
 	schedConfig := filepath.Join(c.Dir, "kube-scheduler.yaml")
 	if err := os.WriteFile(schedConfig, []byte(fmt.Sprintf(`apiVersion: kubescheduler.config.k8s.io/v1
 kind: KubeSchedulerConfiguration
@@ -243,10 +270,6 @@ leaderElection:
 		return err
 	}
 
-	kwokPort, err := freePort()
-	if err != nil {
-		return err
-	}
 	stages := filepath.Join(c.Dir, "kwok-stages.yaml")
 	if err := os.WriteFile(stages, kwokStages, 0o600); err != nil {
 		return err
