@@ -40,6 +40,9 @@ func selects(t *testing.T, sel *metav1.LabelSelector, set map[string]string) boo
 // means the policy's own namespace; both selectors, both must match).
 func admits(t *testing.T, policies []networkingv1.NetworkPolicy, src, dst endpoint, port string, named map[string]int32) bool {
 	t.Helper()
+	if n, ok := named[port]; ok {
+		port = fmt.Sprint(n)
+	}
 	selected := false
 	for _, p := range policies {
 		if p.Namespace != dst.namespace || !selects(t, &p.Spec.PodSelector, dst.labels) {
@@ -52,9 +55,6 @@ func admits(t *testing.T, policies []networkingv1.NetworkPolicy, src, dst endpoi
 				want := rp.Port.String()
 				if n, ok := named[want]; ok {
 					want = fmt.Sprint(n)
-				}
-				if n, ok := named[port]; ok {
-					port = fmt.Sprint(n)
 				}
 				portOK = portOK || want == port
 			}
@@ -106,11 +106,11 @@ func TestNetworkPolicy(t *testing.T) {
 	assert.Contains(t, notes, "kubectl -n akash-services get networkpolicy -l app.kubernetes.io/instance=akash-janitor")
 
 	dep := typed[appsv1.Deployment](t, objs["Deployment/akash-janitor-bid-price"])
-	bidPrice := endpoint{namespace: "akash-services", labels: dep.Spec.Template.Labels}
+	bidPrice := nsEndpoint("akash-services", dep.Spec.Template.Labels, "bid-price")
 	ds := typed[appsv1.DaemonSet](t, objs["DaemonSet/akash-janitor-zombie-reaper"])
-	reaper := endpoint{namespace: "akash-services", labels: ds.Spec.Template.Labels}
+	reaper := nsEndpoint("akash-services", ds.Spec.Template.Labels, "zombie-reaper")
 	cj, pod := cronJobPod(t, objs, "kill-lease-by-image")
-	job := endpoint{namespace: "akash-services", labels: cj.Spec.JobTemplate.Spec.Template.Labels}
+	job := nsEndpoint("akash-services", cj.Spec.JobTemplate.Spec.Template.Labels, "kill-lease-by-image")
 	require.NotEmpty(t, pod.Containers)
 	bidPort := map[string]int32{"http": dep.Spec.Template.Spec.Containers[0].Ports[0].ContainerPort}
 	reaperPort := map[string]int32{"metrics": ds.Spec.Template.Spec.Containers[0].Ports[0].ContainerPort}
@@ -121,9 +121,6 @@ func TestNetworkPolicy(t *testing.T) {
 	tenant := nsEndpoint("0l3bqe1f4oj8dgm6vd2jq8vp5h3cbh6g8eq0c4rlqoge", map[string]string{"akash.network": "true", "akash.network/manifest-service": "web"}, "a tenant")
 	prometheus := nsEndpoint("monitoring", map[string]string{"app.kubernetes.io/name": "prometheus"}, "Prometheus")
 	neighbour := nsEndpoint("akash-services", map[string]string{"app": "operator-inventory"}, "another pod of akash-services")
-	for _, e := range []*endpoint{&bidPrice, &reaper, &job} {
-		e.nsLabels = map[string]string{"kubernetes.io/metadata.name": "akash-services"}
-	}
 
 	assert.True(t, admits(t, policies, provider, bidPrice, "http", bidPort), "the provider asks bid-price")
 	assert.True(t, admits(t, policies, prometheus, bidPrice, "http", bidPort), "Prometheus scrapes bid-price")

@@ -105,9 +105,14 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
 {{- define "akash-janitor.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "akash-janitor.name" .root }}
-app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{ include "akash-janitor.releaseSelectorLabels" .root }}
 app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- /* every pod of the release, whatever its component */ -}}
+{{- define "akash-janitor.releaseSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "akash-janitor.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{- define "akash-janitor.image" -}}
